@@ -1,0 +1,465 @@
+//! The command line: the same library and engine as the window, for scripts,
+//! servers and tests. Every failure is one plain line on stderr and a
+//! non-zero exit; no panic text reaches the user.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::engine::{self, EngineConfig};
+use crate::library;
+use crate::providers::{Provider, check_local_root};
+use crate::setup;
+use crate::store::{NewOp, OpQuery, OpState, OpStatus, OpType, ProviderKind, Store};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "breakdex",
+    version,
+    about = "Keeps an asset library safely copied across storage providers"
+)]
+struct Cli {
+    /// The library database [default: library.db in the platform data folder]
+    #[arg(long, global = true, env = "BREAKDEX_DB")]
+    db: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Add, list and inspect storage providers
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Add files and folders (recursively): hash, record, queue uploads
+    Add {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Upload to these providers only [default: every enabled provider]
+        #[arg(long = "provider")]
+        providers: Vec<String>,
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        priority: i64,
+    },
+    /// Queue verify, download or delete_remote ops for assets a provider holds
+    Enqueue {
+        #[arg(value_enum)]
+        operation: EnqueueKind,
+        #[arg(long)]
+        provider: String,
+        /// These assets only [default: every asset the provider holds]
+        #[arg(long = "hash")]
+        hashes: Vec<String>,
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        priority: i64,
+    },
+    /// Run the queue
+    Run {
+        /// Return once nothing is runnable
+        #[arg(long)]
+        until_idle: bool,
+        /// Most ops running at once
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+        /// The first retry's wait in milliseconds; doubled for each further one
+        #[arg(long, env = "BREAKDEX_RETRY_BASE_MS", default_value_t = 10_000)]
+        retry_base_ms: u64,
+    },
+    /// List operations
+    Ops {
+        #[arg(long, value_enum)]
+        status: Option<StatusFilter>,
+        #[arg(long)]
+        json: bool,
+        /// At most this many rows
+        #[arg(long)]
+        limit: Option<i64>,
+    },
+    /// Counts per state, and each provider's state
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProviderCommand {
+    /// Add a provider
+    #[command(subcommand)]
+    Add(ProviderAdd),
+    /// List providers
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProviderAdd {
+    /// A folder: an external drive, a NAS mount
+    Local {
+        name: String,
+        #[arg(long)]
+        root: PathBuf,
+        /// Most ops running at once on this provider
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=64))]
+        concurrency: i64,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum EnqueueKind {
+    Verify,
+    Download,
+    #[value(name = "delete_remote")]
+    DeleteRemote,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum StatusFilter {
+    Queued,
+    #[value(name = "in_progress")]
+    InProgress,
+    Completed,
+    Failed,
+    #[value(name = "retry_pending")]
+    RetryPending,
+    #[value(name = "permanently_failed")]
+    PermanentlyFailed,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    install_panic_hook();
+    init_logging();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("breakdex: {}", error_text(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes on one line, without repeating itself.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("internal error: {info}");
+        eprintln!(
+            "breakdex: internal error; please report it (run with RUST_LOG=debug for details)"
+        );
+    }));
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = cli.db.unwrap_or_else(setup::default_db_path);
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        Cli::command().print_help()?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut store = setup::open_library(&db)?;
+    match command {
+        Command::Provider(ProviderCommand::Add(ProviderAdd::Local {
+            name,
+            root,
+            concurrency,
+        })) => {
+            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                check_local_root(&name, parent)
+                    .map_err(|f| anyhow::anyhow!("{f}"))
+                    .context("the folder that should hold the root is not usable")?;
+            }
+            if !root.exists() {
+                std::fs::create_dir(&root)
+                    .with_context(|| format!("cannot create {}", root.display()))?;
+            }
+            check_local_root(&name, &root).map_err(|f| anyhow::anyhow!("{f}"))?;
+            let root = std::path::absolute(&root)?;
+            let row = store.add_provider(
+                &name,
+                ProviderKind::Local,
+                &serde_json::json!({ "root": root }),
+                concurrency,
+            )?;
+            println!(
+                "added provider '{}' (local folder {})",
+                row.name,
+                root.display()
+            );
+        }
+        Command::Provider(ProviderCommand::List { json }) => provider_list(&store, json)?,
+        Command::Add {
+            paths,
+            providers,
+            priority,
+        } => return add(&mut store, &paths, &providers, priority),
+        Command::Enqueue {
+            operation,
+            provider,
+            hashes,
+            priority,
+        } => enqueue(&mut store, operation, &provider, hashes, priority)?,
+        Command::Run {
+            until_idle,
+            concurrency,
+            retry_base_ms,
+        } => {
+            drop(store);
+            return run_engine(&db, until_idle, concurrency as usize, retry_base_ms);
+        }
+        Command::Ops {
+            status,
+            json,
+            limit,
+        } => ops(&store, status, json, limit)?,
+        Command::Status { json } => status(&store, json)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn provider_list(store: &Store, json: bool) -> anyhow::Result<()> {
+    let providers = store.providers()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&providers)?);
+        return Ok(());
+    }
+    for p in providers {
+        println!(
+            "{:<20} {:<7} {:<8} concurrency {:<3} {}",
+            p.name,
+            p.kind.as_str(),
+            if p.enabled { "enabled" } else { "disabled" },
+            p.concurrency,
+            p.settings
+        );
+    }
+    Ok(())
+}
+
+fn add(
+    store: &mut Store,
+    paths: &[PathBuf],
+    names: &[String],
+    priority: i64,
+) -> anyhow::Result<ExitCode> {
+    let providers = if names.is_empty() {
+        store
+            .providers()?
+            .into_iter()
+            .filter(|p| p.enabled)
+            .collect()
+    } else {
+        names
+            .iter()
+            .map(|n| store.require_provider(n))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let report = library::import(store, paths, &providers, priority)?;
+    for problem in &report.problems {
+        eprintln!("breakdex: {problem}");
+    }
+    println!(
+        "added {} file{} ({} upload{} queued)",
+        report.files.len(),
+        if report.files.len() == 1 { "" } else { "s" },
+        report.enqueued,
+        if report.enqueued == 1 { "" } else { "s" },
+    );
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn enqueue(
+    store: &mut Store,
+    kind: EnqueueKind,
+    provider: &str,
+    hashes: Vec<String>,
+    priority: i64,
+) -> anyhow::Result<()> {
+    let provider = store.require_provider(provider)?;
+    let operation_type = match kind {
+        EnqueueKind::Verify => OpType::Verify,
+        EnqueueKind::Download => OpType::Download,
+        EnqueueKind::DeleteRemote => OpType::DeleteRemote,
+    };
+    let hashes = if hashes.is_empty() {
+        store
+            .copies_on(&provider.id)?
+            .into_iter()
+            .map(|c| c.content_hash)
+            .collect()
+    } else {
+        hashes
+    };
+    let mut ops = Vec::with_capacity(hashes.len());
+    for hash in hashes {
+        let Some(asset) = store.asset(&hash)? else {
+            bail!("no asset with hash {hash} in this library");
+        };
+        ops.push(NewOp {
+            content_hash: hash,
+            provider_id: provider.id.clone(),
+            operation_type,
+            priority,
+            total_bytes: asset.size_bytes,
+        });
+    }
+    let created = store.enqueue(&ops)?;
+    println!(
+        "queued {} {} op{} on provider '{}'",
+        created.len(),
+        operation_type.as_str(),
+        if created.len() == 1 { "" } else { "s" },
+        provider.name
+    );
+    Ok(())
+}
+
+fn run_engine(
+    db: &Path,
+    until_idle: bool,
+    concurrency: usize,
+    retry_base_ms: u64,
+) -> anyhow::Result<ExitCode> {
+    let mut config = EngineConfig::new(db, &setup::library_dir(db));
+    config.until_idle = until_idle;
+    config.concurrency = concurrency;
+    config.retry.base = Duration::from_millis(retry_base_ms);
+    let summary = engine::start(config)?.join()?;
+    println!("{}", serde_json::to_string(&summary)?);
+    for offline in &summary.offline {
+        eprintln!("breakdex: {offline}");
+    }
+    Ok(if summary.failed > 0 {
+        eprintln!(
+            "breakdex: {} op{} failed; see `breakdex ops --status permanently_failed`",
+            summary.failed,
+            if summary.failed == 1 { "" } else { "s" }
+        );
+        ExitCode::FAILURE
+    } else if !summary.offline.is_empty() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn ops(
+    store: &Store,
+    status: Option<StatusFilter>,
+    json: bool,
+    limit: Option<i64>,
+) -> anyhow::Result<()> {
+    let mut q = OpQuery {
+        limit,
+        ..OpQuery::default()
+    };
+    match status {
+        Some(StatusFilter::Queued) => q.status = Some(OpStatus::Queued),
+        Some(StatusFilter::InProgress) => q.status = Some(OpStatus::InProgress),
+        Some(StatusFilter::Completed) => q.status = Some(OpStatus::Completed),
+        Some(StatusFilter::Failed) => q.status = Some(OpStatus::Failed),
+        Some(StatusFilter::RetryPending) => q.state = Some(OpState::RetryPending),
+        Some(StatusFilter::PermanentlyFailed) => q.state = Some(OpState::PermanentlyFailed),
+        None => {}
+    }
+    let rows = store.list_ops(&q)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for r in rows {
+        println!(
+            "{}  {:<13} {:<11} {:<18} p{:<3} {}/{} tries  {:>12}/{:<12} {}  {}{}",
+            engine::short(&r.id),
+            r.operation_type.as_str(),
+            r.status.as_str(),
+            r.provider_name,
+            r.priority,
+            r.retry_count,
+            r.max_retries,
+            r.bytes_transferred,
+            r.total_bytes,
+            engine::short(&r.content_hash),
+            r.asset_name.as_deref().unwrap_or("-"),
+            r.error_message
+                .map(|e| format!("  [{e}]"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn status(store: &Store, json: bool) -> anyhow::Result<()> {
+    let counts = store.counts(None)?;
+    let mut providers = Vec::new();
+    for p in store.providers()? {
+        let online = Provider::open(&p).and_then(|p| p.check_online());
+        providers.push(serde_json::json!({
+            "name": p.name,
+            "kind": p.kind,
+            "enabled": p.enabled,
+            "online": online.is_ok(),
+            "problem": online.err().map(|f| f.message),
+            "counts": store.counts(Some(&p.id))?,
+        }));
+    }
+    if json {
+        let mut value = serde_json::to_value(&counts)?;
+        value["providers"] = serde_json::Value::Array(providers);
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    println!(
+        "queued {}  in progress {}  retry pending {}  failed {}  completed {}  (total {})",
+        counts.queued,
+        counts.in_progress,
+        counts.retry_pending,
+        counts.permanently_failed,
+        counts.completed,
+        counts.total
+    );
+    for p in providers {
+        println!(
+            "  {:<20} {}",
+            p["name"].as_str().unwrap_or(""),
+            p["problem"].as_str().unwrap_or("online")
+        );
+    }
+    Ok(())
+}

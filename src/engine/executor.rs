@@ -1,0 +1,391 @@
+//! Runs one claimed op against its provider: upload, download, verify or
+//! delete_remote. Every op is idempotent and reports what really happened.
+//!
+//! Uploads hash the local bytes while streaming them and land atomically
+//! (temporary name, then rename, where the provider can rename). Downloads
+//! are checked before they become visible and never leave the library folder.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::providers::{Failure, Provider, object_key, temp_key};
+use crate::store::{ClaimedOp, CopyChange, ManifestEntry, OpType, VerifyStatus};
+
+/// Bytes moved per read or write.
+pub const CHUNK: usize = 4 << 20;
+/// How often a running op reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// Everything one op needs to run.
+pub struct Job {
+    pub op: ClaimedOp,
+    /// The asset's manifest row, if the library knows it.
+    pub asset: Option<ManifestEntry>,
+    pub provider: Provider,
+    /// Where downloads go.
+    pub library_dir: PathBuf,
+    /// For a delete: why it must not happen (it would remove the last good copy).
+    pub refuse_delete: Option<String>,
+}
+
+/// How an op ended.
+pub struct Outcome {
+    pub bytes: i64,
+    pub change: Option<CopyChange>,
+    pub failure: Option<Failure>,
+}
+
+/// Receives progress reports, throttled to a few per second.
+pub struct Progress<F: FnMut(i64, i64)> {
+    report: F,
+    last: Option<Instant>,
+}
+
+impl<F: FnMut(i64, i64)> Progress<F> {
+    pub fn new(report: F) -> Self {
+        Progress { report, last: None }
+    }
+
+    fn update(&mut self, bytes: u64, total: u64) {
+        if self.last.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+            self.last = Some(Instant::now());
+            (self.report)(bytes as i64, total as i64);
+        }
+    }
+}
+
+/// Runs the job to its end; never panics on bad input.
+pub async fn run<F: FnMut(i64, i64)>(job: Job, progress: &mut Progress<F>) -> Outcome {
+    let mut bytes = 0u64;
+    let result = match job.op.operation_type {
+        OpType::Upload => upload(&job, progress, &mut bytes).await,
+        OpType::Download => download(&job, progress, &mut bytes).await,
+        OpType::Verify => verify(&job, progress, &mut bytes).await,
+        OpType::DeleteRemote => delete_remote(&job).await,
+    };
+    let (change, failure) = match result {
+        Ok(change) => (change, None),
+        Err((change, failure)) => (change, Some(failure)),
+    };
+    Outcome {
+        bytes: bytes as i64,
+        change,
+        failure,
+    }
+}
+
+/// A failure, and what it still changes about the copy (a verify that finds
+/// a bad copy fails the op and records the finding).
+type OpResult = Result<Option<CopyChange>, (Option<CopyChange>, Failure)>;
+
+fn fail(f: Failure) -> (Option<CopyChange>, Failure) {
+    (None, f)
+}
+
+fn asset_of(job: &Job) -> Result<&ManifestEntry, Failure> {
+    job.asset.as_ref().ok_or_else(|| {
+        Failure::permanent(format!(
+            "asset {} is not in the library manifest",
+            short(&job.op.content_hash)
+        ))
+    })
+}
+
+/// The first 12 digits of a hash, for messages.
+pub fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
+}
+
+async fn upload<F: FnMut(i64, i64)>(
+    job: &Job,
+    progress: &mut Progress<F>,
+    sent: &mut u64,
+) -> OpResult {
+    let asset = asset_of(job).map_err(fail)?;
+    let Some(path) = asset.local_path.as_deref().map(PathBuf::from) else {
+        return Err(fail(Failure::permanent(format!(
+            "source missing: the library has no local file for {}",
+            asset.original_name
+        ))));
+    };
+    let mut file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| fail(source_failure(&path, &e)))?;
+    job.provider.check_online().map_err(fail)?;
+    let op = job.provider.operator();
+    let key = object_key(&job.op.content_hash);
+    let can_rename = op.info().capability().rename;
+    let write_to = if can_rename {
+        temp_key(&job.op.id)
+    } else {
+        key.clone()
+    };
+    let expected = asset.size_bytes as u64;
+    let mut writer = op
+        .writer(&write_to)
+        .await
+        .map_err(|e| fail(job.provider.failure("writing", &e)))?;
+    let mut hasher = blake3::Hasher::new();
+    loop {
+        let chunk = read_chunk(&mut file, expected.saturating_sub(*sent))
+            .await
+            .map_err(|e| fail(source_failure(&path, &e)))?;
+        if chunk.is_empty() {
+            break;
+        }
+        hasher.update(&chunk);
+        *sent += chunk.len() as u64;
+        if *sent > expected {
+            break;
+        }
+        if let Err(e) = writer.write(chunk).await {
+            let _ = writer.abort().await;
+            return Err(fail(job.provider.failure("writing", &e)));
+        }
+        progress.update(*sent, expected);
+    }
+    if *sent != expected || hasher.finalize().to_hex().as_str() != job.op.content_hash {
+        let _ = writer.abort().await;
+        if can_rename {
+            let _ = op.delete(&write_to).await;
+        }
+        return Err(fail(Failure::permanent(format!(
+            "source changed: {} no longer matches what was added to the library",
+            path.display()
+        ))));
+    }
+    writer
+        .close()
+        .await
+        .map_err(|e| fail(job.provider.failure("writing", &e)))?;
+    if can_rename {
+        op.rename(&write_to, &key)
+            .await
+            .map_err(|e| fail(job.provider.failure("renaming the upload", &e)))?;
+    }
+    Ok(Some(CopyChange::Stored { remote_key: key }))
+}
+
+/// Reads up to `CHUNK` bytes (at least one more than `expect_more` allows, so
+/// a file that grew is noticed); empty at the end of the file.
+async fn read_chunk(file: &mut tokio::fs::File, expect_more: u64) -> std::io::Result<Vec<u8>> {
+    let want = (expect_more as usize).clamp(1, CHUNK);
+    let want = if want < CHUNK { want + 1 } else { want };
+    let mut buf = Vec::with_capacity(want);
+    (&mut *file).take(want as u64).read_to_end(&mut buf).await?;
+    Ok(buf)
+}
+
+/// Why a local source file cannot be read.
+fn source_failure(path: &Path, e: &std::io::Error) -> Failure {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Failure::permanent(format!("source missing: {} is gone", path.display()))
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            Failure::permanent(format!("cannot read {}: permission denied", path.display()))
+        }
+        _ => Failure::transient(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Streams the remote copy through `sink`, hashing it; returns its hash, or
+/// says the copy is missing.
+async fn read_remote<F: FnMut(i64, i64)>(
+    job: &Job,
+    progress: &mut Progress<F>,
+    got: &mut u64,
+    mut sink: impl AsyncWriteExt + Unpin,
+) -> Result<Result<String, VerifyStatus>, Failure> {
+    job.provider.check_online()?;
+    let op = job.provider.operator();
+    let key = object_key(&job.op.content_hash);
+    let total = job.op.total_bytes.max(0) as u64;
+    let open = async {
+        op.reader_with(&key)
+            .chunk(CHUNK)
+            .await?
+            .into_stream(..)
+            .await
+    };
+    let mut stream = match open.await {
+        Ok(s) => s,
+        Err(e) if e.kind() == opendal::ErrorKind::NotFound => {
+            return Ok(Err(VerifyStatus::Missing));
+        }
+        Err(e) => return Err(job.provider.failure("reading", &e)),
+    };
+    let mut hasher = blake3::Hasher::new();
+    loop {
+        let buffer = match stream.try_next().await {
+            Ok(Some(b)) => b,
+            Ok(None) => break,
+            Err(e) => return Err(job.provider.failure("reading", &e)),
+        };
+        for bytes in buffer {
+            hasher.update(&bytes);
+            sink.write_all(&bytes).await.map_err(|e| {
+                Failure::transient(format!("cannot write into the library folder: {e}"))
+            })?;
+            *got += bytes.len() as u64;
+        }
+        progress.update(*got, total);
+    }
+    sink.flush()
+        .await
+        .map_err(|e| Failure::transient(format!("cannot write into the library folder: {e}")))?;
+    Ok(Ok(hasher.finalize().to_hex().to_string()))
+}
+
+/// What a bad copy found by reading it means for the op.
+fn bad_copy(job: &Job, status: VerifyStatus) -> (Option<CopyChange>, Failure) {
+    let what = match status {
+        VerifyStatus::Missing => "missing",
+        _ => "corrupt (its bytes do not match the content hash)",
+    };
+    (
+        Some(CopyChange::Checked {
+            remote_key: object_key(&job.op.content_hash),
+            status,
+        }),
+        Failure::permanent(format!(
+            "the copy of {} on provider '{}' is {what}",
+            job.asset
+                .as_ref()
+                .map(|a| a.original_name.as_str())
+                .unwrap_or(short(&job.op.content_hash)),
+            job.provider.name
+        )),
+    )
+}
+
+async fn verify<F: FnMut(i64, i64)>(
+    job: &Job,
+    progress: &mut Progress<F>,
+    got: &mut u64,
+) -> OpResult {
+    match read_remote(job, progress, got, tokio::io::sink())
+        .await
+        .map_err(fail)?
+    {
+        Ok(hash) if hash == job.op.content_hash => Ok(Some(CopyChange::Checked {
+            remote_key: object_key(&job.op.content_hash),
+            status: VerifyStatus::Ok,
+        })),
+        Ok(_) => Err(bad_copy(job, VerifyStatus::Corrupt)),
+        Err(status) => Err(bad_copy(job, status)),
+    }
+}
+
+async fn download<F: FnMut(i64, i64)>(
+    job: &Job,
+    progress: &mut Progress<F>,
+    got: &mut u64,
+) -> OpResult {
+    let asset = asset_of(job).map_err(fail)?;
+    let hash = &job.op.content_hash;
+    // Already here with the right bytes: nothing to do.
+    if let Some(local) = asset.local_path.as_deref().map(Path::new)
+        && hash_file(local).await.is_ok_and(|h| &h == hash)
+    {
+        return Ok(None);
+    }
+    let dir = &job.library_dir;
+    let tmp_dir = dir.join(".breakdex-tmp");
+    let library_failure = |e: std::io::Error| {
+        Failure::permanent(format!(
+            "cannot write into the library folder {}: {e}",
+            dir.display()
+        ))
+    };
+    tokio::fs::create_dir_all(&tmp_dir)
+        .await
+        .map_err(|e| fail(library_failure(e)))?;
+    let tmp = tmp_dir.join(format!("{}.part", job.op.id));
+    let file = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(|e| fail(library_failure(e)))?;
+    let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    let read = read_remote(job, progress, got, &mut writer).await;
+    let file = writer.into_inner();
+    let outcome = match read {
+        Ok(Ok(h)) if &h == hash => Ok(()),
+        Ok(Ok(_)) => Err(bad_copy(job, VerifyStatus::Corrupt)),
+        Ok(Err(status)) => Err(bad_copy(job, status)),
+        Err(f) => Err(fail(f)),
+    };
+    if let Err(e) = outcome {
+        drop(file);
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(e);
+    }
+    file.sync_all()
+        .await
+        .map_err(|e| fail(library_failure(e)))?;
+    drop(file);
+    let dest = free_name(dir, &asset.original_name, hash).await;
+    tokio::fs::rename(&tmp, &dest)
+        .await
+        .map_err(|e| fail(library_failure(e)))?;
+    Ok(Some(CopyChange::Downloaded {
+        local_path: dest.to_string_lossy().into_owned(),
+    }))
+}
+
+/// A file name that is safe to create inside the library folder: only the last
+/// component of the remote name, never `..`, never empty.
+pub fn safe_file_name(name: &str, hash: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = last.chars().filter(|c| !c.is_control()).collect();
+    if clean.is_empty() || clean == "." || clean == ".." || clean.starts_with(".breakdex-tmp") {
+        hash.to_string()
+    } else {
+        clean
+    }
+}
+
+/// `dir/name`, or `dir/name (hash12).ext` if that is taken by other bytes.
+async fn free_name(dir: &Path, name: &str, hash: &str) -> PathBuf {
+    let name = safe_file_name(name, hash);
+    let plain = dir.join(&name);
+    if tokio::fs::symlink_metadata(&plain).await.is_err() {
+        return plain;
+    }
+    let p = Path::new(&name);
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    match p.extension() {
+        Some(ext) => dir.join(format!(
+            "{stem} ({}).{}",
+            short(hash),
+            ext.to_string_lossy()
+        )),
+        None => dir.join(format!("{stem} ({})", short(hash))),
+    }
+}
+
+/// BLAKE3 of a local file, as lowercase hex.
+pub async fn hash_file(path: &Path) -> std::io::Result<String> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || crate::library::hash_path(&path).map(|(h, _)| h))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+async fn delete_remote(job: &Job) -> OpResult {
+    if let Some(reason) = &job.refuse_delete {
+        return Err(fail(Failure::permanent(reason.clone())));
+    }
+    job.provider.check_online().map_err(fail)?;
+    let key = object_key(&job.op.content_hash);
+    match job.provider.operator().delete(&key).await {
+        Ok(()) => Ok(Some(CopyChange::Removed)),
+        Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(Some(CopyChange::Removed)),
+        Err(e) => Err(fail(job.provider.failure("deleting", &e))),
+    }
+}

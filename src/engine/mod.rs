@@ -1,0 +1,539 @@
+//! The engine: a background thread that runs the queue against the library
+//! database with a tokio runtime for the transfers.
+//!
+//! One loop owns the database connection. Each turn it takes the workers'
+//! reports, writes them and claims the next ops in one transaction, and hands
+//! the claimed ops to the runtime. Concurrency is bounded globally and per
+//! provider. Leases are renewed while ops run; an op this engine no longer
+//! holds (cancelled, removed, rescued by another engine) is stopped.
+
+mod executor;
+mod owner;
+mod retry;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use serde::Serialize;
+
+pub use executor::{CHUNK, Job, Outcome, Progress, hash_file, safe_file_name, short};
+pub use owner::Owner;
+pub use retry::RetryPolicy;
+
+use crate::providers::{Failure, FailureKind, Provider, temp_key};
+use crate::store::{ClaimedOp, Finish, OpEvent, OpType, ProviderRow, Retry, Store, StoreError};
+
+/// How an engine runs.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub db_path: PathBuf,
+    /// Where downloads go.
+    pub library_dir: PathBuf,
+    /// Most ops running at once, over all providers.
+    pub concurrency: usize,
+    /// Return once nothing is runnable, instead of waiting for new work.
+    pub until_idle: bool,
+    pub retry: RetryPolicy,
+    /// How long a claimed op stays ours without a renewal.
+    pub lease: Duration,
+}
+
+impl EngineConfig {
+    pub fn new(db_path: &Path, library_dir: &Path) -> EngineConfig {
+        EngineConfig {
+            db_path: db_path.to_owned(),
+            library_dir: library_dir.to_owned(),
+            concurrency: 8,
+            until_idle: false,
+            retry: RetryPolicy::default(),
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What one engine run did.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Ops this engine completed.
+    pub completed: u64,
+    /// Ops that failed for good while this engine ran them.
+    pub failed: u64,
+    /// Failed attempts that will be retried after a backoff.
+    pub retried: u64,
+    /// Ops of dead engines put back on the queue.
+    pub rescued: u64,
+    /// Providers found offline, with the reason.
+    pub offline: Vec<String>,
+}
+
+/// Orders for a running engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Stop starting ops and put the running ones back on the queue.
+    Pause,
+    Resume,
+    /// Put the running ops back on the queue and end.
+    Stop,
+}
+
+enum Msg {
+    Control(Control),
+    Progress(OpEvent),
+    Done { op: ClaimedOp, outcome: Outcome },
+}
+
+/// A handle on an engine thread.
+pub struct EngineHandle {
+    tx: mpsc::Sender<Msg>,
+    thread: std::thread::JoinHandle<Result<RunSummary, StoreError>>,
+}
+
+impl EngineHandle {
+    pub fn send(&self, control: Control) {
+        let _ = self.tx.send(Msg::Control(control));
+    }
+
+    /// Waits for the engine to end (by itself when idle, or after `Stop`).
+    pub fn join(self) -> Result<RunSummary, StoreError> {
+        self.thread.join().unwrap_or_else(|_| {
+            Err(StoreError::Invalid(
+                "the engine stopped on an internal error".into(),
+            ))
+        })
+    }
+}
+
+/// Time between two looks at shared state (leases, other processes' work).
+const HOUSEKEEPING_EVERY: Duration = Duration::from_millis(500);
+/// Time between two writes of progress.
+const PROGRESS_FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// How long an offline provider is left alone before the next try.
+const OFFLINE_RECHECK: Duration = Duration::from_secs(10);
+
+/// Starts an engine on its own thread. Fails at once if the library cannot
+/// be opened.
+pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
+    let store = Store::open(&config.db_path)?;
+    let owner = Owner::register(&config.db_path).map_err(|e| {
+        StoreError::Invalid(format!(
+            "cannot register the engine beside {}: {e}",
+            config.db_path.display()
+        ))
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("breakdex-io")
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Invalid(format!("cannot start the engine: {e}")))?;
+    let (tx, rx) = mpsc::channel();
+    let runner = Runner {
+        store,
+        owner,
+        config,
+        runtime,
+        tx: tx.clone(),
+        rx,
+        running: HashMap::new(),
+        finished: Vec::new(),
+        progress: HashMap::new(),
+        providers: HashMap::new(),
+        offline_until: HashMap::new(),
+        empty_until: HashMap::new(),
+        paused: false,
+        summary: RunSummary::default(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("breakdex-engine".into())
+        .spawn(move || runner.run())
+        .map_err(|e| StoreError::Invalid(format!("cannot start the engine: {e}")))?;
+    Ok(EngineHandle { tx, thread })
+}
+
+struct Running {
+    provider_id: String,
+    abort: tokio::task::AbortHandle,
+}
+
+struct Runner {
+    store: Store,
+    owner: Owner,
+    config: EngineConfig,
+    runtime: tokio::runtime::Runtime,
+    tx: mpsc::Sender<Msg>,
+    rx: mpsc::Receiver<Msg>,
+    running: HashMap<String, Running>,
+    /// Finished reports not yet written.
+    finished: Vec<OpEvent>,
+    /// Latest progress per op, not yet written.
+    progress: HashMap<String, OpEvent>,
+    /// Providers as last read, and whether they could be opened.
+    providers: HashMap<String, (ProviderRow, Result<Provider, Failure>)>,
+    offline_until: HashMap<String, Instant>,
+    /// Providers that had nothing queued, not asked again before this time.
+    empty_until: HashMap<String, Instant>,
+    paused: bool,
+    summary: RunSummary,
+}
+
+impl Runner {
+    fn run(mut self) -> Result<RunSummary, StoreError> {
+        let result = self.run_loop();
+        // Whatever happened, hand running ops back to the queue.
+        self.release_all();
+        let flushed = self.exchange(false);
+        result.and(flushed).map(|_| self.summary.clone())
+    }
+
+    fn run_loop(&mut self) -> Result<(), StoreError> {
+        let mut last_housekeeping: Option<Instant> = None;
+        let mut last_flush = Instant::now();
+        loop {
+            if last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING_EVERY) {
+                self.housekeeping()?;
+                last_housekeeping = Some(Instant::now());
+            }
+            let flush_progress = last_flush.elapsed() >= PROGRESS_FLUSH_EVERY;
+            let claimed = self.exchange(!self.paused)?;
+            if flush_progress {
+                last_flush = Instant::now();
+            }
+            if self.config.until_idle && claimed == 0 && self.is_idle()? {
+                return Ok(());
+            }
+            let wait = if claimed > 0 {
+                Duration::ZERO
+            } else {
+                HOUSEKEEPING_EVERY.min(PROGRESS_FLUSH_EVERY)
+            };
+            let first = match self.rx.recv_timeout(wait) {
+                Ok(msg) => Some(msg),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            };
+            let mut next = first;
+            while let Some(msg) = next {
+                if self.handle(msg) {
+                    return Ok(());
+                }
+                next = self.rx.try_recv().ok();
+            }
+        }
+    }
+
+    /// Takes one message; true when the engine must stop.
+    fn handle(&mut self, msg: Msg) -> bool {
+        match msg {
+            Msg::Control(Control::Stop) => return true,
+            Msg::Control(Control::Pause) => {
+                self.paused = true;
+                self.release_all();
+            }
+            Msg::Control(Control::Resume) => self.paused = false,
+            Msg::Progress(event) => {
+                if let OpEvent::Progress { id, .. } = &event
+                    && self.running.contains_key(id)
+                {
+                    self.progress.insert(id.clone(), event);
+                }
+            }
+            Msg::Done { op, outcome } => {
+                if self.running.remove(&op.id).is_some() {
+                    self.progress.remove(&op.id);
+                    let event = self.finished_event(&op, outcome);
+                    self.finished.push(event);
+                }
+            }
+        }
+        false
+    }
+
+    /// Turns an executor's outcome into the report written to the queue.
+    fn finished_event(&mut self, op: &ClaimedOp, outcome: Outcome) -> OpEvent {
+        let failure = outcome.failure.map(|f| {
+            let retry = match f.kind {
+                FailureKind::Transient => {
+                    Retry::Backoff(self.config.retry.delay(op.retry_count + 1))
+                }
+                FailureKind::Permanent => Retry::Never,
+                FailureKind::Offline => {
+                    self.mark_offline(&op.provider_id, &f.message);
+                    Retry::Release(OFFLINE_RECHECK)
+                }
+            };
+            tracing::info!(op = %op.id, kind = ?f.kind, "op failed: {}", f.message);
+            (Some(f.message), retry)
+        });
+        OpEvent::Finished {
+            id: op.id.clone(),
+            bytes: outcome.bytes,
+            change: outcome.change,
+            failure,
+        }
+    }
+
+    fn mark_offline(&mut self, provider_id: &str, message: &str) {
+        self.offline_until
+            .insert(provider_id.to_string(), Instant::now() + OFFLINE_RECHECK);
+        if !self.summary.offline.iter().any(|m| m == message) {
+            tracing::warn!("{message}");
+            self.summary.offline.push(message.to_string());
+        }
+    }
+
+    /// Writes pending reports and, if `claim`, claims ops for the free slots
+    /// and starts them. Returns how many ops were started.
+    fn exchange(&mut self, claim: bool) -> Result<usize, StoreError> {
+        let wants = if claim { self.wants() } else { Vec::new() };
+        if self.finished.is_empty() && self.progress.is_empty() && wants.is_empty() {
+            return Ok(0);
+        }
+        let mut events = std::mem::take(&mut self.finished);
+        events.extend(self.progress.drain().map(|(_, e)| e));
+        let (applied, claimed) =
+            self.store
+                .exchange(&self.owner.id, &events, self.config.lease, &wants)?;
+        for (_, finish) in &applied {
+            match finish {
+                Finish::Completed => self.summary.completed += 1,
+                Finish::WillRetry => self.summary.retried += 1,
+                Finish::Failed => self.summary.failed += 1,
+            }
+        }
+        let now = Instant::now();
+        for (provider_id, n) in &wants {
+            let got = claimed
+                .iter()
+                .filter(|c| &c.provider_id == provider_id)
+                .count();
+            if got < *n {
+                self.empty_until
+                    .insert(provider_id.clone(), now + HOUSEKEEPING_EVERY);
+            }
+        }
+        let started = claimed.len();
+        for op in claimed {
+            self.start_op(op)?;
+        }
+        Ok(started)
+    }
+
+    /// Free slots per provider, within the global bound.
+    fn wants(&self) -> Vec<(String, usize)> {
+        let mut free = self.config.concurrency.saturating_sub(self.running.len());
+        let now = Instant::now();
+        let mut wants = Vec::new();
+        for (id, (row, _)) in &self.providers {
+            if free == 0 {
+                break;
+            }
+            if !row.enabled
+                || self.offline_until.get(id).is_some_and(|t| *t > now)
+                || self.empty_until.get(id).is_some_and(|t| *t > now)
+            {
+                continue;
+            }
+            let busy = self
+                .running
+                .values()
+                .filter(|r| &r.provider_id == id)
+                .count();
+            let n = (row.concurrency.max(1) as usize)
+                .saturating_sub(busy)
+                .min(free);
+            if n > 0 {
+                free -= n;
+                wants.push((id.clone(), n));
+            }
+        }
+        wants
+    }
+
+    fn start_op(&mut self, op: ClaimedOp) -> Result<(), StoreError> {
+        let provider = match self.providers.get(&op.provider_id) {
+            Some((_, Ok(p))) => p.clone(),
+            Some((_, Err(f))) => {
+                let failure = f.clone();
+                return self.finish_now(op, failure);
+            }
+            None => {
+                return self.finish_now(op, Failure::permanent("its provider was removed"));
+            }
+        };
+        let asset = self.store.asset(&op.content_hash)?;
+        let refuse_delete = if op.operation_type == OpType::DeleteRemote {
+            self.delete_refusal(&op, &provider, asset.as_ref())?
+        } else {
+            None
+        };
+        let job = Job {
+            op: op.clone(),
+            asset,
+            provider,
+            library_dir: self.config.library_dir.clone(),
+            refuse_delete,
+        };
+        let tx = self.tx.clone();
+        let id = op.id.clone();
+        let provider_id = op.provider_id.clone();
+        let task = self.runtime.spawn(async move {
+            let progress_tx = tx.clone();
+            let progress_id = op.id.clone();
+            let mut progress = Progress::new(move |bytes, total| {
+                let _ = progress_tx.send(Msg::Progress(OpEvent::Progress {
+                    id: progress_id.clone(),
+                    bytes,
+                    total,
+                }));
+            });
+            let outcome = std::panic::AssertUnwindSafe(executor::run(job, &mut progress))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Outcome {
+                    bytes: 0,
+                    change: None,
+                    failure: Some(Failure::permanent(
+                        "internal error while running this op (please report it)",
+                    )),
+                });
+            let _ = tx.send(Msg::Done { op, outcome });
+        });
+        self.running.insert(
+            id,
+            Running {
+                provider_id,
+                abort: task.abort_handle(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Records a failure for an op that cannot even start.
+    fn finish_now(&mut self, op: ClaimedOp, failure: Failure) -> Result<(), StoreError> {
+        let event = self.finished_event(
+            &op,
+            Outcome {
+                bytes: 0,
+                change: None,
+                failure: Some(failure),
+            },
+        );
+        self.finished.push(event);
+        Ok(())
+    }
+
+    /// Refuses to delete the last good copy of an asset whose local bytes are gone.
+    fn delete_refusal(
+        &self,
+        op: &ClaimedOp,
+        provider: &Provider,
+        asset: Option<&crate::store::ManifestEntry>,
+    ) -> Result<Option<String>, StoreError> {
+        let local_present = asset
+            .and_then(|a| a.local_path.as_deref())
+            .is_some_and(|p| Path::new(p).is_file());
+        if local_present {
+            return Ok(None);
+        }
+        let other_good = self
+            .store
+            .copies_of(&op.content_hash)?
+            .iter()
+            .filter(|c| c.provider_id != op.provider_id && c.verify_status == "ok")
+            .count();
+        Ok((other_good == 0).then(|| {
+            format!(
+                "refused: the copy of {} on provider '{}' is its last good copy and its local file is missing",
+                asset.map(|a| a.original_name.as_str()).unwrap_or(short(&op.content_hash)),
+                provider.name
+            )
+        }))
+    }
+
+    /// Stops every running op and hands it back to the queue.
+    fn release_all(&mut self) {
+        for (id, running) in self.running.drain() {
+            running.abort.abort();
+            self.progress.remove(&id);
+            self.finished.push(OpEvent::Finished {
+                id,
+                bytes: 0,
+                change: None,
+                failure: Some((None, Retry::Release(Duration::ZERO))),
+            });
+        }
+    }
+
+    /// The periodic look at shared state.
+    fn housekeeping(&mut self) -> Result<(), StoreError> {
+        self.store.renew_leases(&self.owner.id, self.config.lease)?;
+        let ids: Vec<&str> = self.running.keys().map(|s| s.as_str()).collect();
+        for id in self.store.lost_ops(&self.owner.id, &ids)? {
+            if let Some(running) = self.running.remove(&id) {
+                running.abort.abort();
+                self.progress.remove(&id);
+                if let Some((_, Ok(provider))) = self.providers.get(&running.provider_id) {
+                    let op = provider.operator().clone();
+                    self.runtime.spawn(async move {
+                        let _ = op.delete(&temp_key(&id)).await;
+                    });
+                }
+            }
+        }
+        let owner = &self.owner;
+        self.summary.rescued += self.store.rescue(&owner.id, |o| owner.is_dead(o))? as u64;
+        self.store.requeue_due_retries()?;
+        self.reload_providers()?;
+        self.empty_until.clear();
+        Ok(())
+    }
+
+    fn reload_providers(&mut self) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut fresh = HashMap::new();
+        for row in self.store.providers()? {
+            let cached = self.providers.remove(&row.id);
+            let offline_due = self.offline_until.get(&row.id).is_some_and(|t| *t <= now);
+            let entry = match cached {
+                Some((old, opened))
+                    if old.settings == row.settings && old.kind == row.kind && !offline_due =>
+                {
+                    (row, opened)
+                }
+                _ => {
+                    let opened = Provider::open(&row);
+                    if let Err(f) = &opened
+                        && f.kind == FailureKind::Offline
+                    {
+                        self.mark_offline(&row.id, &f.message);
+                    } else {
+                        self.offline_until.remove(&row.id);
+                    }
+                    (row, opened)
+                }
+            };
+            fresh.insert(entry.0.id.clone(), entry);
+        }
+        self.providers = fresh;
+        Ok(())
+    }
+
+    /// Nothing runs here and nothing will become runnable for this engine
+    /// (ops of offline or disabled providers do not count).
+    fn is_idle(&self) -> Result<bool, StoreError> {
+        if !self.running.is_empty() || !self.finished.is_empty() {
+            return Ok(false);
+        }
+        let now = Instant::now();
+        let offline: Vec<String> = self
+            .offline_until
+            .iter()
+            .filter(|(_, t)| **t > now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        Ok(!self.store.has_queued(&offline)? && self.store.next_wakeup(&offline)?.is_none())
+    }
+}

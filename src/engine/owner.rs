@@ -1,0 +1,63 @@
+//! Who runs an op: each engine has an owner id and holds an exclusive lock on
+//! a small file named after it, for as long as it lives. Another engine that
+//! can take that lock knows the owner is dead (crashed, killed) and rescues
+//! its ops at once instead of waiting for their leases to run out.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// This engine's identity and the lock that proves it is alive.
+pub struct Owner {
+    pub id: String,
+    dir: PathBuf,
+    _lock: File,
+}
+
+impl Owner {
+    /// Registers a new live engine for the library at `db_path`.
+    pub fn register(db_path: &Path) -> std::io::Result<Owner> {
+        let dir = locks_dir(db_path);
+        std::fs::create_dir_all(&dir)?;
+        let id = crate::store::new_id();
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{id}.lock")))?;
+        lock.try_lock().map_err(std::io::Error::other)?;
+        Ok(Owner {
+            id,
+            dir,
+            _lock: lock,
+        })
+    }
+
+    /// Whether the engine `other` is gone: its lock file is missing or free.
+    pub fn is_dead(&self, other: &str) -> bool {
+        if other.contains(['/', '\\']) || other.starts_with('.') {
+            return false;
+        }
+        let path = self.dir.join(format!("{other}.lock"));
+        let Ok(file) = OpenOptions::new().write(true).open(&path) else {
+            return true;
+        };
+        if file.try_lock().is_ok() {
+            let _ = std::fs::remove_file(&path);
+            return true;
+        }
+        false
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.dir.join(format!("{}.lock", self.id)));
+    }
+}
+
+/// `<library>.engines/`, beside the database file.
+fn locks_dir(db_path: &Path) -> PathBuf {
+    let mut name = db_path.file_name().unwrap_or_default().to_os_string();
+    name.push(".engines");
+    db_path.with_file_name(name)
+}

@@ -1,0 +1,11 @@
+//! Breakdex keeps an asset library safely copied across storage providers.
+//!
+//! The library crate holds everything; the binary (`main.rs`) only parses the
+//! command line. See ARCHITECTURE.md for the map.
+
+pub mod cli;
+pub mod engine;
+pub mod library;
+pub mod providers;
+pub mod setup;
+pub mod store;

@@ -1,0 +1,235 @@
+//! Import: walks the files and folders a person adds, hashes each file with
+//! BLAKE3, records it in `asset_manifest` (one row per content) and enqueues
+//! an upload to every chosen provider that does not already hold it.
+//!
+//! Problems with single paths (missing, unreadable, not a regular file, link
+//! loops) are reported one by one; every good file in the same call is still
+//! imported.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::store::{ManifestEntry, NewOp, OpType, ProviderRow, Store, StoreError};
+
+/// One file that was imported.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportedFile {
+    pub path: PathBuf,
+    pub content_hash: String,
+    pub size_bytes: u64,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportReport {
+    pub files: Vec<ImportedFile>,
+    /// Ops created (uploads not already queued nor already stored).
+    pub enqueued: usize,
+    /// One line per path that could not be imported, saying why.
+    pub problems: Vec<String>,
+}
+
+/// Hashes a file with BLAKE3; returns its hash (lowercase hex) and size.
+pub fn hash_path(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = File::open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hasher.finalize().to_hex().to_string(), size))
+}
+
+/// Finds every regular file under `paths`, following links to files and
+/// folders but never looping.
+pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen_dirs = HashSet::new();
+    for path in paths {
+        visit(path, &mut seen_dirs, &mut files, &mut problems);
+    }
+    (files, problems)
+}
+
+fn visit(
+    path: &Path,
+    seen_dirs: &mut HashSet<(u64, u64)>,
+    files: &mut Vec<PathBuf>,
+    problems: &mut Vec<String>,
+) {
+    let shown = path.display();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            problems.push(match e.kind() {
+                _ if e.raw_os_error() == Some(libc::ELOOP) => {
+                    format!("{shown}: skipped, it is a symbolic link loop")
+                }
+                std::io::ErrorKind::NotFound if is_link => {
+                    format!("{shown}: skipped, it is a link to something that does not exist")
+                }
+                std::io::ErrorKind::NotFound => format!("{shown}: no such file or folder"),
+                std::io::ErrorKind::PermissionDenied => {
+                    format!("{shown}: cannot be read (permission denied)")
+                }
+                _ => format!("{shown}: cannot be read ({e})"),
+            });
+            return;
+        }
+    };
+    if meta.is_file() {
+        files.push(path.to_owned());
+    } else if meta.is_dir() {
+        if !seen_dirs.insert((meta.dev(), meta.ino())) {
+            problems.push(format!(
+                "{shown}: skipped, this folder was already visited (a symbolic link loop)"
+            ));
+            return;
+        }
+        let entries = match std::fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(e) => {
+                problems.push(format!("{shown}: the folder cannot be read ({e})"));
+                return;
+            }
+        };
+        let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        children.sort();
+        for child in children {
+            visit(&child, seen_dirs, files, problems);
+        }
+    } else {
+        let ft = meta.file_type();
+        use std::os::unix::fs::FileTypeExt;
+        let what = if ft.is_fifo() {
+            "a named pipe (fifo)"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        };
+        problems.push(format!(
+            "{shown}: skipped, it is {what}, not a regular file"
+        ));
+    }
+}
+
+/// Hashes files on all cores; returns the hashed files and one problem line
+/// per file that could not be read.
+pub fn hash_files(files: &[PathBuf]) -> (Vec<ImportedFile>, Vec<String>) {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(files.len().max(1));
+    let per = files.len().div_ceil(threads).max(1);
+    let results: Vec<Result<ImportedFile, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(per)
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|path| match hash_path(path) {
+                            Ok((content_hash, size_bytes)) => Ok(ImportedFile {
+                                path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+                                content_hash,
+                                size_bytes,
+                            }),
+                            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(
+                                format!("{}: cannot be read (permission denied)", path.display()),
+                            ),
+                            Err(e) => Err(format!("{}: cannot be read ({e})", path.display())),
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut ok = Vec::new();
+    let mut problems = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => ok.push(f),
+            Err(p) => problems.push(p),
+        }
+    }
+    (ok, problems)
+}
+
+/// Records hashed files in the manifest and enqueues their uploads to
+/// `providers` (skipping providers that already hold a good copy).
+pub fn record_and_enqueue(
+    store: &mut Store,
+    files: &[ImportedFile],
+    providers: &[ProviderRow],
+    priority: i64,
+) -> Result<usize, StoreError> {
+    let entries: Vec<ManifestEntry> = files
+        .iter()
+        .map(|f| ManifestEntry {
+            content_hash: f.content_hash.clone(),
+            size_bytes: f.size_bytes as i64,
+            original_name: f
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            local_path: Some(f.path.to_string_lossy().into_owned()),
+            media_type: mime_guess::from_path(&f.path)
+                .first_or_octet_stream()
+                .to_string(),
+            added_at: String::new(),
+        })
+        .collect();
+    store.record_assets(&entries)?;
+    let ops: Vec<NewOp> = files
+        .iter()
+        .flat_map(|f| {
+            providers.iter().map(|p| NewOp {
+                content_hash: f.content_hash.clone(),
+                provider_id: p.id.clone(),
+                operation_type: OpType::Upload,
+                priority,
+                total_bytes: f.size_bytes as i64,
+            })
+        })
+        .collect();
+    Ok(store.enqueue(&ops)?.len())
+}
+
+/// Imports files and folders: walk, hash, record, enqueue uploads.
+pub fn import(
+    store: &mut Store,
+    paths: &[PathBuf],
+    providers: &[ProviderRow],
+    priority: i64,
+) -> Result<ImportReport, StoreError> {
+    let (found, mut problems) = collect_files(paths);
+    let (files, hash_problems) = hash_files(&found);
+    problems.extend(hash_problems);
+    let enqueued = record_and_enqueue(store, &files, providers, priority)?;
+    Ok(ImportReport {
+        files,
+        enqueued,
+        problems,
+    })
+}

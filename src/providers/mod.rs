@@ -1,0 +1,183 @@
+//! Storage providers: turns a `sync_providers` row into an OpenDAL operator,
+//! fixes the layout of keys on the remote, and says what an error means
+//! (worth a retry, hopeless, or the provider is simply not there).
+
+use std::path::{Path, PathBuf};
+
+use opendal::{ErrorKind, Operator};
+
+use crate::store::{ProviderKind, ProviderRow};
+
+/// What kind of trouble a failure is, which decides what the queue does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Might work later (timeouts, refused connections, 5xx, 429, I/O hiccups).
+    Transient,
+    /// Retrying cannot fix it (bad settings or credentials, missing source...).
+    Permanent,
+    /// The provider cannot be reached at all (drive unplugged, host down):
+    /// wait for it without spending retries.
+    Offline,
+}
+
+/// Why an op did not get done, in words a person understands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn permanent(message: impl Into<String>) -> Failure {
+        Failure {
+            kind: FailureKind::Permanent,
+            message: message.into(),
+        }
+    }
+
+    pub fn transient(message: impl Into<String>) -> Failure {
+        Failure {
+            kind: FailureKind::Transient,
+            message: message.into(),
+        }
+    }
+
+    pub fn offline(message: impl Into<String>) -> Failure {
+        Failure {
+            kind: FailureKind::Offline,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The key under which content lives on every provider: `objects/ab/cd/<hash>`.
+pub fn object_key(content_hash: &str) -> String {
+    format!(
+        "objects/{}/{}/{content_hash}",
+        &content_hash[..2],
+        &content_hash[2..4]
+    )
+}
+
+/// Where an upload is written before it is renamed into place. One name per
+/// op, so a rerun after a crash overwrites its own leftovers.
+pub fn temp_key(op_id: &str) -> String {
+    format!(".breakdex-tmp/{op_id}.part")
+}
+
+/// One provider, ready to use.
+#[derive(Clone, Debug)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    op: Operator,
+    /// The folder of a local provider, checked before each use: a missing
+    /// folder means the drive is not there.
+    local_root: Option<PathBuf>,
+}
+
+impl Provider {
+    /// Builds the provider described by a row, checking its settings.
+    pub fn open(row: &ProviderRow) -> Result<Provider, Failure> {
+        match row.kind {
+            ProviderKind::Local => {
+                let root = row
+                    .settings
+                    .get("root")
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| {
+                        Failure::permanent(format!(
+                            "provider '{}' has no root folder in its settings",
+                            row.name
+                        ))
+                    })?;
+                let root = PathBuf::from(root);
+                check_local_root(&row.name, &root)?;
+                let builder = opendal::services::Fs::default().root(&root.to_string_lossy());
+                let op = Operator::new(builder).map_err(|e| {
+                    Failure::permanent(format!("provider '{}': {}", row.name, e.kind()))
+                })?;
+                Ok(Provider {
+                    id: row.id.clone(),
+                    name: row.name.clone(),
+                    op,
+                    local_root: Some(root),
+                })
+            }
+            other => Err(Failure::permanent(format!(
+                "provider '{}' is of kind '{}', which this version of Breakdex cannot use yet",
+                row.name,
+                other.as_str()
+            ))),
+        }
+    }
+
+    /// The OpenDAL operator behind this provider.
+    pub fn operator(&self) -> &Operator {
+        &self.op
+    }
+
+    /// Checks that the provider is there at all (for a local one: its folder).
+    pub fn check_online(&self) -> Result<(), Failure> {
+        match &self.local_root {
+            Some(root) => check_local_root(&self.name, root),
+            None => Ok(()),
+        }
+    }
+
+    /// Explains an OpenDAL error met while doing `what` on this provider.
+    pub fn failure(&self, what: &str, err: &opendal::Error) -> Failure {
+        if let Err(offline) = self.check_online() {
+            return offline;
+        }
+        let reason = io_reason(err).unwrap_or_else(|| err.kind().to_string());
+        let message = format!("{what} on provider '{}' failed: {reason}", self.name);
+        match err.kind() {
+            ErrorKind::PermissionDenied | ErrorKind::ConfigInvalid | ErrorKind::Unsupported => {
+                Failure::permanent(message)
+            }
+            _ if reason.contains("No space left") || reason.contains("Read-only file system") => {
+                Failure::permanent(message)
+            }
+            _ => Failure::transient(message),
+        }
+    }
+}
+
+/// The underlying operating-system error, if there is one, as its own words.
+fn io_reason(err: &opendal::Error) -> Option<String> {
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return Some(io.to_string());
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// A local provider's folder must exist and be a folder. Missing means
+/// offline (an unplugged drive); anything else is a settings problem.
+pub fn check_local_root(name: &str, root: &Path) -> Result<(), Failure> {
+    match std::fs::metadata(root) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Failure::permanent(format!(
+            "provider '{name}': its root {} is a file, not a folder",
+            root.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Failure::offline(format!(
+            "provider '{name}' is offline: its folder {} is not there (is the drive connected?)",
+            root.display()
+        ))),
+        Err(e) => Err(Failure::permanent(format!(
+            "provider '{name}': cannot use its folder {}: {e}",
+            root.display()
+        ))),
+    }
+}

@@ -1,0 +1,846 @@
+//! `sync_operations`, the durable queue (the seed card's `sync_operations_dao`):
+//! enqueue, claim, progress, finish, and the manual actions a person takes.
+//!
+//! Invariants kept here:
+//! - a claim is one `BEGIN IMMEDIATE` transaction over the best runnable ops, so
+//!   two engines never hold the same op;
+//! - every write an engine makes to a claimed op is guarded by its lease, so an
+//!   engine that lost an op (rescued, cancelled, removed) cannot overwrite it;
+//! - "permanently failed" is the seed's rule, `retry_count >= max_retries`: an
+//!   error that retrying cannot fix sets `retry_count = max_retries` at once.
+
+use std::time::Duration;
+
+use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
+use serde::Serialize;
+
+use super::{NOW, Result, Store, StoreError, VerifyStatus, new_id, now_plus};
+
+/// The seed's `operation_type` enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpType {
+    Upload,
+    Download,
+    Verify,
+    DeleteRemote,
+}
+
+impl OpType {
+    pub const ALL: [OpType; 4] = [
+        OpType::Upload,
+        OpType::Download,
+        OpType::Verify,
+        OpType::DeleteRemote,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpType::Upload => "upload",
+            OpType::Download => "download",
+            OpType::Verify => "verify",
+            OpType::DeleteRemote => "delete_remote",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OpType> {
+        OpType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// The seed's `status` enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpStatus {
+    Queued,
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl OpStatus {
+    pub const ALL: [OpStatus; 4] = [
+        OpStatus::Queued,
+        OpStatus::InProgress,
+        OpStatus::Completed,
+        OpStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpStatus::Queued => "queued",
+            OpStatus::InProgress => "in_progress",
+            OpStatus::Completed => "completed",
+            OpStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OpStatus> {
+        OpStatus::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// The seed's States table: what a row means to a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpState {
+    /// Waiting to be picked up (pending_in_queue).
+    Queued,
+    /// Transferring (progress bar).
+    InProgress,
+    /// Failed with `retry_count < max_retries`: retried automatically (retry-pending indicator).
+    RetryPending,
+    /// Failed with `retry_count >= max_retries`: needs a person (error badge).
+    PermanentlyFailed,
+    /// Done.
+    Completed,
+}
+
+impl OpState {
+    pub fn of(status: OpStatus, retry_count: i64, max_retries: i64) -> OpState {
+        match status {
+            OpStatus::Queued => OpState::Queued,
+            OpStatus::InProgress => OpState::InProgress,
+            OpStatus::Completed => OpState::Completed,
+            OpStatus::Failed if retry_count < max_retries => OpState::RetryPending,
+            OpStatus::Failed => OpState::PermanentlyFailed,
+        }
+    }
+
+    /// The SQL condition selecting rows in this state.
+    fn sql(self) -> &'static str {
+        match self {
+            OpState::Queued => "o.status = 'queued'",
+            OpState::InProgress => "o.status = 'in_progress'",
+            OpState::RetryPending => "o.status = 'failed' AND o.retry_count < o.max_retries",
+            OpState::PermanentlyFailed => "o.status = 'failed' AND o.retry_count >= o.max_retries",
+            OpState::Completed => "o.status = 'completed'",
+        }
+    }
+}
+
+/// An op to put on the queue.
+#[derive(Clone, Debug)]
+pub struct NewOp {
+    pub content_hash: String,
+    pub provider_id: String,
+    pub operation_type: OpType,
+    pub priority: i64,
+    pub total_bytes: i64,
+}
+
+/// An op an engine has claimed and must now run.
+#[derive(Clone, Debug)]
+pub struct ClaimedOp {
+    pub id: String,
+    pub content_hash: String,
+    pub provider_id: String,
+    pub operation_type: OpType,
+    pub priority: i64,
+    pub total_bytes: i64,
+    pub retry_count: i64,
+}
+
+/// How a failed attempt goes back on the queue.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Retry {
+    /// A transient error: spend one retry and wait this long (or fail for good
+    /// when no retry is left).
+    Backoff(Duration),
+    /// An error that retrying cannot fix: fail permanently now.
+    Never,
+    /// Not the op's fault (provider offline, engine paused or stopping): back
+    /// to the queue without spending a retry, runnable again after this long.
+    Release(Duration),
+}
+
+/// What finishing an op changes about the remote copies.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CopyChange {
+    /// The object now exists on the provider under this key.
+    Stored { remote_key: String },
+    /// A check of the copy found this.
+    Checked {
+        remote_key: String,
+        status: VerifyStatus,
+    },
+    /// The object is gone from the provider.
+    Removed,
+    /// The asset's bytes are now at this local path.
+    Downloaded { local_path: String },
+}
+
+/// Something an engine reports about an op it holds.
+#[derive(Clone, Debug)]
+pub enum OpEvent {
+    Progress {
+        id: String,
+        bytes: i64,
+        total: i64,
+    },
+    Finished {
+        id: String,
+        bytes: i64,
+        change: Option<CopyChange>,
+        /// `None` when the work really happened; otherwise why not (a message
+        /// for a person, absent when it is nobody's fault) and what comes next.
+        failure: Option<(Option<String>, Retry)>,
+    },
+}
+
+/// What [`Store::exchange`] returns: how finished ops ended, and the ops claimed.
+pub type Exchanged = (Vec<(String, Finish)>, Vec<ClaimedOp>);
+
+/// How a finished attempt left an op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finish {
+    Completed,
+    /// Failed for now; it will be retried after its backoff.
+    WillRetry,
+    /// Failed for good: it needs a person.
+    Failed,
+}
+
+/// One row of the queue, with the asset's and provider's names.
+#[derive(Clone, Debug, Serialize)]
+pub struct OpRow {
+    pub id: String,
+    pub content_hash: String,
+    pub provider_id: String,
+    pub operation_type: OpType,
+    pub status: OpStatus,
+    pub priority: i64,
+    pub retry_count: i64,
+    pub max_retries: i64,
+    pub error_message: Option<String>,
+    pub bytes_transferred: i64,
+    pub total_bytes: i64,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub state: OpState,
+    pub asset_name: Option<String>,
+    pub provider_name: String,
+}
+
+/// Columns the queue can be sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// The claim order: priority (highest first), then age.
+    #[default]
+    QueueOrder,
+    AssetName,
+    Provider,
+    OperationType,
+    Status,
+    Priority,
+    Progress,
+    Retries,
+    Size,
+    CreatedAt,
+    StartedAt,
+    CompletedAt,
+    ContentHash,
+}
+
+impl SortKey {
+    fn sql(self) -> &'static str {
+        match self {
+            SortKey::QueueOrder => "o.priority DESC, o.rowid",
+            SortKey::AssetName => "m.original_name",
+            SortKey::Provider => "p.name",
+            SortKey::OperationType => "o.operation_type",
+            SortKey::Status => "o.status",
+            SortKey::Priority => "o.priority",
+            SortKey::Progress => {
+                "CASE WHEN o.total_bytes > 0 THEN o.bytes_transferred * 1.0 / o.total_bytes ELSE 0 END"
+            }
+            SortKey::Retries => "o.retry_count",
+            SortKey::Size => "o.total_bytes",
+            SortKey::CreatedAt => "o.created_at",
+            SortKey::StartedAt => "o.started_at",
+            SortKey::CompletedAt => "o.completed_at",
+            SortKey::ContentHash => "o.content_hash",
+        }
+    }
+}
+
+/// What to list: a filter, a sort and a page.
+#[derive(Clone, Debug, Default)]
+pub struct OpQuery {
+    pub state: Option<OpState>,
+    pub status: Option<OpStatus>,
+    pub provider_id: Option<String>,
+    /// Matches the asset's name or the start of its hash.
+    pub text: Option<String>,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub limit: Option<i64>,
+    pub offset: i64,
+}
+
+/// How many ops are in each state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub queued: i64,
+    pub in_progress: i64,
+    pub retry_pending: i64,
+    pub permanently_failed: i64,
+    pub completed: i64,
+    pub total: i64,
+}
+
+const ROW_COLUMNS: &str =
+    "o.id, o.content_hash, o.provider_id, o.operation_type, o.status, o.priority,
+    o.retry_count, o.max_retries, o.error_message, o.bytes_transferred, o.total_bytes, o.created_at,
+    o.started_at, o.completed_at, o.next_attempt_at, m.original_name, p.name";
+
+fn parse_enum<T>(r: &Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unexpected value '{s}'").into(),
+        )
+    })
+}
+
+fn op_row(r: &Row) -> rusqlite::Result<OpRow> {
+    let status = parse_enum(r, 4, OpStatus::parse)?;
+    let retry_count = r.get(6)?;
+    let max_retries = r.get(7)?;
+    Ok(OpRow {
+        id: r.get(0)?,
+        content_hash: r.get(1)?,
+        provider_id: r.get(2)?,
+        operation_type: parse_enum(r, 3, OpType::parse)?,
+        status,
+        priority: r.get(5)?,
+        retry_count,
+        max_retries,
+        error_message: r.get(8)?,
+        bytes_transferred: r.get(9)?,
+        total_bytes: r.get(10)?,
+        created_at: r.get(11)?,
+        started_at: r.get(12)?,
+        completed_at: r.get(13)?,
+        next_attempt_at: r.get(14)?,
+        state: OpState::of(status, retry_count, max_retries),
+        asset_name: r.get(15)?,
+        provider_name: r.get(16)?,
+    })
+}
+
+fn claimed_op(r: &Row) -> rusqlite::Result<ClaimedOp> {
+    Ok(ClaimedOp {
+        id: r.get(0)?,
+        content_hash: r.get(1)?,
+        provider_id: r.get(2)?,
+        operation_type: parse_enum(r, 3, OpType::parse)?,
+        priority: r.get(4)?,
+        total_bytes: r.get(5)?,
+        retry_count: r.get(6)?,
+    })
+}
+
+/// `?,?,?` with `n` placeholders.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
+impl Store {
+    /// Puts ops on the queue in one transaction and returns the ids of those
+    /// created. An op whose content, provider and type match a live op
+    /// (queued, running or waiting to retry) is not created again, nor an
+    /// upload of content the provider already holds a good copy of.
+    pub fn enqueue(&mut self, ops: &[NewOp]) -> Result<Vec<String>> {
+        let tx = self.write_tx()?;
+        let mut created = Vec::with_capacity(ops.len());
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO sync_operations
+                     (id, content_hash, provider_id, operation_type, priority, total_bytes)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                 WHERE ?4 != 'upload' OR NOT EXISTS (
+                     SELECT 1 FROM asset_copies
+                     WHERE content_hash = ?2 AND provider_id = ?3 AND verify_status = 'ok')
+                 ON CONFLICT DO NOTHING",
+            )?;
+            for op in ops {
+                let id = new_id();
+                let n = stmt
+                    .execute(params![
+                        id,
+                        op.content_hash,
+                        op.provider_id,
+                        op.operation_type.as_str(),
+                        op.priority,
+                        op.total_bytes
+                    ])
+                    .map_err(|e| match e.sqlite_error_code() {
+                        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Invalid(
+                            format!("cannot enqueue: no provider with id '{}'", op.provider_id),
+                        ),
+                        _ => e.into(),
+                    })?;
+                if n == 1 {
+                    created.push(id);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(created)
+    }
+
+    /// Moves failed ops whose backoff has passed back to the queue; returns how many.
+    pub fn requeue_due_retries(&mut self) -> Result<usize> {
+        Ok(self.conn.execute(
+            &format!(
+                "UPDATE sync_operations SET status = 'queued'
+                 WHERE status = 'failed' AND retry_count < max_retries AND next_attempt_at <= {NOW}"
+            ),
+            [],
+        )?)
+    }
+
+    /// The earliest time a waiting op (backoff or offline wait) becomes
+    /// runnable, among ops of enabled providers not in `skip`.
+    pub fn next_wakeup(&self, skip: &[String]) -> Result<Option<Duration>> {
+        let sql = format!(
+            "SELECT MAX(0, (julianday(MIN(o.next_attempt_at)) - julianday('now')) * 86400.0)
+             FROM sync_operations o JOIN sync_providers p ON p.id = o.provider_id
+             WHERE p.enabled = 1 AND o.provider_id NOT IN ({})
+               AND ((o.status = 'failed' AND o.retry_count < o.max_retries)
+                    OR (o.status = 'queued' AND o.next_attempt_at IS NOT NULL))",
+            placeholders(skip.len())
+        );
+        let secs: Option<f64> = self
+            .conn
+            .query_row(&sql, params_from_iter(skip.iter()), |r| r.get(0))?;
+        Ok(secs.map(Duration::from_secs_f64))
+    }
+
+    /// Whether any op of an enabled provider not in `skip` is queued.
+    pub fn has_queued(&self, skip: &[String]) -> Result<bool> {
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM sync_operations o JOIN sync_providers p ON p.id = o.provider_id
+             WHERE o.status = 'queued' AND p.enabled = 1 AND o.provider_id NOT IN ({}))",
+            placeholders(skip.len())
+        );
+        Ok(self
+            .conn
+            .query_row(&sql, params_from_iter(skip.iter()), |r| r.get(0))?)
+    }
+
+    /// Puts back on the queue the running ops of engines that are gone: those
+    /// whose lease expired, and those whose owner `is_dead` says has died.
+    /// Returns how many ops were rescued.
+    pub fn rescue(&mut self, me: &str, is_dead: impl Fn(&str) -> bool) -> Result<usize> {
+        let tx = self.write_tx()?;
+        let owners: Vec<String> = {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT DISTINCT lease_owner FROM sync_operations
+                 WHERE status = 'in_progress' AND lease_owner IS NOT NULL AND lease_owner != ?1
+                 AND NOT (lease_expires_at < {NOW})"
+            ))?;
+            stmt.query_map([me], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let dead: Vec<String> = owners.into_iter().filter(|o| is_dead(o)).collect();
+        let sql = format!(
+            "UPDATE sync_operations
+             SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+                 started_at = NULL, bytes_transferred = 0
+             WHERE status = 'in_progress'
+               AND (lease_owner IS NULL OR lease_expires_at < {NOW} OR lease_owner IN ({}))",
+            placeholders(dead.len())
+        );
+        let n = tx.execute(&sql, params_from_iter(dead.iter()))?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Extends the leases of every op `owner` runs.
+    pub fn renew_leases(&mut self, owner: &str, lease: Duration) -> Result<()> {
+        self.conn.execute(
+            &format!(
+                "UPDATE sync_operations SET lease_expires_at = {}
+                 WHERE status = 'in_progress' AND lease_owner = ?1",
+                now_plus(lease)
+            ),
+            [owner],
+        )?;
+        Ok(())
+    }
+
+    /// Of the given ops, those `owner` no longer holds (cancelled, removed or
+    /// rescued by another engine): the engine must stop working on them.
+    pub fn lost_ops(&self, owner: &str, ids: &[&str]) -> Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let held: std::collections::HashSet<String> = {
+            let sql = format!(
+                "SELECT id FROM sync_operations WHERE id IN ({}) AND status = 'in_progress' AND lease_owner = ?",
+                placeholders(ids.len())
+            );
+            let mut stmt = self.conn.prepare(&sql)?;
+            let mut args: Vec<&dyn ToSql> = ids.iter().map(|s| s as &dyn ToSql).collect();
+            args.push(&owner);
+            stmt.query_map(args.as_slice(), |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        Ok(ids
+            .iter()
+            .filter(|id| !held.contains(**id))
+            .map(|s| s.to_string())
+            .collect())
+    }
+
+    /// Applies an engine's reports and claims its next ops, in one
+    /// transaction (one commit instead of two on the engine's hot path).
+    ///
+    /// Reports about ops the owner no longer holds are dropped. Returns how the
+    /// finished ops that took effect ended (ops released back to the queue are
+    /// not listed), and the ops claimed: up to `n` runnable ops of each listed
+    /// provider, best first (highest priority, then oldest), held for `lease`.
+    pub fn exchange(
+        &mut self,
+        owner: &str,
+        events: &[OpEvent],
+        lease: Duration,
+        wants: &[(String, usize)],
+    ) -> Result<Exchanged> {
+        let tx = self.write_tx()?;
+        let applied = apply_in(&tx, owner, events)?;
+        let claimed = claim_in(&tx, owner, lease, wants)?;
+        tx.commit()?;
+        Ok((applied, claimed))
+    }
+
+    /// Claims ops (see [`Store::exchange`]).
+    pub fn claim(
+        &mut self,
+        owner: &str,
+        lease: Duration,
+        wants: &[(String, usize)],
+    ) -> Result<Vec<ClaimedOp>> {
+        Ok(self.exchange(owner, &[], lease, wants)?.1)
+    }
+
+    /// Applies reports (see [`Store::exchange`]).
+    pub fn apply(&mut self, owner: &str, events: &[OpEvent]) -> Result<Vec<(String, Finish)>> {
+        Ok(self.exchange(owner, events, Duration::ZERO, &[])?.0)
+    }
+
+    /// Makes failed or waiting ops runnable now. Permanently failed ones get
+    /// their retries back. Ops that would duplicate a live op are left as they are.
+    pub fn retry_now(&mut self, ids: &[String]) -> Result<usize> {
+        self.update_ids(
+            "UPDATE OR IGNORE sync_operations
+             SET status = 'queued', next_attempt_at = NULL,
+                 retry_count = CASE WHEN retry_count >= max_retries THEN 0 ELSE retry_count END
+             WHERE (status = 'failed' OR status = 'queued') AND id IN",
+            ids,
+        )
+    }
+
+    /// Retries every permanently failed op; returns how many.
+    pub fn retry_all_failed(&mut self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE OR IGNORE sync_operations
+             SET status = 'queued', next_attempt_at = NULL, retry_count = 0
+             WHERE status = 'failed' AND retry_count >= max_retries",
+            [],
+        )?)
+    }
+
+    /// Cancels ops that are not finished: they become permanently failed with
+    /// the reason "cancelled by the user"; a running one is stopped by its engine.
+    pub fn cancel(&mut self, ids: &[String]) -> Result<usize> {
+        self.update_ids(
+            "UPDATE sync_operations
+             SET status = 'failed', retry_count = max_retries, error_message = 'cancelled by the user',
+                 next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL
+             WHERE (status IN ('queued', 'in_progress')
+                    OR (status = 'failed' AND retry_count < max_retries)) AND id IN",
+            ids,
+        )
+    }
+
+    /// Sets the priority of ops.
+    pub fn set_priority(&mut self, ids: &[String], priority: i64) -> Result<usize> {
+        self.update_ids(
+            &format!("UPDATE sync_operations SET priority = {priority} WHERE id IN"),
+            ids,
+        )
+    }
+
+    /// Deletes ops from the queue; a running one is stopped by its engine.
+    pub fn remove(&mut self, ids: &[String]) -> Result<usize> {
+        self.update_ids("DELETE FROM sync_operations WHERE id IN", ids)
+    }
+
+    /// Runs `sql_prefix (?,?,...)` over the ids in one transaction.
+    fn update_ids(&mut self, sql_prefix: &str, ids: &[String]) -> Result<usize> {
+        let tx = self.write_tx()?;
+        let mut n = 0;
+        for chunk in ids.chunks(500) {
+            n += tx.execute(
+                &format!("{sql_prefix} ({})", placeholders(chunk.len())),
+                params_from_iter(chunk.iter()),
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Lists ops, filtered, sorted (ties keep queue order) and paged.
+    pub fn list_ops(&self, q: &OpQuery) -> Result<Vec<OpRow>> {
+        let mut conditions = vec!["1".to_string()];
+        let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+        if let Some(state) = q.state {
+            conditions.push(state.sql().into());
+        }
+        if let Some(status) = q.status {
+            conditions.push("o.status = ?".into());
+            args.push(Box::new(status.as_str()));
+        }
+        if let Some(p) = &q.provider_id {
+            conditions.push("o.provider_id = ?".into());
+            args.push(Box::new(p.clone()));
+        }
+        if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
+            conditions.push(
+                "(instr(lower(m.original_name), lower(?)) > 0 OR o.content_hash LIKE ? || '%')"
+                    .into(),
+            );
+            args.push(Box::new(text.to_string()));
+            args.push(Box::new(text.to_lowercase()));
+        }
+        let direction = if q.descending { "DESC" } else { "ASC" };
+        let order = match q.sort {
+            SortKey::QueueOrder if q.descending => "o.priority ASC, o.rowid DESC".to_string(),
+            SortKey::QueueOrder => SortKey::QueueOrder.sql().to_string(),
+            key => format!("{} {direction}, o.priority DESC, o.rowid", key.sql()),
+        };
+        let sql = format!(
+            "SELECT {ROW_COLUMNS}
+             FROM sync_operations o
+             JOIN sync_providers p ON p.id = o.provider_id
+             LEFT JOIN asset_manifest m ON m.content_hash = o.content_hash
+             WHERE {} ORDER BY {order} LIMIT {} OFFSET {}",
+            conditions.join(" AND "),
+            q.limit.unwrap_or(-1),
+            q.offset.max(0)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args.iter()), op_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One op by id.
+    pub fn op(&self, id: &str) -> Result<Option<OpRow>> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM sync_operations o
+             JOIN sync_providers p ON p.id = o.provider_id
+             LEFT JOIN asset_manifest m ON m.content_hash = o.content_hash
+             WHERE o.id = ?1"
+        );
+        match self.conn.query_row(&sql, [id], op_row) {
+            Ok(row) => Ok(Some(row)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// How many ops are in each state, optionally for one provider.
+    pub fn counts(&self, provider_id: Option<&str>) -> Result<Counts> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT
+                 COALESCE(SUM(status = 'queued'), 0),
+                 COALESCE(SUM(status = 'in_progress'), 0),
+                 COALESCE(SUM(status = 'failed' AND retry_count < max_retries), 0),
+                 COALESCE(SUM(status = 'failed' AND retry_count >= max_retries), 0),
+                 COALESCE(SUM(status = 'completed'), 0),
+                 COUNT(*)
+             FROM sync_operations WHERE ?1 IS NULL OR provider_id = ?1",
+        )?;
+        Ok(stmt.query_row([provider_id], |r| {
+            Ok(Counts {
+                queued: r.get(0)?,
+                in_progress: r.get(1)?,
+                retry_pending: r.get(2)?,
+                permanently_failed: r.get(3)?,
+                completed: r.get(4)?,
+                total: r.get(5)?,
+            })
+        })?)
+    }
+}
+
+fn claim_in(
+    tx: &rusqlite::Transaction,
+    owner: &str,
+    lease: Duration,
+    wants: &[(String, usize)],
+) -> Result<Vec<ClaimedOp>> {
+    let mut claimed = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(&format!(
+                "UPDATE sync_operations
+                 SET status = 'in_progress', started_at = {NOW}, lease_owner = ?1,
+                     lease_expires_at = {lease}, bytes_transferred = 0, next_attempt_at = NULL
+                 WHERE id IN (
+                     SELECT id FROM sync_operations
+                     WHERE status = 'queued' AND provider_id = ?2
+                       AND (next_attempt_at IS NULL OR next_attempt_at <= {NOW})
+                     ORDER BY priority DESC, rowid LIMIT ?3)
+                 RETURNING id, content_hash, provider_id, operation_type, priority, total_bytes, retry_count",
+                lease = now_plus(lease)
+            ))?;
+        for (provider_id, n) in wants.iter().filter(|(_, n)| *n > 0) {
+            let rows = stmt.query_map(params![owner, provider_id, *n as i64], claimed_op)?;
+            for row in rows {
+                claimed.push(row?);
+            }
+        }
+    }
+    claimed.sort_by_key(|c| std::cmp::Reverse(c.priority));
+    Ok(claimed)
+}
+
+fn apply_in(
+    tx: &rusqlite::Transaction,
+    owner: &str,
+    events: &[OpEvent],
+) -> Result<Vec<(String, Finish)>> {
+    let mut applied = Vec::new();
+    {
+        let mut progress = tx.prepare_cached(
+            "UPDATE sync_operations SET bytes_transferred = ?3, total_bytes = ?4
+                 WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'",
+        )?;
+        let mut complete = tx.prepare_cached(&format!(
+            "UPDATE sync_operations
+                 SET status = 'completed', completed_at = {NOW}, bytes_transferred = ?3,
+                     error_message = NULL, lease_owner = NULL, lease_expires_at = NULL
+                 WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
+                 RETURNING content_hash, provider_id"
+        ))?;
+        let mut fail = tx.prepare_cached(&format!(
+            "UPDATE sync_operations
+                 SET status = 'failed', error_message = ?3, bytes_transferred = ?4,
+                     retry_count = MIN(max_retries, retry_count + ?5),
+                     next_attempt_at = {NOW_PLUS_ARG},
+                     lease_owner = NULL, lease_expires_at = NULL
+                 WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
+                 RETURNING content_hash, provider_id, retry_count >= max_retries",
+            NOW_PLUS_ARG = "strftime('%Y-%m-%d %H:%M:%f','now', '+' || ?6 || ' seconds')"
+        ))?;
+        let mut release = tx.prepare_cached(
+                "UPDATE sync_operations
+                 SET status = 'queued', bytes_transferred = 0, started_at = NULL,
+                     error_message = COALESCE(?3, error_message), lease_owner = NULL, lease_expires_at = NULL,
+                     next_attempt_at = strftime('%Y-%m-%d %H:%M:%f','now', '+' || ?4 || ' seconds')
+                 WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
+                 RETURNING content_hash, provider_id",
+            )?;
+        for event in events {
+            match event {
+                OpEvent::Progress { id, bytes, total } => {
+                    progress.execute(params![id, owner, bytes, total])?;
+                }
+                OpEvent::Finished {
+                    id,
+                    bytes,
+                    change,
+                    failure,
+                } => {
+                    let target: Option<(String, String, Option<Finish>)> = match failure {
+                        None => complete
+                            .query_row(params![id, owner, bytes], |r| {
+                                Ok((r.get(0)?, r.get(1)?, Some(Finish::Completed)))
+                            })
+                            .optional()?,
+                        Some((message, Retry::Release(after))) => release
+                            .query_row(params![id, owner, message, after.as_secs_f64()], |r| {
+                                Ok((r.get(0)?, r.get(1)?, None))
+                            })
+                            .optional()?,
+                        Some((message, retry)) => {
+                            let (spend, wait) = match retry {
+                                Retry::Backoff(d) => (1, d.as_secs_f64()),
+                                _ => (i64::MAX / 2, 0.0),
+                            };
+                            fail.query_row(params![id, owner, message, bytes, spend, wait], |r| {
+                                let permanent: bool = r.get(2)?;
+                                Ok((
+                                    r.get(0)?,
+                                    r.get(1)?,
+                                    Some(if permanent {
+                                        Finish::Failed
+                                    } else {
+                                        Finish::WillRetry
+                                    }),
+                                ))
+                            })
+                            .optional()?
+                        }
+                    };
+                    let Some((hash, provider, finish)) = target else {
+                        continue;
+                    };
+                    if let Some(change) = change {
+                        apply_copy_change(tx, &hash, &provider, change)?;
+                    }
+                    if let Some(finish) = finish {
+                        applied.push((id.clone(), finish));
+                    }
+                }
+            }
+        }
+    }
+    Ok(applied)
+}
+
+fn apply_copy_change(
+    tx: &rusqlite::Transaction,
+    hash: &str,
+    provider: &str,
+    change: &CopyChange,
+) -> Result<()> {
+    match change {
+        CopyChange::Stored { remote_key } => tx.execute(
+            &format!(
+                "INSERT INTO asset_copies (content_hash, provider_id, remote_key, stored_at, verified_at, verify_status)
+                 VALUES (?1, ?2, ?3, {NOW}, {NOW}, 'ok')
+                 ON CONFLICT (content_hash, provider_id) DO UPDATE SET
+                     remote_key = excluded.remote_key, stored_at = excluded.stored_at,
+                     verified_at = excluded.verified_at, verify_status = 'ok'"
+            ),
+            params![hash, provider, remote_key],
+        )?,
+        CopyChange::Checked { remote_key, status } => tx.execute(
+            &format!(
+                "INSERT INTO asset_copies (content_hash, provider_id, remote_key, verified_at, verify_status)
+                 SELECT ?1, ?2, ?3, {NOW}, ?4 WHERE ?4 = 'ok' OR EXISTS (
+                     SELECT 1 FROM asset_copies WHERE content_hash = ?1 AND provider_id = ?2)
+                 ON CONFLICT (content_hash, provider_id) DO UPDATE SET
+                     verified_at = excluded.verified_at, verify_status = excluded.verify_status"
+            ),
+            params![hash, provider, remote_key, status.as_str()],
+        )?,
+        CopyChange::Removed => tx.execute(
+            "DELETE FROM asset_copies WHERE content_hash = ?1 AND provider_id = ?2",
+            params![hash, provider],
+        )?,
+        CopyChange::Downloaded { local_path } => tx.execute(
+            "UPDATE asset_manifest SET local_path = ?2 WHERE content_hash = ?1",
+            params![hash, local_path],
+        )?,
+    };
+    Ok(())
+}
