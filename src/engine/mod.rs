@@ -185,7 +185,10 @@ impl Runner {
         // Whatever happened, hand running ops back to the queue.
         self.release_all();
         let flushed = self.exchange(false);
-        result.and(flushed).map(|_| self.summary.clone())
+        let summary = self.summary.clone();
+        // Do not wait long for blocking reads of aborted ops (a stalled disk).
+        self.runtime.shutdown_timeout(Duration::from_secs(2));
+        result.and(flushed).map(|_| summary)
     }
 
     fn run_loop(&mut self) -> Result<(), StoreError> {
