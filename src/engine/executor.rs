@@ -111,6 +111,16 @@ async fn upload<F: FnMut(i64, i64)>(
             asset.original_name
         ))));
     };
+    // Looked at before opening: opening a named pipe would block.
+    let meta = tokio::fs::metadata(&path)
+        .await
+        .map_err(|e| fail(source_failure(&path, &e)))?;
+    if !meta.is_file() {
+        return Err(fail(Failure::permanent(format!(
+            "source changed: {} is no longer a regular file",
+            path.display()
+        ))));
+    }
     let mut file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| fail(source_failure(&path, &e)))?;
