@@ -184,7 +184,7 @@ impl Runner {
         let result = self.run_loop();
         // Whatever happened, hand running ops back to the queue.
         self.release_all();
-        let flushed = self.exchange(false);
+        let flushed = self.exchange(false, true);
         let summary = self.summary.clone();
         // Do not wait long for blocking reads of aborted ops (a stalled disk).
         self.runtime.shutdown_timeout(Duration::from_secs(2));
@@ -200,7 +200,7 @@ impl Runner {
                 last_housekeeping = Some(Instant::now());
             }
             let flush_progress = last_flush.elapsed() >= PROGRESS_FLUSH_EVERY;
-            let claimed = self.exchange(!self.paused)?;
+            let claimed = self.exchange(!self.paused, flush_progress)?;
             if flush_progress {
                 last_flush = Instant::now();
             }
@@ -287,15 +287,19 @@ impl Runner {
         }
     }
 
-    /// Writes pending reports and, if `claim`, claims ops for the free slots
-    /// and starts them. Returns how many ops were started.
-    fn exchange(&mut self, claim: bool) -> Result<usize, StoreError> {
+    /// Writes finished reports (and progress, if `with_progress`) and, if
+    /// `claim`, claims ops for the free slots and starts them. Returns how many
+    /// ops were started.
+    fn exchange(&mut self, claim: bool, with_progress: bool) -> Result<usize, StoreError> {
         let wants = if claim { self.wants() } else { Vec::new() };
-        if self.finished.is_empty() && self.progress.is_empty() && wants.is_empty() {
+        let with_progress = with_progress && !self.progress.is_empty();
+        if self.finished.is_empty() && !with_progress && wants.is_empty() {
             return Ok(0);
         }
         let mut events = std::mem::take(&mut self.finished);
-        events.extend(self.progress.drain().map(|(_, e)| e));
+        if with_progress {
+            events.extend(self.progress.drain().map(|(_, e)| e));
+        }
         let (applied, claimed) =
             self.store
                 .exchange(&self.owner.id, &events, self.config.lease, &wants)?;
@@ -472,7 +476,9 @@ impl Runner {
 
     /// The periodic look at shared state.
     fn housekeeping(&mut self) -> Result<(), StoreError> {
-        self.store.renew_leases(&self.owner.id, self.config.lease)?;
+        if !self.running.is_empty() {
+            self.store.renew_leases(&self.owner.id, self.config.lease)?;
+        }
         let ids: Vec<&str> = self.running.keys().map(|s| s.as_str()).collect();
         for id in self.store.lost_ops(&self.owner.id, &ids)? {
             if let Some(running) = self.running.remove(&id) {

@@ -438,17 +438,29 @@ impl Store {
     /// whose lease expired, and those whose owner `is_dead` says has died.
     /// Returns how many ops were rescued.
     pub fn rescue(&mut self, me: &str, is_dead: impl Fn(&str) -> bool) -> Result<usize> {
-        let tx = self.write_tx()?;
-        let owners: Vec<String> = {
-            let mut stmt = tx.prepare_cached(&format!(
-                "SELECT DISTINCT lease_owner FROM sync_operations
-                 WHERE status = 'in_progress' AND lease_owner IS NOT NULL AND lease_owner != ?1
-                 AND NOT (lease_expires_at < {NOW})"
+        // Reads first: most of the time there is nothing to rescue and no
+        // write lock is needed.
+        let (owners, expired): (Vec<String>, bool) = {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT lease_owner, MAX(lease_owner IS NULL OR lease_expires_at < {NOW})
+                 FROM sync_operations WHERE status = 'in_progress' GROUP BY lease_owner"
             ))?;
-            stmt.query_map([me], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?
+            let rows: Vec<(Option<String>, bool)> = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            (
+                rows.iter()
+                    .filter_map(|(o, _)| o.clone())
+                    .filter(|o| o != me)
+                    .collect(),
+                rows.iter().any(|(_, e)| *e),
+            )
         };
         let dead: Vec<String> = owners.into_iter().filter(|o| is_dead(o)).collect();
+        if dead.is_empty() && !expired {
+            return Ok(0);
+        }
+        let tx = self.write_tx()?;
         let sql = format!(
             "UPDATE sync_operations
              SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
