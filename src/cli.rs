@@ -25,6 +25,9 @@ struct Cli {
     /// The library database [default: library.db in the platform data folder]
     #[arg(long, global = true, env = "BREAKDEX_DB")]
     db: Option<PathBuf>,
+    /// With no subcommand: open the window with the queue paused
+    #[arg(long)]
+    paused: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -185,8 +188,7 @@ fn init_logging() {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let db = cli.db.unwrap_or_else(setup::default_db_path);
     let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        Cli::command().print_help()?;
+        crate::ui::run(&db, cli.paused)?;
         return Ok(ExitCode::SUCCESS);
     };
     let mut store = setup::open_library(&db)?;

@@ -9,3 +9,4 @@ pub mod library;
 pub mod providers;
 pub mod setup;
 pub mod store;
+pub mod ui;

@@ -96,6 +96,11 @@ impl EngineHandle {
         let _ = self.tx.send(Msg::Control(control));
     }
 
+    /// Whether the engine thread has ended (by itself, or on an error).
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+
     /// Waits for the engine to end (by itself when idle, or after `Stop`).
     pub fn join(self) -> Result<RunSummary, StoreError> {
         self.thread.join().unwrap_or_else(|_| {

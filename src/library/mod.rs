@@ -56,76 +56,101 @@ pub fn hash_path(path: &Path) -> std::io::Result<(String, u64)> {
 /// Finds every regular file under `paths`, following links to files and
 /// folders but never looping.
 pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
-    let mut files = Vec::new();
-    let mut problems = Vec::new();
-    let mut seen_dirs = HashSet::new();
+    let mut walk = Walk::default();
     for path in paths {
-        visit(path, &mut seen_dirs, &mut files, &mut problems);
+        walk.visit(path);
     }
-    (files, problems)
+    (walk.files, walk.problems)
 }
 
-fn visit(
-    path: &Path,
-    seen_dirs: &mut HashSet<(u64, u64)>,
-    files: &mut Vec<PathBuf>,
-    problems: &mut Vec<String>,
-) {
-    let shown = path.display();
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-            problems.push(match e.kind() {
-                _ if e.raw_os_error() == Some(libc::ELOOP) => {
-                    format!("{shown}: skipped, it is a symbolic link loop")
-                }
-                std::io::ErrorKind::NotFound if is_link => {
-                    format!("{shown}: skipped, it is a link to something that does not exist")
-                }
-                std::io::ErrorKind::NotFound => format!("{shown}: no such file or folder"),
-                std::io::ErrorKind::PermissionDenied => {
-                    format!("{shown}: cannot be read (permission denied)")
-                }
-                _ => format!("{shown}: cannot be read ({e})"),
-            });
-            return;
-        }
-    };
-    if meta.is_file() {
-        files.push(path.to_owned());
-    } else if meta.is_dir() {
-        if !seen_dirs.insert((meta.dev(), meta.ino())) {
-            problems.push(format!(
-                "{shown}: skipped, this folder was already visited (a symbolic link loop)"
-            ));
-            return;
-        }
-        let entries = match std::fs::read_dir(path) {
-            Ok(entries) => entries,
+/// The state of one walk over the paths a person added.
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    problems: Vec<String>,
+    /// Every folder entered so far (device, inode): a folder reached again by
+    /// another path (a link to a sibling, a folder added with its parent) is
+    /// not walked twice.
+    seen_dirs: HashSet<(u64, u64)>,
+    /// The folders being walked, outermost first: a link back to one of them
+    /// is a loop.
+    ancestors: Vec<(u64, u64)>,
+}
+
+impl Walk {
+    fn visit(&mut self, path: &Path) {
+        let shown = path.display();
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
             Err(e) => {
-                problems.push(format!("{shown}: the folder cannot be read ({e})"));
+                let is_link =
+                    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+                self.problems.push(match e.kind() {
+                    _ if e.raw_os_error() == Some(libc::ELOOP) => {
+                        format!("{shown}: skipped, it is a symbolic link loop")
+                    }
+                    std::io::ErrorKind::NotFound if is_link => {
+                        format!("{shown}: skipped, it is a link to something that does not exist")
+                    }
+                    std::io::ErrorKind::NotFound => format!("{shown}: no such file or folder"),
+                    std::io::ErrorKind::PermissionDenied => {
+                        format!("{shown}: cannot be read (permission denied)")
+                    }
+                    _ => format!("{shown}: cannot be read ({e})"),
+                });
                 return;
             }
         };
-        let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        children.sort();
-        for child in children {
-            visit(&child, seen_dirs, files, problems);
-        }
-    } else {
-        let ft = meta.file_type();
-        use std::os::unix::fs::FileTypeExt;
-        let what = if ft.is_fifo() {
-            "a named pipe (fifo)"
-        } else if ft.is_socket() {
-            "a socket"
+        if meta.is_file() {
+            self.files.push(path.to_owned());
+        } else if meta.is_dir() {
+            let key = (meta.dev(), meta.ino());
+            if self.ancestors.contains(&key) {
+                self.problems.push(format!(
+                    "{shown}: skipped, it is a symbolic link loop (a link back to a folder above it)"
+                ));
+                return;
+            }
+            if !self.seen_dirs.insert(key) {
+                // Already walked by another path: its files are already in.
+                return;
+            }
+            let entries = match std::fs::read_dir(path) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    self.problems.push(format!(
+                        "{shown}: the folder cannot be read (permission denied)"
+                    ));
+                    return;
+                }
+                Err(e) => {
+                    self.problems
+                        .push(format!("{shown}: the folder cannot be read ({e})"));
+                    return;
+                }
+            };
+            let mut children: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            children.sort();
+            self.ancestors.push(key);
+            for child in children {
+                self.visit(&child);
+            }
+            self.ancestors.pop();
         } else {
-            "a device"
-        };
-        problems.push(format!(
-            "{shown}: skipped, it is {what}, not a regular file"
-        ));
+            let ft = meta.file_type();
+            use std::os::unix::fs::FileTypeExt;
+            let what = if ft.is_fifo() {
+                "a named pipe (fifo)"
+            } else if ft.is_socket() {
+                "a socket"
+            } else {
+                "a device"
+            };
+            self.problems.push(format!(
+                "{shown}: skipped, it is {what}, not a regular file"
+            ));
+        }
     }
 }
 

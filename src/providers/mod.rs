@@ -3,6 +3,7 @@
 //! (worth a retry, hopeless, or the provider is simply not there).
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use opendal::{ErrorKind, Operator};
 
@@ -131,21 +132,46 @@ impl Provider {
         }
     }
 
+    /// The folder of a local provider: uploads to it are written with plain
+    /// file calls (see `engine::executor`), in the same layout OpenDAL uses.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.local_root.as_deref()
+    }
+
     /// Explains an OpenDAL error met while doing `what` on this provider.
     pub fn failure(&self, what: &str, err: &opendal::Error) -> Failure {
         if let Err(offline) = self.check_online() {
             return offline;
         }
         let reason = io_reason(err).unwrap_or_else(|| err.kind().to_string());
+        let permanent = matches!(
+            err.kind(),
+            ErrorKind::PermissionDenied | ErrorKind::ConfigInvalid | ErrorKind::Unsupported
+        );
+        self.classify(what, reason, permanent)
+    }
+
+    /// Explains an I/O error met while doing `what` directly in a local
+    /// provider's folder: the same words and kind as [`Provider::failure`]
+    /// gives for the OpenDAL error its fs service makes of that I/O error.
+    pub fn io_failure(&self, what: &str, err: &std::io::Error) -> Failure {
+        if let Err(offline) = self.check_online() {
+            return offline;
+        }
+        let permanent = matches!(
+            err.kind(),
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::Unsupported
+        );
+        self.classify(what, err.to_string(), permanent)
+    }
+
+    fn classify(&self, what: &str, reason: String, permanent: bool) -> Failure {
         let message = format!("{what} on provider '{}' failed: {reason}", self.name);
-        match err.kind() {
-            ErrorKind::PermissionDenied | ErrorKind::ConfigInvalid | ErrorKind::Unsupported => {
-                Failure::permanent(message)
-            }
-            _ if reason.contains("No space left") || reason.contains("Read-only file system") => {
-                Failure::permanent(message)
-            }
-            _ => Failure::transient(message),
+        if permanent || reason.contains("No space left") || reason.contains("Read-only file system")
+        {
+            Failure::permanent(message)
+        } else {
+            Failure::transient(message)
         }
     }
 }
@@ -180,4 +206,40 @@ pub fn check_local_root(name: &str, root: &Path) -> Result<(), Failure> {
             root.display()
         ))),
     }
+}
+
+/// A real round trip on a provider: writes a small probe object, reads it
+/// back, compares, deletes it. Returns how long it took.
+pub fn test_round_trip(row: &ProviderRow) -> Result<Duration, Failure> {
+    let provider = Provider::open(row)?;
+    provider.check_online()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::transient(format!("cannot start the test: {e}")))?;
+    let started = Instant::now();
+    runtime.block_on(async {
+        let op = provider.operator();
+        let key = format!(".breakdex-probe/{}", crate::store::new_id());
+        let body: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+        op.write(&key, body.clone())
+            .await
+            .map_err(|e| provider.failure("writing a probe", &e))?;
+        let back = op
+            .read(&key)
+            .await
+            .map_err(|e| provider.failure("reading the probe back", &e));
+        let deleted = op
+            .delete(&key)
+            .await
+            .map_err(|e| provider.failure("deleting the probe", &e));
+        if back?.to_vec() != body {
+            return Err(Failure::permanent(format!(
+                "provider '{}' returned other bytes than were written",
+                provider.name
+            )));
+        }
+        deleted
+    })?;
+    Ok(started.elapsed())
 }

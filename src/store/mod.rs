@@ -9,6 +9,7 @@ mod manifest;
 mod operations;
 mod providers;
 mod schema;
+mod view;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub use operations::{
 };
 pub use providers::{ProviderKind, ProviderRow};
 pub use schema::NOW;
+pub use view::OpKey;
 
 /// Errors from the library database, each saying what went wrong in words a
 /// person can act on.

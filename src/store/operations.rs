@@ -222,6 +222,9 @@ pub struct OpRow {
     pub state: OpState,
     pub asset_name: Option<String>,
     pub provider_name: String,
+    /// SQLite's rowid: the queue's age order, and a cheap handle for the window.
+    #[serde(skip)]
+    pub rowid: i64,
 }
 
 /// Columns the queue can be sorted by.
@@ -291,12 +294,16 @@ pub struct Counts {
     pub total: i64,
 }
 
-const ROW_COLUMNS: &str =
+pub(super) const ROW_COLUMNS: &str =
     "o.id, o.content_hash, o.provider_id, o.operation_type, o.status, o.priority,
     o.retry_count, o.max_retries, o.error_message, o.bytes_transferred, o.total_bytes, o.created_at,
-    o.started_at, o.completed_at, o.next_attempt_at, m.original_name, p.name";
+    o.started_at, o.completed_at, o.next_attempt_at, m.original_name, p.name, o.rowid";
 
-fn parse_enum<T>(r: &Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+pub(super) fn parse_enum<T>(
+    r: &Row,
+    i: usize,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
     let s: String = r.get(i)?;
     parse(&s).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -307,7 +314,7 @@ fn parse_enum<T>(r: &Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::R
     })
 }
 
-fn op_row(r: &Row) -> rusqlite::Result<OpRow> {
+pub(super) fn op_row(r: &Row) -> rusqlite::Result<OpRow> {
     let status = parse_enum(r, 4, OpStatus::parse)?;
     let retry_count = r.get(6)?;
     let max_retries = r.get(7)?;
@@ -330,6 +337,7 @@ fn op_row(r: &Row) -> rusqlite::Result<OpRow> {
         state: OpState::of(status, retry_count, max_retries),
         asset_name: r.get(15)?,
         provider_name: r.get(16)?,
+        rowid: r.get(17)?,
     })
 }
 
@@ -346,7 +354,7 @@ fn claimed_op(r: &Row) -> rusqlite::Result<ClaimedOp> {
 }
 
 /// `?,?,?` with `n` placeholders.
-fn placeholders(n: usize) -> String {
+pub(super) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(",")
 }
 
@@ -586,6 +594,14 @@ impl Store {
     pub fn set_priority(&mut self, ids: &[String], priority: i64) -> Result<usize> {
         self.update_ids(
             &format!("UPDATE sync_operations SET priority = {priority} WHERE id IN"),
+            ids,
+        )
+    }
+
+    /// Raises (or, when negative, lowers) the priority of ops by `delta`.
+    pub fn bump_priority(&mut self, ids: &[String], delta: i64) -> Result<usize> {
+        self.update_ids(
+            &format!("UPDATE sync_operations SET priority = priority + ({delta}) WHERE id IN"),
             ids,
         )
     }

@@ -152,4 +152,37 @@ impl Store {
         )?;
         Ok(())
     }
+
+    /// Changes a provider's name, settings and concurrency.
+    pub fn update_provider(
+        &mut self,
+        id: &str,
+        name: &str,
+        settings: &serde_json::Value,
+        concurrency: i64,
+    ) -> Result<()> {
+        if name.trim().is_empty() {
+            return Err(StoreError::Invalid("a provider needs a name".into()));
+        }
+        if self.provider_by_name(name)?.is_some_and(|p| p.id != id) {
+            return Err(StoreError::Invalid(format!(
+                "a provider named '{name}' already exists"
+            )));
+        }
+        self.conn.execute(
+            "UPDATE sync_providers SET name = ?2, settings = ?3, concurrency = ?4 WHERE id = ?1",
+            params![id, name, settings.to_string(), concurrency],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a provider, its ops and what is recorded of its copies (the
+    /// files on the provider itself are left alone). Returns the ops removed.
+    pub fn remove_provider(&mut self, id: &str) -> Result<usize> {
+        let tx = self.write_tx()?;
+        let ops = tx.execute("DELETE FROM sync_operations WHERE provider_id = ?1", [id])?;
+        tx.execute("DELETE FROM sync_providers WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(ops)
+    }
 }

@@ -104,3 +104,226 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the command-line and crash tests.
+
+/// How long any single command may take before a test calls it hung.
+pub const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs a command to its end, killing it (and failing the test) if it takes
+/// longer than `COMMAND_TIMEOUT`: a command that blocks (on a fifo, a lock)
+/// must fail the test, not hang it.
+pub fn output_of(cmd: &mut Command) -> Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start breakdex");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let deadline = std::time::Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for breakdex") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {COMMAND_TIMEOUT:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
+}
+
+/// Panics with the command's output unless it succeeded without panic text.
+pub fn assert_success(o: &Output, what: &str) {
+    assert_no_panic(o);
+    assert!(
+        o.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// Panics unless the command failed with a non-zero exit (not a signal, not a
+/// panic) and said something on stderr.
+pub fn assert_failure(o: &Output, what: &str) {
+    assert_no_panic(o);
+    assert!(
+        o.status.code().is_some_and(|c| c != 0),
+        "{what} should have failed with a non-zero exit, got {}:\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+    assert!(
+        stderr(o).starts_with("breakdex: "),
+        "{what}: stderr should explain the failure: {}",
+        stderr(o)
+    );
+}
+
+/// The stderr line that mentions `needle`, or a panic listing all of them.
+pub fn stderr_line_with<'a>(o: &'a Output, needle: &str) -> &'a str {
+    let text = std::str::from_utf8(&o.stderr).expect("utf-8 stderr");
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no stderr line mentions {needle:?}:\n{text}"))
+}
+
+/// Whether this test process runs as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The uid and gid of `nobody`.
+pub const NOBODY: u32 = 65534;
+
+/// Whether `nobody` can reach `path`: every folder above it must let others in.
+pub fn others_can_reach(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.ancestors()
+        .skip(1)
+        .filter(|a| !a.as_os_str().is_empty())
+        .all(|a| std::fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+impl TempLib {
+    /// A library in a folder every user may enter and write (mode 0777),
+    /// for tests that run the binary as `nobody`.
+    pub fn shared() -> TempLib {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir();
+        let base = if others_can_reach(&base.join("x")) {
+            base
+        } else {
+            PathBuf::from("/tmp")
+        };
+        let dir = tempfile::tempdir_in(base).expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        TempLib { dir }
+    }
+
+    /// A `breakdex --db <db>` command that runs as `nobody` when the tests
+    /// run as root (root reads files whatever their mode), so that a file of
+    /// mode 000 really cannot be read. The library must come from
+    /// [`TempLib::shared`]. The binary is copied beside the library when
+    /// `nobody` cannot reach it where cargo built it.
+    pub fn cmd_unprivileged(&self) -> Command {
+        use std::os::unix::process::CommandExt;
+        if !is_root() {
+            return self.cmd();
+        }
+        let built = Path::new(env!("CARGO_BIN_EXE_breakdex"));
+        let exe = if others_can_reach(built) {
+            built.to_path_buf()
+        } else {
+            let copy = self.path("breakdex-bin");
+            if !copy.exists() {
+                std::fs::copy(built, &copy).expect("copy the binary");
+            }
+            copy
+        };
+        let mut c = Command::new(exe);
+        c.arg("--db").arg(self.db());
+        c.env_remove("BREAKDEX_DB").env_remove("RUST_LOG");
+        c.uid(NOBODY).gid(NOBODY);
+        c
+    }
+
+    /// Runs `breakdex --db <db> args...` with a time limit.
+    pub fn exec(&self, args: &[&str]) -> Output {
+        output_of(self.cmd().args(args))
+    }
+
+    /// Runs `breakdex --db <db> args...` and asserts it succeeded.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let o = self.exec(args);
+        assert_success(&o, &format!("breakdex {}", args.join(" ")));
+        o
+    }
+
+    /// The folder of the provider a new library starts with.
+    pub fn backup_root(&self) -> PathBuf {
+        self.path("library-backup")
+    }
+
+    /// Where downloads of this library go.
+    pub fn files_dir(&self) -> PathBuf {
+        self.path("library-files")
+    }
+
+    /// `ops --json`, parsed.
+    pub fn ops_json(&self) -> Vec<serde_json::Value> {
+        let o = self.ok(&["ops", "--json"]);
+        serde_json::from_slice(&o.stdout).expect("ops --json is a JSON array")
+    }
+
+    /// `status --json`, parsed.
+    pub fn status_json(&self) -> serde_json::Value {
+        let o = self.ok(&["status", "--json"]);
+        serde_json::from_slice(&o.stdout).expect("status --json is JSON")
+    }
+
+    /// A read-only connection to the library, for looking without touching.
+    pub fn read_db(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open_with_flags(
+            self.db(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .expect("open the library read-only");
+        c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        c
+    }
+
+    /// How many ops have each status, read-only: (queued, in_progress, completed, failed).
+    pub fn status_counts(&self) -> (i64, i64, i64, i64) {
+        self.read_db()
+            .query_row(
+                "SELECT COALESCE(SUM(status = 'queued'), 0), COALESCE(SUM(status = 'in_progress'), 0),
+                        COALESCE(SUM(status = 'completed'), 0), COALESCE(SUM(status = 'failed'), 0)
+                 FROM sync_operations",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .expect("count ops")
+    }
+}
+
+/// The JSON summary `run` prints on its last stdout line.
+pub fn run_summary(o: &Output) -> serde_json::Value {
+    let text = stdout(o);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("run should print a JSON summary ({e}): {text}"))
+}
+
+/// Where an object with this hash lives under a provider's root.
+pub fn object_path(root: &Path, hash: &str) -> PathBuf {
+    root.join("objects")
+        .join(&hash[..2])
+        .join(&hash[2..4])
+        .join(hash)
+}

@@ -1,5 +1,8 @@
 //! The integration tests: one binary, one module per area.
 
+mod cli;
 mod common;
+mod crash;
 mod engine;
 mod store;
+mod ui;

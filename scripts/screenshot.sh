@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Starts the real window under Xvfb on a generated library of 100,000 ops in
+# every state and saves a screenshot (default: assets/screenshot.png).
+#   bash scripts/screenshot.sh [OUT.png] [N_OPS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-assets/screenshot.png}
+n=${2:-100000}
+
+need=()
+for tool in Xvfb:xvfb import:imagemagick xdotool:xdotool flock:util-linux; do
+    command -v "${tool%%:*}" >/dev/null || need+=("${tool##*:}")
+done
+[ -e /usr/lib/x86_64-linux-gnu/dri/swrast_dri.so ] || [ -e /usr/lib/x86_64-linux-gnu/dri/llvmpipe_dri.so ] || need+=(libgl1-mesa-dri)
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" fonts-dejavu-core >/dev/null
+fi
+
+cargo build --release --quiet --bin breakdex --example demo_library
+work=$(mktemp -d)
+runtime=$(mktemp -d) && chmod 700 "$runtime"
+cleanup() {
+    kill "${app:-}" "${xvfb:-}" "${holder:-}" 2>/dev/null || true
+    rm -rf "$work" "$runtime"
+}
+trap cleanup EXIT
+
+db="$work/library.db"
+target/release/examples/demo_library "$db" "$n"
+# Keep the demo's in-progress ops in progress: their owner's lock stays held.
+mkdir -p "$db.engines"
+flock "$db.engines/demo.lock" sleep 600 &
+holder=$!
+
+display=:$((90 + RANDOM % 9))
+Xvfb "$display" -screen 0 1400x820x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb=$!
+sleep 1
+env -u WAYLAND_DISPLAY DISPLAY="$display" XDG_RUNTIME_DIR="$runtime" \
+    target/release/breakdex --db "$db" --paused >"$work/app.log" 2>&1 &
+app=$!
+DISPLAY="$display" xdotool search --sync --onlyvisible --name Breakdex >/dev/null
+# Let the model read the queue and the first frames settle.
+sleep 4
+mkdir -p "$(dirname "$out")"
+DISPLAY="$display" import -window root "$out"
+echo "screenshot: $out"
+cat "$work/app.log"

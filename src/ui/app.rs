@@ -1,0 +1,522 @@
+//! The application: toolbar, tabs, filters, the grid, the status bar, drops,
+//! and the small windows (providers, error details, priority).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use egui::{Align2, Color32, RichText};
+
+use super::format;
+use super::grid::{self, GridEvent};
+use super::import::{self, ImportProgress};
+use super::model::{self, Action, ModelHandle, Request, Tab, ViewSpec};
+use super::providers::ProvidersPanel;
+use crate::engine::{self, Control, EngineConfig, EngineHandle};
+use crate::setup;
+
+/// The Breakdex window.
+pub struct App {
+    db: PathBuf,
+    pub model: ModelHandle,
+    engine: Option<EngineHandle>,
+    paused: bool,
+    /// What the grid should show; sent to the model when it changes.
+    spec: ViewSpec,
+    /// Selected ops, by id, and the row last clicked (for shift-click).
+    pub selected: HashSet<String>,
+    anchor: Option<usize>,
+    imports: Vec<Arc<ImportProgress>>,
+    /// Problems of finished imports, until dismissed.
+    import_problems: Vec<String>,
+    picking: Option<Receiver<Vec<PathBuf>>>,
+    providers: ProvidersPanel,
+    /// An op's error shown in full: (title, message).
+    details: Option<(String, String)>,
+    /// Ops whose priority is being set, and the text typed.
+    priority_dialog: Option<(Vec<String>, String)>,
+    /// The window last asked of the model.
+    window_asked: (usize, usize),
+    ctx: egui::Context,
+}
+
+impl App {
+    /// Opens the library at `db`. With `engine: Some(paused)` it also runs
+    /// the queue (starting paused if asked); tests pass `None`.
+    pub fn new(db: &Path, engine: Option<bool>, ctx: &egui::Context) -> anyhow::Result<App> {
+        let store = setup::open_library(db)?;
+        drop(store);
+        let waker = ctx.clone();
+        let model = model::start(db.to_owned(), move || waker.request_repaint())?;
+        let paused = engine == Some(true);
+        let engine = match engine {
+            Some(paused) => {
+                let config = EngineConfig::new(db, &setup::library_dir(db));
+                let handle = engine::start(config)?;
+                if paused {
+                    handle.send(Control::Pause);
+                }
+                Some(handle)
+            }
+            None => None,
+        };
+        Ok(App {
+            db: db.to_owned(),
+            model,
+            engine,
+            paused,
+            spec: ViewSpec::default(),
+            selected: HashSet::new(),
+            anchor: None,
+            imports: Vec::new(),
+            import_problems: Vec::new(),
+            picking: None,
+            providers: ProvidersPanel::default(),
+            details: None,
+            priority_dialog: None,
+            window_asked: (0, 0),
+            ctx: ctx.clone(),
+        })
+    }
+
+    /// Imports files and folders (what a drop or "Add files…" does).
+    pub fn import(&mut self, paths: Vec<PathBuf>) {
+        if paths.is_empty() {
+            return;
+        }
+        let waker = self.ctx.clone();
+        self.imports
+            .push(import::start(self.db.clone(), paths, move || {
+                waker.request_repaint()
+            }));
+    }
+
+    /// Whether imports are still running.
+    pub fn importing(&self) -> bool {
+        self.imports
+            .iter()
+            .any(|p| !p.finished.load(Ordering::SeqCst))
+    }
+
+    /// The view the grid asks for.
+    pub fn spec(&self) -> &ViewSpec {
+        &self.spec
+    }
+
+    fn set_spec(&mut self, spec: ViewSpec) {
+        if spec != self.spec {
+            self.spec = spec;
+            self.model.send(Request::View(self.spec.clone()));
+        }
+    }
+
+    fn act(&mut self, action: Action) {
+        self.model.send(Request::Act(action));
+    }
+
+    fn toolbar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if ui
+                .button("➕ Add files…")
+                .on_hover_text("Choose files to back up (or drop files and folders on the window)")
+                .clicked()
+                && self.picking.is_none()
+            {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let waker = self.ctx.clone();
+                // Native dialogs block: they get a thread of their own.
+                std::thread::spawn(move || {
+                    let picked = rfd::FileDialog::new()
+                        .set_title("Add files to Breakdex")
+                        .pick_files()
+                        .unwrap_or_default();
+                    let _ = tx.send(picked);
+                    waker.request_repaint();
+                });
+                self.picking = Some(rx);
+            }
+            if let Some(engine) = &self.engine {
+                let label = if self.paused {
+                    "▶ Resume"
+                } else {
+                    "⏸ Pause"
+                };
+                if ui.button(label).clicked() {
+                    self.paused = !self.paused;
+                    engine.send(if self.paused {
+                        Control::Pause
+                    } else {
+                        Control::Resume
+                    });
+                }
+            }
+            let failed = self.model.snapshot.permanently_failed;
+            if ui
+                .add_enabled(failed > 0, egui::Button::new("⟳ Retry all failed"))
+                .clicked()
+            {
+                self.act(Action::RetryAllFailed);
+            }
+            if ui.button("🗄 Providers").clicked() {
+                self.providers.open = !self.providers.open;
+            }
+            ui.separator();
+            let mut spec = self.spec.clone();
+            let providers = &self.model.snapshot.providers;
+            let current = spec
+                .provider
+                .as_ref()
+                .and_then(|id| providers.iter().find(|p| &p.row.id == id))
+                .map(|p| p.row.name.clone())
+                .unwrap_or_else(|| "All providers".into());
+            let label = ui.label("Provider:");
+            egui::ComboBox::from_id_salt("provider-filter")
+                .selected_text(current)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut spec.provider, None, "All providers");
+                    for p in providers {
+                        ui.selectable_value(
+                            &mut spec.provider,
+                            Some(p.row.id.clone()),
+                            p.row.name.clone(),
+                        );
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.add(
+                egui::TextEdit::singleline(&mut spec.text)
+                    .hint_text("Search name or hash")
+                    .desired_width(220.0),
+            );
+            self.set_spec(spec);
+        });
+    }
+
+    fn tabs(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let counts = self.model.snapshot.tab_counts;
+            let mut spec = self.spec.clone();
+            for (i, tab) in Tab::ALL.iter().enumerate() {
+                let text = format!("{} ({})", tab.label(), counts[i]);
+                if ui.selectable_label(spec.tab == *tab, text).clicked() {
+                    spec.tab = *tab;
+                }
+            }
+            self.set_spec(spec);
+        });
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        let s = &self.model.snapshot;
+        ui.horizontal(|ui| {
+            let c = s.tab_counts;
+            ui.label(format!(
+                "{} queued · {} active · {} retry pending · {} failed · {} completed",
+                c[1], c[2], s.retry_pending, s.permanently_failed, c[4]
+            ));
+            ui.separator();
+            if s.speed > 0.0 {
+                ui.label(format!("{}/s", format::bytes(s.speed as i64)));
+                if s.remaining_bytes > 0 {
+                    let left = Duration::from_secs_f64(s.remaining_bytes as f64 / s.speed);
+                    ui.label(format!("{} left", format::duration(left)));
+                }
+            } else if c[2] > 0 {
+                ui.label("starting…");
+            } else {
+                ui.label("idle");
+            }
+            if self.paused {
+                ui.label(RichText::new("paused").color(Color32::from_rgb(200, 150, 0)));
+            }
+            if let Some(p) = s
+                .providers
+                .iter()
+                .find(|p| p.online.is_err() && p.row.enabled)
+            {
+                ui.separator();
+                ui.label(
+                    RichText::new(format!("⚠ {} offline", p.row.name))
+                        .color(Color32::from_rgb(200, 120, 0)),
+                )
+                .on_hover_text(p.online.clone().err().unwrap_or_default());
+            }
+            for progress in &self.imports {
+                if progress.finished.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let total = progress.bytes_total.load(Ordering::SeqCst).max(1);
+                let done = progress.bytes_done.load(Ordering::SeqCst);
+                ui.separator();
+                ui.add(
+                    egui::ProgressBar::new(done as f32 / total as f32)
+                        .desired_width(160.0)
+                        .text(format!(
+                            "hashing {} of {} files",
+                            progress.files_done.load(Ordering::SeqCst),
+                            progress.files_total.load(Ordering::SeqCst)
+                        )),
+                );
+            }
+            if let Some(e) = &s.error {
+                ui.separator();
+                ui.label(RichText::new(e).color(Color32::from_rgb(220, 60, 60)));
+            } else if let Some(n) = &s.notice {
+                ui.separator();
+                ui.label(n);
+            }
+        });
+    }
+
+    /// Takes finished imports' problems and dialog results.
+    fn collect_background(&mut self) {
+        let mut problems = Vec::new();
+        self.imports.retain(|p| {
+            if p.finished.load(Ordering::SeqCst) {
+                problems.extend(
+                    p.problems
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .drain(..),
+                );
+                false
+            } else {
+                true
+            }
+        });
+        self.import_problems.extend(problems);
+        if let Some(rx) = &self.picking
+            && let Ok(paths) = rx.try_recv()
+        {
+            self.picking = None;
+            self.import(paths);
+        }
+        if let Some(engine) = &self.engine
+            && engine.is_finished()
+        {
+            if let Some(engine) = self.engine.take()
+                && let Err(e) = engine.join()
+            {
+                self.import_problems
+                    .push(format!("the engine stopped: {e}"));
+            }
+        }
+    }
+
+    fn drops(&mut self, ctx: &egui::Context) {
+        let (hovering, dropped) = ctx.input(|i| {
+            (
+                !i.raw.hovered_files.is_empty(),
+                i.raw
+                    .dropped_files
+                    .iter()
+                    .map(|f| f.path().to_path_buf())
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .collect::<Vec<_>>(),
+            )
+        });
+        if !dropped.is_empty() {
+            self.import(dropped);
+        }
+        if hovering {
+            let painter = ctx.layer_painter(egui::LayerId::new(
+                egui::Order::Foreground,
+                egui::Id::unique("drop-target"),
+            ));
+            let rect = ctx.content_rect().shrink(12.0);
+            painter.rect_filled(rect, 12.0, Color32::from_black_alpha(170));
+            painter.rect_stroke(
+                rect,
+                12.0,
+                egui::Stroke::new(3.0, Color32::from_rgb(90, 170, 255)),
+                egui::StrokeKind::Inside,
+            );
+            painter.text(
+                rect.center(),
+                Align2::CENTER_CENTER,
+                "Drop files or folders to back them up",
+                egui::FontId::proportional(26.0),
+                Color32::WHITE,
+            );
+        }
+    }
+
+    fn dialogs(&mut self, ctx: &egui::Context) {
+        if let Some((title, message)) = &self.details {
+            let mut open = true;
+            egui::Window::new(title.clone())
+                .open(&mut open)
+                .collapsible(false)
+                .default_width(420.0)
+                .show(ctx, |ui| {
+                    ui.label(message.clone());
+                    if ui.button("Copy").clicked() {
+                        ctx.copy_text(message.clone());
+                    }
+                });
+            if !open {
+                self.details = None;
+            }
+        }
+        if !self.import_problems.is_empty() {
+            let mut open = true;
+            egui::Window::new("Some paths were not added")
+                .open(&mut open)
+                .collapsible(false)
+                .default_width(480.0)
+                .show(ctx, |ui| {
+                    egui::ScrollArea::vertical()
+                        .max_height(240.0)
+                        .show(ui, |ui| {
+                            for p in &self.import_problems {
+                                ui.label(p);
+                            }
+                        });
+                });
+            if !open {
+                self.import_problems.clear();
+            }
+        }
+        let mut done = None;
+        if let Some((ids, text)) = &mut self.priority_dialog {
+            let mut open = true;
+            egui::Window::new("Set priority")
+                .open(&mut open)
+                .collapsible(false)
+                .show(ctx, |ui| {
+                    ui.label(format!(
+                        "Priority for {} op{} (higher runs first):",
+                        ids.len(),
+                        if ids.len() == 1 { "" } else { "s" }
+                    ));
+                    let edit = ui.text_edit_singleline(text);
+                    let value = text.trim().parse::<i64>();
+                    if value.is_err() && !text.trim().is_empty() {
+                        ui.label(RichText::new("a whole number, please").color(Color32::RED));
+                    }
+                    let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if (ui
+                        .add_enabled(value.is_ok(), egui::Button::new("Set"))
+                        .clicked()
+                        || enter)
+                        && let Ok(v) = value
+                    {
+                        done = Some(Action::SetPriority(ids.clone(), v));
+                    }
+                });
+            if !open {
+                self.priority_dialog = None;
+            }
+        }
+        if let Some(action) = done {
+            self.priority_dialog = None;
+            self.act(action);
+        }
+        for action in self.providers.show(ctx, &self.model.snapshot.providers) {
+            self.act(action);
+        }
+    }
+
+    fn apply(&mut self, events: Vec<GridEvent>) {
+        for event in events {
+            match event {
+                GridEvent::Sort(key) => {
+                    let mut spec = self.spec.clone();
+                    if spec.sort == key {
+                        spec.descending = !spec.descending;
+                    } else {
+                        spec.sort = key;
+                        spec.descending = false;
+                    }
+                    self.set_spec(spec);
+                }
+                GridEvent::Click {
+                    index,
+                    id,
+                    ctrl,
+                    shift,
+                } => grid::select(
+                    &mut self.selected,
+                    &mut self.anchor,
+                    &self.model.snapshot,
+                    index,
+                    id,
+                    ctrl,
+                    shift,
+                ),
+                GridEvent::Act(action) => self.act(action),
+                GridEvent::AskPriority(ids) => self.priority_dialog = Some((ids, String::new())),
+                GridEvent::ShowError(title, message) => self.details = Some((title, message)),
+                GridEvent::Reveal(hash) => self.reveal(&hash),
+                GridEvent::Window(start, len) => {
+                    if (start, len) != self.window_asked {
+                        self.window_asked = (start, len);
+                        self.model.send(Request::Window { start, len });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens the folder holding an asset's local file.
+    fn reveal(&mut self, hash: &str) {
+        let path = crate::store::Store::open(&self.db)
+            .ok()
+            .and_then(|s| s.asset(hash).ok().flatten())
+            .and_then(|a| a.local_path);
+        match path.as_deref().map(Path::new).and_then(Path::parent) {
+            Some(dir) if dir.is_dir() => {
+                if let Err(e) = std::process::Command::new("xdg-open").arg(dir).spawn() {
+                    self.details = Some(("Cannot open the folder".into(), e.to_string()));
+                }
+            }
+            _ => {
+                self.details = Some((
+                    "No local file".into(),
+                    "The library has no local copy of this asset; queue a download first.".into(),
+                ))
+            }
+        }
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.model.poll();
+        self.collect_background();
+        egui::Panel::top("toolbar").show(ui, |ui| {
+            ui.add_space(4.0);
+            self.toolbar(ui);
+            ui.add_space(2.0);
+            self.tabs(ui);
+        });
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        let events = egui::CentralPanel::default()
+            .show(ui, |ui| {
+                grid::show(ui, &self.model.snapshot, &self.selected)
+            })
+            .inner;
+        let keys = grid::keyboard(&ctx, &self.model.snapshot, &self.selected);
+        self.apply(events);
+        self.apply(keys);
+        self.dialogs(&ctx);
+        self.drops(&ctx);
+        // Live progress: look again soon while something moves.
+        let s = &self.model.snapshot;
+        if s.tab_counts[2] > 0 || s.retry_pending > 0 || self.importing() || s.loading {
+            ctx.request_repaint_after(Duration::from_millis(250));
+        }
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if let Some(engine) = self.engine.take() {
+            engine.send(Control::Stop);
+            let _ = engine.join();
+        }
+    }
+}

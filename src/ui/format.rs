@@ -1,0 +1,115 @@
+//! How numbers, sizes, times and durations read in the window.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `1.5 MB`, `820 B`: decimal units, as file managers show sizes.
+pub fn bytes(n: i64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = n.max(0) as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{} B", n.max(0))
+    } else if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
+/// `45 s`, `3 min`, `2 h 5 min`, `3 days`.
+pub fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
+/// Milliseconds since the epoch of a stored timestamp
+/// (`YYYY-MM-DD HH:MM:SS.SSS`, UTC).
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let ms = text
+        .get(20..23)
+        .and_then(|t| t.parse::<i64>().ok())
+        .unwrap_or(0);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms)
+}
+
+/// Now, in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A stored timestamp shown in local words: `12:04:31` today, else the date.
+pub fn timestamp(text: Option<&str>) -> String {
+    let Some(text) = text else {
+        return String::new();
+    };
+    let today = &format_day(now_ms());
+    match text.get(0..10) {
+        Some(day) if day == today => text.get(11..19).unwrap_or(text).to_string(),
+        Some(day) => format!("{day} {}", text.get(11..16).unwrap_or("")),
+        None => text.to_string(),
+    }
+}
+
+/// `YYYY-MM-DD` of a time in milliseconds since the epoch (UTC).
+fn format_day(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_through_days() {
+        let ms = parse_timestamp("2026-11-25 16:04:31.250").unwrap();
+        assert_eq!(ms, 1_795_622_671_250);
+        assert_eq!(format_day(ms), "2026-11-25");
+        assert_eq!(parse_timestamp("1970-01-01 00:00:00.000"), Some(0));
+        assert_eq!(parse_timestamp("garbage"), None);
+    }
+
+    #[test]
+    fn sizes_and_durations_read_well() {
+        assert_eq!(bytes(820), "820 B");
+        assert_eq!(bytes(1_500_000), "1.5 MB");
+        assert_eq!(bytes(25_000_000_000), "25 GB");
+        assert_eq!(duration(Duration::from_secs(42)), "42 s");
+        assert_eq!(duration(Duration::from_secs(7500)), "2 h 5 min");
+    }
+}

@@ -1,0 +1,401 @@
+//! The grid of operations: sortable headers, one virtualized row per op with
+//! the seed's state indicators, selection, the context menu and keys.
+//!
+//! Drawing never changes state: it returns [`GridEvent`]s for the app to apply.
+
+use std::collections::HashSet;
+
+use egui::{Color32, RichText, Sense};
+use egui_extras::{Column, TableBuilder};
+
+use super::format;
+use super::model::{Action, Snapshot};
+use crate::store::{OpRow, OpState, SortKey};
+
+/// What a person did in the grid.
+#[derive(Debug)]
+pub enum GridEvent {
+    Sort(SortKey),
+    Click {
+        index: usize,
+        id: String,
+        ctrl: bool,
+        shift: bool,
+    },
+    Act(Action),
+    AskPriority(Vec<String>),
+    ShowError(String, String),
+    Reveal(String),
+    /// The rows the grid drew: (first, count).
+    Window(usize, usize),
+}
+
+const COLUMNS: [(&str, SortKey, f32); 12] = [
+    ("Asset", SortKey::AssetName, 200.0),
+    ("Provider", SortKey::Provider, 110.0),
+    ("Operation", SortKey::OperationType, 90.0),
+    ("Status", SortKey::Status, 190.0),
+    ("Priority", SortKey::Priority, 60.0),
+    ("Progress", SortKey::Progress, 70.0),
+    ("Retries", SortKey::Retries, 60.0),
+    ("Size", SortKey::Size, 70.0),
+    ("Created", SortKey::CreatedAt, 120.0),
+    ("Started", SortKey::StartedAt, 120.0),
+    ("Completed", SortKey::CompletedAt, 120.0),
+    ("Hash", SortKey::ContentHash, 100.0),
+];
+
+const ROW_HEIGHT: f32 = 22.0;
+/// Rows fetched beyond the visible ones, so scrolling rarely shows blanks.
+const MARGIN: usize = 40;
+
+const GREEN: Color32 = Color32::from_rgb(60, 170, 90);
+const RED: Color32 = Color32::from_rgb(220, 70, 70);
+const AMBER: Color32 = Color32::from_rgb(215, 150, 30);
+
+/// Draws the grid and returns what was done in it.
+pub fn show(ui: &mut egui::Ui, snap: &Snapshot, selected: &HashSet<String>) -> Vec<GridEvent> {
+    let mut events = Vec::new();
+    if snap.view_len == 0 {
+        ui.centered_and_justified(|ui| {
+            ui.label(if snap.loading {
+                "Reading the queue…"
+            } else if snap.spec == Default::default() {
+                "Nothing queued yet. Drop files or folders here, or use “Add files…”."
+            } else {
+                "No operations match."
+            });
+        });
+        return events;
+    }
+    // Clicks on a cell's text select the row, not the text.
+    ui.style_mut().interaction.selectable_labels = false;
+    let mut drawn: Option<(usize, usize)> = None;
+    let mut table = TableBuilder::new(ui)
+        .striped(true)
+        .resizable(true)
+        .sense(Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
+    for (i, (_, _, width)) in COLUMNS.iter().enumerate() {
+        table = table.column(if i == 0 {
+            Column::initial(*width).at_least(80.0).clip(true)
+        } else {
+            Column::initial(*width).at_least(40.0).clip(true)
+        });
+    }
+    table
+        .header(ROW_HEIGHT + 2.0, |mut header| {
+            for (label, key, _) in COLUMNS {
+                header.col(|ui| {
+                    let active = snap.spec.sort == key;
+                    let arrow = match (active, snap.spec.descending) {
+                        (false, _) => "",
+                        (true, false) => " ⏶",
+                        (true, true) => " ⏷",
+                    };
+                    let text = RichText::new(format!("{label}{arrow}")).strong();
+                    if ui
+                        .selectable_label(active, text)
+                        .on_hover_text("Sort by this column; click again to reverse")
+                        .clicked()
+                    {
+                        events.push(GridEvent::Sort(key));
+                    }
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(ROW_HEIGHT, snap.view_len, |mut row| {
+                let index = row.index();
+                drawn = Some(match drawn {
+                    None => (index, index),
+                    Some((a, b)) => (a.min(index), b.max(index)),
+                });
+                let Some(op) = index
+                    .checked_sub(snap.window_start)
+                    .and_then(|i| snap.rows.get(i))
+                else {
+                    row.col(|ui| {
+                        ui.weak("…");
+                    });
+                    return;
+                };
+                row.set_selected(selected.contains(&op.id));
+                draw_row(&mut row, op);
+                let response = row.response();
+                if response.clicked() {
+                    let (ctrl, shift) = response
+                        .ctx
+                        .input(|i| (i.modifiers.command, i.modifiers.shift));
+                    events.push(GridEvent::Click {
+                        index,
+                        id: op.id.clone(),
+                        ctrl,
+                        shift,
+                    });
+                }
+                if response.secondary_clicked() && !selected.contains(&op.id) {
+                    events.push(GridEvent::Click {
+                        index,
+                        id: op.id.clone(),
+                        ctrl: false,
+                        shift: false,
+                    });
+                }
+                response.context_menu(|ui| {
+                    let targets = if selected.contains(&op.id) {
+                        selected.iter().cloned().collect()
+                    } else {
+                        vec![op.id.clone()]
+                    };
+                    menu(ui, op, targets, &mut events);
+                });
+            });
+        });
+    if let Some((a, b)) = drawn {
+        let start = a.saturating_sub(MARGIN);
+        events.push(GridEvent::Window(start, b + 1 + MARGIN - start));
+    }
+    events
+}
+
+fn draw_row(row: &mut egui_extras::TableRow<'_, '_>, op: &OpRow) {
+    row.col(|ui| {
+        ui.label(op.asset_name.as_deref().unwrap_or("(unknown asset)"));
+    });
+    row.col(|ui| {
+        ui.label(&op.provider_name);
+    });
+    row.col(|ui| {
+        ui.label(op.operation_type.as_str());
+    });
+    row.col(|ui| status_cell(ui, op));
+    row.col(|ui| {
+        ui.label(op.priority.to_string());
+    });
+    row.col(|ui| {
+        ui.label(percent(op));
+    });
+    row.col(|ui| {
+        ui.label(format!("{} of {}", op.retry_count, op.max_retries));
+    });
+    row.col(|ui| {
+        ui.label(format::bytes(op.total_bytes));
+    });
+    row.col(|ui| {
+        ui.label(format::timestamp(Some(&op.created_at)));
+    });
+    row.col(|ui| {
+        ui.label(format::timestamp(op.started_at.as_deref()));
+    });
+    row.col(|ui| {
+        ui.label(format::timestamp(op.completed_at.as_deref()));
+    });
+    row.col(|ui| {
+        ui.monospace(&op.content_hash[..op.content_hash.len().min(12)])
+            .on_hover_text(&op.content_hash);
+    });
+}
+
+fn percent(op: &OpRow) -> String {
+    if op.state == OpState::Completed {
+        "100%".into()
+    } else if op.total_bytes > 0 {
+        format!("{}%", op.bytes_transferred * 100 / op.total_bytes)
+    } else {
+        "—".into()
+    }
+}
+
+/// The seed's indicator for each state.
+fn status_cell(ui: &mut egui::Ui, op: &OpRow) {
+    match op.state {
+        OpState::Queued => {
+            ui.label("⌛ queued")
+                .on_hover_text("Waiting in the queue (pending_in_queue)");
+        }
+        OpState::InProgress => {
+            let fraction = if op.total_bytes > 0 {
+                op.bytes_transferred as f32 / op.total_bytes as f32
+            } else {
+                0.0
+            };
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .desired_height(ROW_HEIGHT - 6.0)
+                    .text(format!(
+                        "{:.0}% · {} of {}",
+                        fraction * 100.0,
+                        format::bytes(op.bytes_transferred),
+                        format::bytes(op.total_bytes)
+                    )),
+            );
+        }
+        OpState::RetryPending => {
+            let when = op
+                .next_attempt_at
+                .as_deref()
+                .and_then(format::parse_timestamp)
+                .map(|t| (t - format::now_ms()).max(0));
+            let text = match when {
+                Some(ms) if ms > 0 => format!(
+                    "⟳ retry in {}",
+                    format::duration(std::time::Duration::from_millis(ms as u64))
+                ),
+                _ => "⟳ retrying".to_string(),
+            };
+            ui.label(RichText::new(text).color(AMBER))
+                .on_hover_text(format!(
+                    "Failed, will be retried automatically: {}",
+                    op.error_message.as_deref().unwrap_or("no reason given")
+                ));
+        }
+        OpState::PermanentlyFailed => {
+            let badge = egui::Frame::new()
+                .fill(RED)
+                .corner_radius(4.0)
+                .inner_margin(egui::Margin::symmetric(6, 1))
+                .show(ui, |ui| {
+                    ui.label(RichText::new("⚠ failed").color(Color32::WHITE).strong());
+                });
+            badge
+                .response
+                .on_hover_text(op.error_message.as_deref().unwrap_or("no reason given"));
+            ui.label(
+                RichText::new(op.error_message.as_deref().unwrap_or(""))
+                    .color(RED)
+                    .small(),
+            );
+        }
+        OpState::Completed => {
+            ui.label(RichText::new("✔ done").color(GREEN));
+        }
+    }
+}
+
+fn menu(ui: &mut egui::Ui, op: &OpRow, targets: Vec<String>, events: &mut Vec<GridEvent>) {
+    let n = targets.len();
+    let suffix = if n > 1 {
+        format!(" ({n} ops)")
+    } else {
+        String::new()
+    };
+    let items = [
+        ("⟳ Retry now", Action::RetryNow(targets.clone())),
+        ("🗙 Cancel", Action::Cancel(targets.clone())),
+        ("⏶ Priority up", Action::BumpPriority(targets.clone(), 1)),
+        ("⏷ Priority down", Action::BumpPriority(targets.clone(), -1)),
+    ];
+    for (label, action) in items {
+        if ui.button(format!("{label}{suffix}")).clicked() {
+            events.push(GridEvent::Act(action));
+            ui.close();
+        }
+    }
+    if ui.button(format!("Set priority…{suffix}")).clicked() {
+        events.push(GridEvent::AskPriority(targets.clone()));
+        ui.close();
+    }
+    if ui.button(format!("Remove from queue{suffix}")).clicked() {
+        events.push(GridEvent::Act(Action::Remove(targets)));
+        ui.close();
+    }
+    ui.separator();
+    if ui
+        .add_enabled(op.error_message.is_some(), egui::Button::new("Show error"))
+        .clicked()
+    {
+        events.push(GridEvent::ShowError(
+            format!(
+                "{} on {}",
+                op.asset_name.as_deref().unwrap_or("asset"),
+                op.provider_name
+            ),
+            op.error_message.clone().unwrap_or_default(),
+        ));
+        ui.close();
+    }
+    if ui.button("Copy hash").clicked() {
+        ui.ctx().copy_text(op.content_hash.clone());
+        ui.close();
+    }
+    if ui.button("Reveal local file").clicked() {
+        events.push(GridEvent::Reveal(op.content_hash.clone()));
+        ui.close();
+    }
+}
+
+/// Updates the selection after a click on row `index`.
+pub fn select(
+    selected: &mut HashSet<String>,
+    anchor: &mut Option<usize>,
+    snap: &Snapshot,
+    index: usize,
+    id: String,
+    ctrl: bool,
+    shift: bool,
+) {
+    match (ctrl, shift, *anchor) {
+        (_, true, Some(a)) => {
+            let (lo, hi) = (a.min(index), a.max(index));
+            for (offset, row) in snap.rows.iter().enumerate() {
+                if (lo..=hi).contains(&(snap.window_start + offset)) {
+                    selected.insert(row.id.clone());
+                }
+            }
+        }
+        (true, _, _) => {
+            if !selected.remove(&id) {
+                selected.insert(id);
+            }
+            *anchor = Some(index);
+        }
+        _ => {
+            selected.clear();
+            selected.insert(id);
+            *anchor = Some(index);
+        }
+    }
+}
+
+/// Keys on the selection: Delete removes, R retries, Esc cancels, +/- change
+/// priority, Ctrl+C copies hashes.
+pub fn keyboard(
+    ctx: &egui::Context,
+    snap: &Snapshot,
+    selected: &HashSet<String>,
+) -> Vec<GridEvent> {
+    if selected.is_empty() || ctx.egui_wants_keyboard_input() {
+        return Vec::new();
+    }
+    let ids: Vec<String> = selected.iter().cloned().collect();
+    let mut events = Vec::new();
+    ctx.input(|i| {
+        if i.key_pressed(egui::Key::Delete) {
+            events.push(GridEvent::Act(Action::Remove(ids.clone())));
+        }
+        if i.key_pressed(egui::Key::R) {
+            events.push(GridEvent::Act(Action::RetryNow(ids.clone())));
+        }
+        if i.key_pressed(egui::Key::Escape) {
+            events.push(GridEvent::Act(Action::Cancel(ids.clone())));
+        }
+        if i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals) {
+            events.push(GridEvent::Act(Action::BumpPriority(ids.clone(), 1)));
+        }
+        if i.key_pressed(egui::Key::Minus) {
+            events.push(GridEvent::Act(Action::BumpPriority(ids.clone(), -1)));
+        }
+    });
+    let copy = ctx.input(|i| i.events.iter().any(|e| matches!(e, egui::Event::Copy)));
+    if copy {
+        let hashes: Vec<String> = snap
+            .rows
+            .iter()
+            .filter(|r| selected.contains(&r.id))
+            .map(|r| r.content_hash.clone())
+            .collect();
+        ctx.copy_text(hashes.join("\n"));
+    }
+    events
+}

@@ -1,0 +1,97 @@
+//! Importing dropped or picked files in the background, with progress: the
+//! walk, the hashing and the recording run on their own thread; uploads are
+//! queued batch by batch so they start before a big drop is fully hashed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::library;
+use crate::setup;
+
+/// Files hashed per batch between two progress updates and queue writes.
+const BATCH: usize = 64;
+
+/// What a running import has done so far.
+#[derive(Default)]
+pub struct ImportProgress {
+    pub files_total: AtomicU64,
+    pub files_done: AtomicU64,
+    pub bytes_total: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub enqueued: AtomicU64,
+    pub finished: AtomicBool,
+    /// Paths that could not be imported, and why.
+    pub problems: std::sync::Mutex<Vec<String>>,
+}
+
+/// Starts importing `paths` into the library at `db`, uploading to every
+/// enabled provider. `wake` is called as progress is made.
+pub fn start(
+    db: PathBuf,
+    paths: Vec<PathBuf>,
+    wake: impl Fn() + Send + 'static,
+) -> Arc<ImportProgress> {
+    let progress = Arc::new(ImportProgress::default());
+    let p = progress.clone();
+    let spawned = std::thread::Builder::new()
+        .name("breakdex-import".into())
+        .spawn(move || {
+            if let Err(e) = run(&db, &paths, &p, &wake) {
+                p.problems.lock().unwrap_or_else(|e| e.into_inner()).push(e);
+            }
+            p.finished.store(true, Ordering::SeqCst);
+            wake();
+        });
+    if let Err(e) = spawned {
+        progress
+            .problems
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("cannot start the import: {e}"));
+        progress.finished.store(true, Ordering::SeqCst);
+    }
+    progress
+}
+
+fn run(
+    db: &std::path::Path,
+    paths: &[PathBuf],
+    p: &ImportProgress,
+    wake: &impl Fn(),
+) -> Result<(), String> {
+    let mut store = setup::open_library(db).map_err(|e| e.to_string())?;
+    let providers: Vec<_> = store
+        .providers()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|p| p.enabled)
+        .collect();
+    let (files, problems) = library::collect_files(paths);
+    p.problems
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(problems);
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .collect();
+    p.files_total.store(files.len() as u64, Ordering::SeqCst);
+    p.bytes_total.store(sizes.iter().sum(), Ordering::SeqCst);
+    wake();
+    for (batch, batch_sizes) in files.chunks(BATCH).zip(sizes.chunks(BATCH)) {
+        let (hashed, problems) = library::hash_files(batch);
+        p.problems
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(problems);
+        let n = library::record_and_enqueue(&mut store, &hashed, &providers, 0)
+            .map_err(|e| e.to_string())?;
+        p.enqueued.fetch_add(n as u64, Ordering::SeqCst);
+        p.files_done.fetch_add(batch.len() as u64, Ordering::SeqCst);
+        p.bytes_done
+            .fetch_add(batch_sizes.iter().sum(), Ordering::SeqCst);
+        wake();
+    }
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! The real window driven through egui_kittest (headless, no GPU): sorting,
+//! the seed's state indicators, drops, and row actions that reach the database.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use breakdex::store::{
+    ManifestEntry, NewOp, OpEvent, OpRow, OpState, OpType, ProviderKind, Retry, SortKey, Store,
+};
+use breakdex::ui::App;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+use crate::common::TempLib;
+
+/// A file dropped on the window, as the windowing backend hands it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(600);
+
+/// A library with ops in every state of the seed's table, and a second provider.
+fn library(lib: &TempLib) -> Store {
+    let mut store = Store::open(&lib.db()).unwrap();
+    let mut providers = Vec::new();
+    for name in ["beta-nas", "alpha-drive"] {
+        std::fs::create_dir_all(lib.path(name)).unwrap();
+        providers.push(
+            store
+                .add_provider(
+                    name,
+                    ProviderKind::Local,
+                    &serde_json::json!({"root": lib.path(name)}),
+                    4,
+                )
+                .unwrap()
+                .id,
+        );
+    }
+    let names = [
+        "mountain.jpg",
+        "beach.raw",
+        "interview.wav",
+        "logo.psd",
+        "drone.mp4",
+        "cat.heic",
+    ];
+    let mut entries = Vec::new();
+    let mut ops = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let hash = blake3::hash(name.as_bytes()).to_hex().to_string();
+        entries.push(ManifestEntry {
+            content_hash: hash.clone(),
+            size_bytes: 1000 * (i as i64 + 1),
+            original_name: name.to_string(),
+            local_path: None,
+            media_type: "application/octet-stream".into(),
+            added_at: String::new(),
+        });
+        ops.push(NewOp {
+            content_hash: hash,
+            provider_id: providers[i % 2].clone(),
+            operation_type: [OpType::Upload, OpType::Verify, OpType::Download][i % 3],
+            priority: [3, 0, 7, 1, 5, 2][i],
+            total_bytes: 1000 * (i as i64 + 1),
+        });
+    }
+    store.record_assets(&entries).unwrap();
+    let ids = store.enqueue(&ops).unwrap();
+    // Claim everything but the last two (which stay queued), then move each
+    // claimed op to its state.
+    let wants: Vec<(String, usize)> = providers.iter().map(|p| (p.clone(), 10)).collect();
+    let claimed = store.claim("test", LEASE, &wants).unwrap();
+    let keep_queued: Vec<&String> = ids[4..].iter().collect();
+    let mut events = Vec::new();
+    let mut nth = 0;
+    for op in claimed {
+        if keep_queued.contains(&&op.id) {
+            events.push(OpEvent::Finished {
+                id: op.id,
+                bytes: 0,
+                change: None,
+                failure: Some((None, Retry::Release(Duration::ZERO))),
+            });
+            continue;
+        }
+        let failure = match nth {
+            0 => None,
+            1 => Some((
+                Some("timed out talking to the NAS".to_string()),
+                Retry::Backoff(Duration::from_secs(600)),
+            )),
+            2 => Some((
+                Some("source changed: logo.psd no longer matches".to_string()),
+                Retry::Never,
+            )),
+            _ => {
+                events.push(OpEvent::Progress {
+                    id: op.id,
+                    bytes: op.total_bytes * 2 / 5,
+                    total: op.total_bytes,
+                });
+                continue;
+            }
+        };
+        nth += 1;
+        events.push(OpEvent::Finished {
+            id: op.id,
+            bytes: op.total_bytes,
+            change: None,
+            failure,
+        });
+    }
+    store.apply("test", &events).unwrap();
+    let counts = store.counts(None).unwrap();
+    assert_eq!(
+        (
+            counts.queued,
+            counts.in_progress,
+            counts.retry_pending,
+            counts.permanently_failed,
+            counts.completed
+        ),
+        (2, 1, 1, 1, 1),
+        "the fixture covers every state"
+    );
+    store
+}
+
+fn harness(db: &Path) -> Harness<'static, App> {
+    let db = db.to_owned();
+    Harness::builder()
+        .with_size(egui::vec2(1500.0, 700.0))
+        .build_eframe(move |cc| App::new(&db, None, &cc.egui_ctx).expect("app"))
+}
+
+/// Steps the window until `done` holds (the model answers on its own thread).
+fn settle(h: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        h.step();
+        if done(h.state()) {
+            // One more frame so the tree shows what the state says.
+            h.step();
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn loaded(app: &App) -> bool {
+    let s = &app.model.snapshot;
+    !s.loading && s.rows.len() == s.view_len && s.view_len > 0
+}
+
+fn order_holds(rows: &[OpRow], key: SortKey, descending: bool) -> bool {
+    let value = |r: &OpRow| -> String {
+        match key {
+            SortKey::AssetName => r.asset_name.clone().unwrap_or_default(),
+            SortKey::Provider => r.provider_name.clone(),
+            SortKey::OperationType => r.operation_type.as_str().into(),
+            SortKey::Status => format!("{}", r.state as u8),
+            SortKey::Priority => format!("{:020}", r.priority + 1_000_000),
+            SortKey::Progress => format!(
+                "{:020}",
+                if r.total_bytes > 0 {
+                    r.bytes_transferred * 1_000_000 / r.total_bytes
+                } else {
+                    0
+                }
+            ),
+            SortKey::Retries => format!("{:020}", r.retry_count),
+            SortKey::Size => format!("{:020}", r.total_bytes),
+            SortKey::CreatedAt => format!("{:020}", r.rowid),
+            SortKey::StartedAt => r.started_at.clone().unwrap_or_default(),
+            SortKey::CompletedAt => r.completed_at.clone().unwrap_or_default(),
+            SortKey::ContentHash => r.content_hash.clone(),
+            SortKey::QueueOrder => unreachable!(),
+        }
+    };
+    rows.windows(2).all(|w| {
+        let (a, b) = (value(&w[0]), value(&w[1]));
+        if descending { a >= b } else { a <= b }
+    })
+}
+
+#[test]
+fn every_column_sorts_both_ways_by_clicking_its_header() {
+    let lib = TempLib::new();
+    library(&lib);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    let columns = [
+        ("Asset", SortKey::AssetName),
+        ("Provider", SortKey::Provider),
+        ("Operation", SortKey::OperationType),
+        ("Status", SortKey::Status),
+        ("Priority", SortKey::Priority),
+        ("Progress", SortKey::Progress),
+        ("Retries", SortKey::Retries),
+        ("Size", SortKey::Size),
+        ("Created", SortKey::CreatedAt),
+        ("Started", SortKey::StartedAt),
+        ("Completed", SortKey::CompletedAt),
+        ("Hash", SortKey::ContentHash),
+    ];
+    for (label, key) in columns {
+        h.get_by_label(label).click();
+        settle(&mut h, label, |app| {
+            let s = &app.model.snapshot;
+            s.spec.sort == key && !s.spec.descending && loaded(app)
+        });
+        assert!(
+            order_holds(&h.state().model.snapshot.rows, key, false),
+            "{label} ascending"
+        );
+        // The active column shows its direction.
+        h.get_by_label(&format!("{label} ⏶")).click();
+        settle(&mut h, label, |app| {
+            let s = &app.model.snapshot;
+            s.spec.sort == key && s.spec.descending && loaded(app)
+        });
+        assert!(
+            order_holds(&h.state().model.snapshot.rows, key, true),
+            "{label} descending"
+        );
+        assert!(h.query_by_label(&format!("{label} ⏷")).is_some());
+    }
+}
+
+#[test]
+fn each_state_shows_its_indicator() {
+    let lib = TempLib::new();
+    library(&lib);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    assert_eq!(
+        h.query_all_by_label("⌛ queued").count(),
+        2,
+        "pending_in_queue"
+    );
+    assert!(
+        h.query_by_label_contains("40% · ").is_some(),
+        "progress bar with percent and bytes"
+    );
+    assert!(
+        h.query_by_label_contains("⟳ retry in").is_some(),
+        "retry-pending indicator"
+    );
+    assert!(h.query_by_label("⚠ failed").is_some(), "error badge");
+    assert!(
+        h.query_by_label("source changed: logo.psd no longer matches")
+            .is_some(),
+        "its reason"
+    );
+    assert!(h.query_by_label("✔ done").is_some(), "completed mark");
+    // Tabs count each state.
+    assert!(h.query_by_label("Failed (2)").is_some());
+    assert!(h.query_by_label("Active (1)").is_some());
+}
+
+#[test]
+fn retry_and_cancel_from_the_context_menu_change_the_database() {
+    let lib = TempLib::new();
+    let store = library(&lib);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    let failed_id = |store: &Store| {
+        store
+            .list_ops(&Default::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.asset_name.as_deref() == Some("logo.psd"))
+            .unwrap()
+    };
+    assert_eq!(failed_id(&store).state, OpState::PermanentlyFailed);
+    h.get_by_label("logo.psd").click_secondary();
+    h.run_steps(3);
+    h.get_by_label("⟳ Retry now").click();
+    settle(&mut h, "retry reaches the database", |_| {
+        failed_id(&store).state == OpState::Queued
+    });
+    assert_eq!(failed_id(&store).retry_count, 0);
+
+    let cancel_target = |store: &Store| {
+        store
+            .list_ops(&Default::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.asset_name.as_deref() == Some("drone.mp4"))
+            .unwrap()
+    };
+    assert_eq!(cancel_target(&store).state, OpState::Queued);
+    h.get_by_label("drone.mp4").click_secondary();
+    h.run_steps(3);
+    h.get_by_label("🗙 Cancel").click();
+    settle(&mut h, "cancel reaches the database", |_| {
+        cancel_target(&store).state == OpState::PermanentlyFailed
+    });
+    assert_eq!(
+        cancel_target(&store).error_message.as_deref(),
+        Some("cancelled by the user")
+    );
+}
+
+#[test]
+fn dropping_files_and_a_folder_queues_their_uploads() {
+    let lib = TempLib::new();
+    let store = library(&lib);
+    let one = lib.write_file("drop/one.jpg", 3000, 11);
+    lib.write_file("drop/album/two.jpg", 4000, 12);
+    lib.write_file("drop/album/deeper/three.jpg", 5000, 13);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    let before = store.counts(None).unwrap().total;
+    h.input_mut().dropped_files.push(Arc::new(Dropped(one)));
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(lib.path("drop/album"))));
+    h.step();
+    // Three files, each to both enabled providers.
+    settle(&mut h, "uploads queued", |app| {
+        !app.importing() && store.counts(None).unwrap().total == before + 6
+    });
+    let uploads: Vec<OpRow> = store
+        .list_ops(&Default::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.operation_type == OpType::Upload && r.state == OpState::Queued)
+        .collect();
+    for name in ["one.jpg", "two.jpg", "three.jpg"] {
+        assert_eq!(
+            uploads
+                .iter()
+                .filter(|r| r.asset_name.as_deref() == Some(name))
+                .count(),
+            2,
+            "{name}"
+        );
+    }
+    settle(&mut h, "the grid shows them", |app| {
+        app.model.snapshot.view_len == before as usize + 6
+    });
+}
+
+#[test]
+fn hovering_files_shows_the_drop_target() {
+    let lib = TempLib::new();
+    library(&lib);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    h.input_mut()
+        .hovered_files
+        .push(egui::HoveredFile::default());
+    h.step();
+    let painted = h
+        .output()
+        .shapes
+        .iter()
+        .any(|s| format!("{:?}", s.shape).contains("Drop files or folders"));
+    assert!(painted, "the drop target is painted while files hover");
+}
