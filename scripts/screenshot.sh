@@ -33,16 +33,16 @@ flock "$db.engines/demo.lock" sleep 600 &
 holder=$!
 
 display=:$((90 + RANDOM % 9))
-Xvfb "$display" -screen 0 1400x820x24 -nolisten tcp >/dev/null 2>&1 &
+Xvfb "$display" -screen 0 1400x860x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
 sleep 1
 env -u WAYLAND_DISPLAY DISPLAY="$display" XDG_RUNTIME_DIR="$runtime" \
     target/release/breakdex --db "$db" --paused >"$work/app.log" 2>&1 &
 app=$!
-DISPLAY="$display" xdotool search --sync --onlyvisible --name Breakdex >/dev/null
+window=$(DISPLAY="$display" xdotool search --sync --onlyvisible --name Breakdex | head -n 1)
 # Let the model read the queue and the first frames settle.
 sleep 4
 mkdir -p "$(dirname "$out")"
-DISPLAY="$display" import -window root "$out"
+DISPLAY="$display" import -window "$window" "$out"
 echo "screenshot: $out"
 cat "$work/app.log"

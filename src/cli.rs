@@ -182,11 +182,16 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        // Colour codes only for a person at a terminal, not in logs and pipes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let db = cli.db.unwrap_or_else(setup::default_db_path);
+    // Absolute, so that the paths derived from it (the library folder that
+    // downloads go to, recorded in the manifest) hold from any folder.
+    let db = std::path::absolute(&db).unwrap_or(db);
     let Some(command) = cli.command else {
         crate::ui::run(&db, cli.paused)?;
         return Ok(ExitCode::SUCCESS);
@@ -291,6 +296,12 @@ fn add(
     let report = library::import(store, paths, &providers, priority)?;
     for problem in &report.problems {
         eprintln!("breakdex: {problem}");
+    }
+    if providers.is_empty() {
+        eprintln!(
+            "breakdex: no provider is enabled, so nothing will be uploaded \
+             (add one with `breakdex provider add`)"
+        );
     }
     println!(
         "added {} file{} ({} upload{} queued)",

@@ -4,6 +4,7 @@
 //! command line. See ARCHITECTURE.md for the map.
 
 pub mod cli;
+pub mod demo;
 pub mod engine;
 pub mod library;
 pub mod providers;

@@ -39,19 +39,28 @@ pub const DEFAULT_PROVIDER: &str = "local-backup";
 
 /// Opens the library at `db_path`; a new one gets its local-folder provider.
 pub fn open_library(db_path: &Path) -> Result<Store, StoreError> {
-    let mut store = Store::open(db_path)?;
-    if store.is_new() {
-        let root = default_provider_root(db_path);
+    let root = default_provider_root(db_path);
+    let make_root = || {
         std::fs::create_dir_all(&root).map_err(|e| {
             StoreError::Invalid(format!(
                 "cannot create the default provider folder {}: {e}",
                 root.display()
             ))
-        })?;
+        })
+    };
+    // A library about to be created gets its folder first: should that fail,
+    // no library is left behind without its provider.
+    if std::fs::metadata(db_path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        make_root()?;
+    }
+    let mut store = Store::open(db_path)?;
+    if store.is_new() {
+        make_root()?;
+        let root = std::path::absolute(&root).unwrap_or_else(|_| root.clone());
         store.add_provider(
             DEFAULT_PROVIDER,
             ProviderKind::Local,
-            &serde_json::json!({ "root": std::path::absolute(&root).unwrap_or(root) }),
+            &serde_json::json!({ "root": root }),
             4,
         )?;
     }

@@ -287,7 +287,7 @@ impl Runner {
         self.offline_until
             .insert(provider_id.to_string(), Instant::now() + OFFLINE_RECHECK);
         if !self.summary.offline.iter().any(|m| m == message) {
-            tracing::warn!("{message}");
+            tracing::info!("{message}");
             self.summary.offline.push(message.to_string());
         }
     }

@@ -25,27 +25,45 @@ impl Owner {
             .write(true)
             .open(dir.join(format!("{id}.lock")))?;
         lock.try_lock().map_err(std::io::Error::other)?;
-        Ok(Owner {
+        let owner = Owner {
             id,
             dir,
             _lock: lock,
-        })
+        };
+        owner.sweep();
+        Ok(owner)
     }
 
-    /// Whether the engine `other` is gone: its lock file is missing or free.
+    /// Removes the lock files of engines that died holding no op.
+    fn sweep(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(other) = name.strip_suffix(".lock")
+                && other != self.id
+            {
+                self.is_dead(other);
+            }
+        }
+    }
+
+    /// Whether the engine `other` is gone: its lock file is missing or free
+    /// (a dead engine's file is removed). Any other doubt counts as alive.
     pub fn is_dead(&self, other: &str) -> bool {
         if other.contains(['/', '\\']) || other.starts_with('.') {
             return false;
         }
         let path = self.dir.join(format!("{other}.lock"));
-        let Ok(file) = OpenOptions::new().write(true).open(&path) else {
-            return true;
-        };
-        if file.try_lock().is_ok() {
-            let _ = std::fs::remove_file(&path);
-            return true;
+        match File::open(&path) {
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+            Ok(file) if file.try_lock().is_ok() => {
+                let _ = std::fs::remove_file(&path);
+                true
+            }
+            Ok(_) => false,
         }
-        false
     }
 }
 

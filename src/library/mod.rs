@@ -34,22 +34,36 @@ pub struct ImportReport {
     pub problems: Vec<String>,
 }
 
+/// Bytes read at a time by `hash_path`: small enough that what was just read
+/// is still in the core's L2 cache when it is hashed (a 1 MiB buffer took
+/// twice the CPU time on large files).
+const HASH_READ: usize = 128 << 10;
+
+thread_local! {
+    /// The read buffer of `hash_path`, one per thread: zeroing a fresh buffer
+    /// per file cost more than hashing a small file.
+    static HASH_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Hashes a file with BLAKE3; returns its hash (lowercase hex) and size.
 pub fn hash_path(path: &Path) -> std::io::Result<(String, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
+    HASH_BUF.with_borrow_mut(|buf| {
+        buf.resize(HASH_READ, 0);
+        loop {
+            let n = match file.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        Ok(())
+    })?;
     Ok((hasher.finalize().to_hex().to_string(), size))
 }
 

@@ -14,7 +14,7 @@ mod view;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 
 pub use copies::{AssetCopy, VerifyStatus};
 pub use manifest::ManifestEntry;
@@ -70,6 +70,7 @@ impl Store {
                 reason: "it is a folder".into(),
             });
         }
+        check_is_library(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -83,7 +84,6 @@ impl Store {
             path: path.to_owned(),
             new: false,
         };
-        store.check_is_library()?;
         store.conn.pragma_update(None, "journal_mode", "WAL")?;
         store.conn.pragma_update(None, "synchronous", "NORMAL")?;
         store.conn.pragma_update(None, "foreign_keys", true)?;
@@ -99,48 +99,6 @@ impl Store {
     /// The file this store was opened from.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Reads only: refuses a file that is not SQLite, or SQLite that is not ours.
-    fn check_is_library(&self) -> Result<()> {
-        let not_library = |reason: String| StoreError::NotALibrary {
-            path: self.path.clone(),
-            reason,
-        };
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::NotADatabase) => {
-                    not_library("the file is not a SQLite database".into())
-                }
-                _ => StoreError::Open {
-                    path: self.path.clone(),
-                    source: e,
-                },
-            })?;
-        if version as usize > schema::MIGRATIONS.len() {
-            return Err(not_library(format!(
-                "it was made by a newer Breakdex (schema {version}, this one knows {})",
-                schema::MIGRATIONS.len()
-            )));
-        }
-        if version == 0 {
-            let foreign: Option<String> = self
-                .conn
-                .query_row(
-                    "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(name) = foreign {
-                return Err(not_library(format!(
-                    "it is a SQLite database of another program (it has '{name}')"
-                )));
-            }
-        }
-        Ok(())
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -177,6 +135,70 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
     }
+}
+
+/// Refuses, without writing anything, a file that is not SQLite or a SQLite
+/// database that is not a Breakdex library. A missing or empty file is fine:
+/// it becomes a new library.
+fn check_is_library(path: &Path) -> Result<()> {
+    if std::fs::metadata(path)
+        .map(|m| m.len() == 0)
+        .unwrap_or(true)
+    {
+        return Ok(());
+    }
+    let not_library = |reason: String| StoreError::NotALibrary {
+        path: path.to_owned(),
+        reason,
+    };
+    // Read-only: closing it can neither checkpoint nor change the journal mode.
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => {
+                not_library("the file is not a SQLite database".into())
+            }
+            _ => StoreError::Open {
+                path: path.to_owned(),
+                source: e,
+            },
+        })?;
+    if version as usize > schema::MIGRATIONS.len() {
+        return Err(not_library(format!(
+            "it was made by a newer Breakdex (schema {version}, this one knows {})",
+            schema::MIGRATIONS.len()
+        )));
+    }
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let ours = [
+        "sync_operations",
+        "sync_providers",
+        "asset_manifest",
+        "asset_copies",
+    ];
+    let foreign = tables.iter().find(|n| !ours.contains(&n.as_str()));
+    let lacks_ours = ours.iter().any(|t| !tables.iter().any(|n| n == t));
+    if (version == 0 && !tables.is_empty()) || (version > 0 && lacks_ours) {
+        return Err(not_library(match foreign {
+            Some(name) => format!("it is a SQLite database of another program (it has '{name}')"),
+            None => "it is a SQLite database of another program".into(),
+        }));
+    }
+    Ok(())
 }
 
 /// A new identifier: 12 hex digits of milliseconds since the epoch, then 20

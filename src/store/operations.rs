@@ -202,7 +202,7 @@ pub enum Finish {
 }
 
 /// One row of the queue, with the asset's and provider's names.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OpRow {
     pub id: String,
     pub content_hash: String,

@@ -38,7 +38,7 @@ impl ProviderKind {
 }
 
 /// One provider as stored.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ProviderRow {
     pub id: String,
     pub name: String,

@@ -219,14 +219,12 @@ impl App {
                 c[1], c[2], s.retry_pending, s.permanently_failed, c[4]
             ));
             ui.separator();
-            if s.speed > 0.0 {
+            if s.speed > 0.0 || c[2] > 0 {
                 ui.label(format!("{}/s", format::bytes(s.speed as i64)));
-                if s.remaining_bytes > 0 {
+                if s.remaining_bytes > 0 && s.speed > 0.0 {
                     let left = Duration::from_secs_f64(s.remaining_bytes as f64 / s.speed);
                     ui.label(format!("{} left", format::duration(left)));
                 }
-            } else if c[2] > 0 {
-                ui.label("starting…");
             } else {
                 ui.label("idle");
             }

@@ -31,18 +31,18 @@ pub enum GridEvent {
 }
 
 const COLUMNS: [(&str, SortKey, f32); 12] = [
-    ("Asset", SortKey::AssetName, 200.0),
-    ("Provider", SortKey::Provider, 110.0),
+    ("Asset", SortKey::AssetName, 170.0),
+    ("Provider", SortKey::Provider, 100.0),
     ("Operation", SortKey::OperationType, 90.0),
-    ("Status", SortKey::Status, 190.0),
-    ("Priority", SortKey::Priority, 60.0),
-    ("Progress", SortKey::Progress, 70.0),
-    ("Retries", SortKey::Retries, 60.0),
-    ("Size", SortKey::Size, 70.0),
-    ("Created", SortKey::CreatedAt, 120.0),
-    ("Started", SortKey::StartedAt, 120.0),
-    ("Completed", SortKey::CompletedAt, 120.0),
-    ("Hash", SortKey::ContentHash, 100.0),
+    ("Status", SortKey::Status, 200.0),
+    ("Priority", SortKey::Priority, 58.0),
+    ("Progress", SortKey::Progress, 72.0),
+    ("Retries", SortKey::Retries, 62.0),
+    ("Size", SortKey::Size, 64.0),
+    ("Created", SortKey::CreatedAt, 72.0),
+    ("Started", SortKey::StartedAt, 72.0),
+    ("Completed", SortKey::CompletedAt, 86.0),
+    ("Hash", SortKey::ContentHash, 96.0),
 ];
 
 const ROW_HEIGHT: f32 = 22.0;
@@ -77,8 +77,8 @@ pub fn show(ui: &mut egui::Ui, snap: &Snapshot, selected: &HashSet<String>) -> V
         .sense(Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
     for (i, (_, _, width)) in COLUMNS.iter().enumerate() {
-        table = table.column(if i == 0 {
-            Column::initial(*width).at_least(80.0).clip(true)
+        table = table.column(if i + 1 == COLUMNS.len() {
+            Column::remainder().at_least(*width).clip(true)
         } else {
             Column::initial(*width).at_least(40.0).clip(true)
         });

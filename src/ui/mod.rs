@@ -26,7 +26,7 @@ pub fn run(db: &Path, paused: bool) -> anyhow::Result<()> {
         viewport: egui::ViewportBuilder::default()
             .with_title("Breakdex")
             .with_app_id("breakdex")
-            .with_inner_size([1200.0, 760.0])
+            .with_inner_size([1320.0, 780.0])
             .with_min_inner_size([720.0, 420.0])
             .with_drag_and_drop(true),
         ..Default::default()

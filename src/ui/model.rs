@@ -70,7 +70,7 @@ pub struct ViewSpec {
 }
 
 /// A provider as the window shows it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ProviderStatus {
     pub row: ProviderRow,
     /// `Err(reason)` when the provider cannot be reached or is misconfigured.
@@ -78,7 +78,7 @@ pub struct ProviderStatus {
 }
 
 /// Everything the UI draws, as of one moment.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
     /// The spec these rows answer.
     pub spec: ViewSpec,
@@ -266,6 +266,7 @@ impl Model {
             ..Snapshot::default()
         });
         wake();
+        let mut last_sent: Option<Snapshot> = None;
         loop {
             let mut view_changed = false;
             let mut acted = false;
@@ -280,9 +281,15 @@ impl Model {
             if let Err(e) = self.refresh(view_changed, acted) {
                 self.error = Some(e.to_string());
             }
-            if tx.send(self.snapshot()).is_err() {
+            // Only news wakes the window.
+            let snapshot = self.snapshot();
+            if last_sent.as_ref() == Some(&snapshot) {
+                continue;
+            }
+            if tx.send(snapshot.clone()).is_err() {
                 return;
             }
+            last_sent = Some(snapshot);
             wake();
         }
     }

@@ -280,7 +280,12 @@ fn an_unreadable_folder_is_reported_and_the_good_files_are_imported() {
         .lines()
         .filter(|l| l.ends_with("in/locked: the folder cannot be read (permission denied)"))
         .collect();
-    assert_eq!(folder_lines.len(), 2, "{}", stderr(&o));
+    assert_eq!(
+        folder_lines.len(),
+        1,
+        "reported once, though reached twice: {}",
+        stderr(&o)
+    );
     let line = stderr_line_with(&o, "inner.bin");
     assert!(line.contains("permission denied"), "{line}");
     assert_eq!(uploaded_hashes(&lib), set_of(&[hash_of(&good)]));
@@ -377,9 +382,8 @@ fn assert_refused_untouched(lib: &TempLib, expect: &str) {
             "{what}: {line}"
         );
         assert!(line.contains("left untouched"), "{what}: {line}");
-        assert_eq!(
-            std::fs::read(&db).unwrap(),
-            before_bytes,
+        assert!(
+            std::fs::read(&db).unwrap() == before_bytes,
             "{what} changed the file"
         );
         assert_eq!(
@@ -443,8 +447,6 @@ fn a_sqlite_db_of_another_program_is_refused_and_left_untouched() {
 }
 
 #[test]
-#[ignore = "known bug: a foreign database whose user_version is 1 passes the check, \
-            is switched to WAL mode, and fails later with 'no such table' (src/store/mod.rs)"]
 fn a_sqlite_db_of_another_program_with_a_user_version_is_refused_and_left_untouched() {
     let lib = TempLib::new();
     lib.write_file("in/good.bin", 100, 1);
@@ -453,8 +455,6 @@ fn a_sqlite_db_of_another_program_with_a_user_version_is_refused_and_left_untouc
 }
 
 #[test]
-#[ignore = "known bug: opening a foreign WAL database with a pending -wal file checkpoints \
-            it into the main file and deletes -wal and -shm (src/store/mod.rs)"]
 fn a_sqlite_db_of_another_program_in_wal_mode_is_left_untouched() {
     let lib = TempLib::new();
     lib.write_file("in/good.bin", 100, 1);
@@ -1077,4 +1077,161 @@ fn adding_the_same_content_again_queues_no_second_upload() {
     assert_success(&o, "run with nothing to do");
     assert_eq!(run_summary(&o)["completed"], 0);
     assert_no_panic(&o);
+}
+
+#[test]
+fn a_relative_db_path_records_paths_that_hold_from_any_folder() {
+    let lib = TempLib::new();
+    let photo = lib.write_file("in/photo.jpg", 40_000, 1);
+    let hash = hash_of(&photo);
+    // Everything below runs in the library's folder with `--db library.db`.
+    let here = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_breakdex"));
+        c.current_dir(lib.dir.path())
+            .env_remove("BREAKDEX_DB")
+            .env_remove("RUST_LOG")
+            .args(["--db", "library.db"])
+            .args(args);
+        let o = output_of(&mut c);
+        assert_success(&o, &format!("breakdex --db library.db {}", args.join(" ")));
+        o
+    };
+    here(&["add", "in/photo.jpg"]);
+    here(&["run", "--until-idle"]);
+    std::fs::remove_file(&photo).unwrap();
+    here(&["enqueue", "download", "--provider", "local-backup"]);
+    here(&["run", "--until-idle"]);
+
+    let downloaded = lib.files_dir().join("photo.jpg");
+    assert_eq!(hash_of(&downloaded), hash);
+    assert_eq!(
+        manifest(&lib)[&hash].as_deref(),
+        Some(arg(&downloaded)),
+        "the manifest records where the bytes are, as an absolute path"
+    );
+    // Seen from elsewhere, the local bytes are there: the remote copy may go.
+    let o = output_of(lib.cmd().current_dir("/").args([
+        "enqueue",
+        "delete_remote",
+        "--provider",
+        "local-backup",
+    ]));
+    assert_success(&o, "enqueue delete_remote");
+    let o = output_of(lib.cmd().current_dir("/").args(["run", "--until-idle"]));
+    assert_success(
+        &o,
+        "delete_remote of a copy whose local file is in the library",
+    );
+    assert!(!object_path(&lib.backup_root(), &hash).exists());
+}
+
+#[test]
+fn an_offline_provider_makes_its_ops_wait_instead_of_failing() {
+    let lib = TempLib::new();
+    let f = lib.write_file("in/a.bin", 5000, 1);
+    lib.ok(&["add", arg(&f)]);
+    // The drive is unplugged.
+    std::fs::remove_dir(lib.backup_root()).unwrap();
+
+    let o = run(&lib);
+    assert_no_panic(&o);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let s = run_summary(&o);
+    assert_eq!(
+        (s["completed"].as_i64(), s["failed"].as_i64()),
+        (Some(0), Some(0))
+    );
+    let offline = s["offline"][0].as_str().unwrap();
+    assert!(offline.contains("'local-backup' is offline"), "{offline}");
+    assert!(stderr_line_with(&o, "breakdex: provider 'local-backup'").contains("offline"));
+    assert!(!stderr(&o).contains('\u{1b}'), "no colour codes in a pipe");
+    let ops = lib.ops_json();
+    assert_eq!(ops[0]["status"], "queued");
+    assert_eq!(ops[0]["retry_count"], 0, "no retry spent");
+    let status = lib.status_json();
+    assert_eq!(status["providers"][0]["online"], false);
+
+    // The drive is back.
+    std::fs::create_dir(lib.backup_root()).unwrap();
+    let o = run(&lib);
+    assert_success(&o, "run once the provider is back");
+    assert_eq!(run_summary(&o)["completed"], 1);
+    assert_eq!(
+        hash_of(&object_path(&lib.backup_root(), &hash_of(&f))),
+        hash_of(&f)
+    );
+}
+
+#[test]
+#[ignore = "known bug: concurrent downloads of assets with the same file name race between \
+            free_name's check and the rename, so one overwrites the other \
+            (src/engine/executor.rs, download/free_name); fails in most runs"]
+fn downloads_of_assets_with_the_same_name_never_overwrite_each_other() {
+    let lib = TempLib::new();
+    let files: Vec<PathBuf> = (0..120)
+        .map(|i| lib.write_file(&format!("in/cam{i:03}/IMG_0001.JPG"), 5_000, i + 1))
+        .collect();
+    assert_success(&add(&lib, &[&lib.path("in")]), "add");
+    assert_success(&run(&lib), "upload");
+    let hashes: BTreeSet<String> = files.iter().map(|f| hash_of(f)).collect();
+    std::fs::remove_dir_all(lib.path("in")).unwrap();
+    lib.ok(&["enqueue", "download", "--provider", "local-backup"]);
+    assert_success(&run(&lib), "download");
+
+    let landed = files_under(&lib.files_dir());
+    let landed_hashes: BTreeSet<String> = landed.iter().map(|p| hash_of(p)).collect();
+    assert_eq!(landed.len(), files.len(), "one file per asset: {landed:?}");
+    assert_eq!(landed_hashes, hashes);
+    for (hash, local) in manifest(&lib) {
+        let local = local.expect("a local path");
+        assert_eq!(hash_of(Path::new(&local)), hash, "{local}");
+    }
+}
+
+#[test]
+fn a_library_whose_provider_folder_cannot_be_made_is_not_created() {
+    let lib = TempLib::new();
+    // A file stands where the default provider's folder should go.
+    std::fs::write(lib.backup_root(), b"in the way").unwrap();
+    let o = lib.exec(&["status"]);
+    assert_failure(&o, "a new library without room for its provider folder");
+    let line = stderr_line_with(&o, "library-backup");
+    assert!(
+        line.contains("cannot create the default provider folder"),
+        "{line}"
+    );
+    assert!(
+        !lib.db().exists(),
+        "no library without its provider is left"
+    );
+
+    // Once the way is clear, the new library comes with its provider.
+    std::fs::remove_file(lib.backup_root()).unwrap();
+    let list: Vec<Value> =
+        serde_json::from_slice(&lib.ok(&["provider", "list", "--json"]).stdout).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["name"], "local-backup");
+    assert_eq!(list[0]["enabled"], true);
+    assert_eq!(list[0]["settings"]["root"], arg(&lib.backup_root()));
+    assert!(lib.backup_root().is_dir());
+}
+
+#[test]
+fn adding_with_no_enabled_provider_says_nothing_will_be_uploaded() {
+    let lib = TempLib::new();
+    lib.ok(&["provider", "list"]);
+    rusqlite::Connection::open(lib.db())
+        .unwrap()
+        .execute("UPDATE sync_providers SET enabled = 0", [])
+        .unwrap();
+    let f = lib.write_file("in/a.bin", 100, 1);
+    let o = lib.exec(&["add", arg(&f)]);
+    assert_success(&o, "add with no enabled provider");
+    assert!(stdout(&o).contains("(0 uploads queued)"), "{}", stdout(&o));
+    assert!(
+        stderr_line_with(&o, "no provider is enabled").contains("nothing will be uploaded"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(manifest(&lib).contains_key(&hash_of(&f)), "still recorded");
 }

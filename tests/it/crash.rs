@@ -223,6 +223,17 @@ fn killed_runs_lose_nothing_and_leave_nothing_behind() {
 fn two_runs_at_once_share_the_queue_and_run_each_op_once() {
     let (lib, files) = library_with(300, 15);
     let total = files.len() as i64;
+    // Test instrumentation: log every claim (an op going to in_progress)
+    // with its engine, to count how often each op was taken.
+    rusqlite::Connection::open(lib.db())
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE test_claims (op_id TEXT NOT NULL, owner TEXT);
+             CREATE TRIGGER test_log_claims AFTER UPDATE OF status ON sync_operations
+             WHEN NEW.status = 'in_progress' AND OLD.status != 'in_progress'
+             BEGIN INSERT INTO test_claims VALUES (NEW.id, NEW.lease_owner); END;",
+        )
+        .unwrap();
 
     let children = [start_run(&lib), start_run(&lib)];
     let deadline = Instant::now() + COMMAND_TIMEOUT;
@@ -259,4 +270,23 @@ fn two_runs_at_once_share_the_queue_and_run_each_op_once() {
     );
     assert_all_done_and_clean(&lib, &files);
     assert_eq!(engine_locks(&lib), Vec::<PathBuf>::new());
+
+    let db = lib.read_db();
+    let (claims, distinct): (i64, i64) = db
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT op_id) FROM test_claims",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(distinct, total, "every op was claimed");
+    assert_eq!(claims, total, "no op was claimed twice");
+    let per_owner: Vec<(String, i64)> = db
+        .prepare("SELECT owner, COUNT(*) FROM test_claims GROUP BY owner")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    eprintln!("claims per engine: {per_owner:?}");
 }

@@ -1,0 +1,182 @@
+//! The window with a million ops: time to first frame, re-sort by each
+//! column, UI-thread CPU time per frame while 8 real transfers run, and
+//! resident memory. Headless (egui_kittest, no GPU): frame times are the
+//! app's own work (layout, the grid), not painting.
+//!
+//! `cargo bench --bench window [-- N_OPS]`
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use breakdex::engine::{self, EngineConfig};
+use breakdex::store::{ProviderKind, SortKey, Store};
+use breakdex::ui::App;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn wait(h: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "ok" } else { "MISSED" }
+}
+
+fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let base = Path::new("/dev/shm").join(format!("breakdex-window-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&base)?;
+    let db = base.join("library.db");
+    let made = Instant::now();
+    breakdex::demo::make_demo_library(&db, n, "bench")?;
+    println!(
+        "library: {n} ops, made in {:.1} s",
+        made.elapsed().as_secs_f64()
+    );
+
+    // Time to first frame: the window is up and shows rows.
+    let started = Instant::now();
+    let db2 = db.clone();
+    let mut h: Harness<'static, App> = Harness::builder()
+        .with_size(egui::vec2(1400.0, 800.0))
+        .build_eframe(move |cc| App::new(&db2, None, &cc.egui_ctx).expect("app"));
+    h.step();
+    wait(&mut h, "first rows", |app| {
+        !app.model.snapshot.rows.is_empty()
+    });
+    let first_frame = started.elapsed();
+    wait(&mut h, "full read", |app| !app.model.snapshot.loading);
+    let full_read = started.elapsed();
+    println!(
+        "time to first frame with rows: {:>7.1} ms   (target < 1000 ms: {})",
+        first_frame.as_secs_f64() * 1e3,
+        verdict(first_frame < Duration::from_secs(1))
+    );
+    println!(
+        "whole queue read in background: {:>7.1} ms",
+        full_read.as_secs_f64() * 1e3
+    );
+
+    // Re-sort by each column: from the click until the grid shows the new order.
+    let columns = [
+        ("Asset", SortKey::AssetName),
+        ("Provider", SortKey::Provider),
+        ("Operation", SortKey::OperationType),
+        ("Status", SortKey::Status),
+        ("Priority", SortKey::Priority),
+        ("Progress", SortKey::Progress),
+        ("Retries", SortKey::Retries),
+        ("Size", SortKey::Size),
+        ("Created", SortKey::CreatedAt),
+        ("Started", SortKey::StartedAt),
+        ("Completed", SortKey::CompletedAt),
+        ("Hash", SortKey::ContentHash),
+    ];
+    let mut worst = Duration::ZERO;
+    for (label, key) in columns {
+        let t = Instant::now();
+        h.get_by_label(label).click();
+        h.step();
+        wait(&mut h, label, |app| {
+            let s = &app.model.snapshot;
+            s.spec.sort == key && !s.rows.is_empty()
+        });
+        let took = t.elapsed();
+        worst = worst.max(took);
+        println!(
+            "re-sort by {label:<10} {:>7.1} ms",
+            took.as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "slowest re-sort:               {:>7.1} ms   (target < 150 ms: {})",
+        worst.as_secs_f64() * 1e3,
+        verdict(worst < Duration::from_millis(150))
+    );
+
+    // CPU per frame while 8 transfers run on a real local provider.
+    let src = base.join("src");
+    let dst = base.join("dst");
+    std::fs::create_dir_all(&src)?;
+    std::fs::create_dir_all(&dst)?;
+    let mut paths = Vec::new();
+    for i in 0..8u8 {
+        let p = src.join(format!("big-{i}.bin"));
+        let chunk: Vec<u8> = (0..1 << 20)
+            .map(|j| (j as u8) ^ i.wrapping_mul(37))
+            .collect();
+        let mut f = std::fs::File::create(&p)?;
+        for k in 0..256u32 {
+            use std::io::Write;
+            let mut c = chunk.clone();
+            c[..4].copy_from_slice(&k.to_le_bytes());
+            f.write_all(&c)?;
+        }
+        paths.push(p);
+    }
+    let mut store = Store::open(&db)?;
+    let fast = store.add_provider(
+        "bench-fast",
+        ProviderKind::Local,
+        &serde_json::json!({ "root": dst }),
+        8,
+    )?;
+    breakdex::library::import(&mut store, &paths, &[fast], 100)?;
+    let mut config = EngineConfig::new(&db, &base.join("files"));
+    config.concurrency = 8;
+    let engine = engine::start(config)?;
+    wait(&mut h, "transfers running", |app| {
+        app.model.snapshot.tab_counts[2] >= 8
+    });
+    let (mut frames, cpu0, t0) = (0u32, thread_cpu(), Instant::now());
+    while t0.elapsed() < Duration::from_secs(3) {
+        h.step();
+        frames += 1;
+        std::thread::sleep(Duration::from_millis(16));
+    }
+    let per_frame = (thread_cpu() - cpu0) / frames.max(1);
+    engine.send(engine::Control::Stop);
+    let _ = engine.join();
+    println!(
+        "UI-thread CPU per frame, 8 transfers: {:>5.2} ms over {frames} frames (target < 8 ms: {})",
+        per_frame.as_secs_f64() * 1e3,
+        verdict(per_frame < Duration::from_millis(8))
+    );
+    let rss = rss_mb();
+    println!(
+        "resident memory: {rss:>7.0} MB   (target < 300 MB: {})",
+        verdict(rss < 300.0)
+    );
+    drop(h);
+    std::fs::remove_dir_all(&base)?;
+    Ok(())
+}

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Transfer and hashing benchmark, side by side in one run (see BENCHMARKS.md):
+# Breakdex (`add` then `run --until-idle`, fresh library each time) against
+# `rclone copy --transfers 8` and `cp -r`, and Breakdex's hashing (`add`)
+# against `b3sum --num-threads 1`, on two data sets:
+#   small: 10,000 files of 4 KiB      large: 1 GiB in four files of 256 MiB
+# Each measurement is taken RUNS times (interleaved) and the median reported.
+#
+#   scripts/bench.sh                 on tmpfs (/dev/shm)
+#   scripts/bench.sh --disk DIR      in DIR (a real disk), same measurements
+#   scripts/bench.sh --runs N        N runs of each (default 3)
+#
+# Installs rclone and b3sum if missing, builds the release binary, and removes
+# everything it made when it ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+BASE=/dev/shm
+WHERE="tmpfs (/dev/shm)"
+RUNS=3
+# Breakdex gets as many transfers at once as rclone's --transfers.
+TRANSFERS=8
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --disk)
+            [ $# -ge 2 ] || { echo "--disk needs a folder" >&2; exit 2; }
+            mkdir -p "$2"
+            BASE=$(cd "$2" && pwd)
+            WHERE="disk ($BASE, $(df -T "$BASE" | awk 'NR==2 {print $2}'))"
+            shift 2
+            ;;
+        --runs)
+            RUNS=$2
+            shift 2
+            ;;
+        -h | --help)
+            sed -n '2,14p' "$0"
+            exit 0
+            ;;
+        *)
+            echo "unknown argument: $1 (try --help)" >&2
+            exit 2
+            ;;
+    esac
+done
+
+log() { printf '%s\n' "$*" >&2; }
+
+# --- Tools -------------------------------------------------------------------
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=
+apt_install() {
+    if [ -z "$apt_updated" ]; then
+        as_root apt-get update -qq
+        apt_updated=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+if ! command -v rclone >/dev/null; then
+    log "installing rclone"
+    apt_install rclone
+fi
+if ! command -v b3sum >/dev/null; then
+    log "installing b3sum"
+    if [ -z "$apt_updated" ]; then
+        as_root apt-get update -qq
+        apt_updated=1
+    fi
+    if apt-cache policy b3sum 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        apt_install b3sum
+    else
+        cargo install b3sum --locked
+    fi
+fi
+
+# --- Build ---------------------------------------------------------------------
+log "building the release binary"
+cargo build --release --quiet
+BX=${CARGO_TARGET_DIR:-$ROOT/target}/release/breakdex
+[ -x "$BX" ] || { echo "no binary at $BX" >&2; exit 1; }
+
+# --- Work folder, removed at the end --------------------------------------------
+WORK=$(mktemp -d "$BASE/breakdex-bench.XXXXXX")
+cleanup() { rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+RESULTS=$WORK/results
+LOG=$WORK/log
+: >"$RESULTS"
+
+# --- Data, deterministic: BLAKE3's extendable output of a fixed seed ------------
+stream() { printf '%s' "breakdex-bench-$1" | b3sum --raw --length "$2"; }
+log "generating data in $WORK"
+mkdir -p "$WORK/src/small" "$WORK/src/large"
+for d in 0 1 2 3 4 5 6 7 8 9; do
+    mkdir -p "$WORK/src/small/d$d"
+    # 1,000 distinct 4 KiB files per folder.
+    stream "small-$d" $((1000 * 4096)) | (cd "$WORK/src/small/d$d" && split -b 4096 -a 4 -d - f)
+done
+for i in 0 1 2 3; do
+    stream "large-$i" $((256 << 20)) >"$WORK/src/large/file$i.bin"
+done
+sync
+
+# --- Timing ------------------------------------------------------------------------
+now_us() { echo $(($(date +%s%N) / 1000)); }
+# record SET WHAT MICROSECONDS
+record() { echo "$1 $2 $3" >>"$RESULTS"; }
+# timed SET WHAT CMD...: runs CMD, records its wall time; output goes to the log.
+timed() {
+    local set=$1 what=$2 start end
+    shift 2
+    start=$(now_us)
+    if ! "$@" >>"$LOG" 2>&1; then
+        echo "failed: $*" >&2
+        tail -20 "$LOG" >&2
+        exit 1
+    fi
+    end=$(now_us)
+    record "$set" "$what" $((end - start))
+}
+count_files() { find "$1" -type f | wc -l; }
+b3sum_all() { find "$1" -type f -print0 | sort -z | xargs -0 b3sum --num-threads 1; }
+
+bench_set() {
+    local set=$1 run=$2 src=$WORK/src/$1 dst=$WORK/dst expect
+    expect=$(count_files "$src")
+    # Sources in the page cache for every tool alike.
+    find "$src" -type f -exec cat {} + >/dev/null
+
+    rm -rf "$dst"
+    timed "$set" rclone rclone copy --transfers 8 "$src" "$dst"
+    rm -rf "$dst"
+    timed "$set" cp cp -r "$src" "$dst"
+    rm -rf "$dst"
+
+    local lib=$WORK/lib
+    rm -rf "$lib"
+    mkdir -p "$lib"
+    "$BX" --db "$lib/library.db" provider add local bench --root "$lib/objects-root" \
+        --concurrency "$TRANSFERS" >>"$LOG"
+    timed "$set" bx_add "$BX" --db "$lib/library.db" add --provider bench "$src"
+    timed "$set" bx_run "$BX" --db "$lib/library.db" run --until-idle --concurrency "$TRANSFERS"
+    local got
+    got=$(count_files "$lib/objects-root/objects")
+    if [ "$got" != "$expect" ]; then
+        echo "breakdex stored $got objects, expected $expect" >&2
+        exit 1
+    fi
+    rm -rf "$lib"
+
+    timed "$set" b3sum b3sum_all "$src"
+    log "  $set run $run done"
+}
+
+log "measuring on $WHERE, $RUNS runs each"
+for run in $(seq "$RUNS"); do
+    bench_set small "$run"
+    bench_set large "$run"
+done
+
+# --- Report ------------------------------------------------------------------------
+median() { # median of the values of SET WHAT, in seconds
+    awk -v s="$1" -v w="$2" '$1 == s && $2 == w { print $3 }' "$RESULTS" | sort -n |
+        awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
+              m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m / 1e6 }'
+}
+all_runs() {
+    awk -v s="$1" -v w="$2" '$1 == s && $2 == w { printf "%s%.3f", sep, $3 / 1e6; sep = " " }' "$RESULTS"
+}
+# Totals per run, then their median.
+for set in small large; do
+    paste -d' ' \
+        <(awk -v s=$set '$1 == s && $2 == "bx_add" { print $3 }' "$RESULTS") \
+        <(awk -v s=$set '$1 == s && $2 == "bx_run" { print $3 }' "$RESULTS") |
+        awk -v s=$set '{ print s, "bx_total", $1 + $2 }' >>"$RESULTS"
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
+
+echo
+echo "Breakdex benchmark on $WHERE"
+echo "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "tools: $(rclone version 2>/dev/null | head -1), $(b3sum --version), $("$BX" --version 2>/dev/null || echo breakdex)"
+echo "median of $RUNS runs, wall seconds (every run in brackets)"
+echo
+printf '%-6s %-40s %8s   %s\n' set measurement median runs
+for set in small large; do
+    for what in rclone cp bx_add bx_run bx_total b3sum; do
+        case $what in
+            rclone) label="rclone copy --transfers 8" ;;
+            cp) label="cp -r" ;;
+            bx_add) label="breakdex add (walk, hash, record, queue)" ;;
+            bx_run) label="breakdex run --until-idle" ;;
+            bx_total) label="breakdex total (add + run)" ;;
+            b3sum) label="b3sum --num-threads 1" ;;
+        esac
+        printf '%-6s %-40s %8s   [%s]\n' "$set" "$label" "$(median $set $what)" "$(all_runs $set $what)"
+    done
+done
+echo
+echo "ratios (medians)"
+for set in small large; do
+    total=$(median $set bx_total)
+    run=$(median $set bx_run)
+    add=$(median $set bx_add)
+    rc=$(median $set rclone)
+    c=$(median $set cp)
+    b3=$(median $set b3sum)
+    printf '%-6s breakdex/rclone %s (run only %s)   breakdex/cp %s (run only %s)   add/b3sum %s\n' \
+        $set "$(ratio "$total" "$rc")" "$(ratio "$run" "$rc")" "$(ratio "$total" "$c")" \
+        "$(ratio "$run" "$c")" "$(ratio "$add" "$b3")"
+done
+echo
+echo "targets (breakdex total = add + run)"
+r=$(awk -v a="$(median small bx_total)" -v b="$(median small rclone)" 'BEGIN { print a / b }')
+printf 'small: breakdex/rclone <= 1.0x (aim 0.5x): %s (%.2fx)\n' "$(verdict "$r" 1.0)" "$r"
+r=$(awk -v a="$(median large bx_total)" -v b="$(median large rclone)" 'BEGIN { print a / b }')
+printf 'large: breakdex/rclone <= 0.6x: %s (%.2fx)\n' "$(verdict "$r" 0.6)" "$r"
+r=$(awk -v a="$(median large bx_total)" -v b="$(median large cp)" 'BEGIN { print a / b }')
+printf 'large: breakdex/cp <= 1.5x: %s (%.2fx)\n' "$(verdict "$r" 1.5)" "$r"

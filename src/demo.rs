@@ -1,0 +1,104 @@
+//! A generated library for screenshots and benchmarks: three local
+//! providers and any number of operations spread over every state of the
+//! seed's table (mostly completed, some queued, a few running, waiting to
+//! retry, or failed for good).
+
+use std::path::Path;
+
+use crate::store::{ManifestEntry, NewOp, OpType, ProviderKind, Store};
+
+const NAMES: [&str; 12] = [
+    "IMG_{}.jpg",
+    "DSC_{}.ARW",
+    "drone-{}.mp4",
+    "interview-{}.wav",
+    "logo-v{}.psd",
+    "texture_{}.png",
+    "scan-{}.tiff",
+    "clip-{}.mov",
+    "mix-{}.flac",
+    "sketch-{}.kra",
+    "render-{}.exr",
+    "pano-{}.dng",
+];
+
+/// Makes a library at `db` with three providers and `n` ops spread over every
+/// state; in-progress ops are leased to `owner`. Returns the provider ids.
+pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec<String>> {
+    let mut store = Store::open(db)?;
+    let mut providers = Vec::new();
+    for (name, conc) in [("photo-nas", 4), ("usb-archive", 2), ("offsite-sftp", 4)] {
+        let root = db.with_file_name(format!("demo-{name}"));
+        std::fs::create_dir_all(&root)?;
+        providers.push(
+            store
+                .add_provider(
+                    name,
+                    ProviderKind::Local,
+                    &serde_json::json!({ "root": root }),
+                    conc,
+                )?
+                .id,
+        );
+    }
+    let mut assets = Vec::with_capacity(n);
+    let mut ops = Vec::with_capacity(n);
+    for i in 0..n {
+        let hash = blake3::hash(&(i as u64).to_le_bytes()).to_hex().to_string();
+        let size = 40_000 + (i as i64 * 7_919_993) % 900_000_000;
+        assets.push(ManifestEntry {
+            content_hash: hash.clone(),
+            size_bytes: size,
+            original_name: NAMES[i % NAMES.len()].replace("{}", &format!("{:05}", i / 3 % 100_000)),
+            local_path: None,
+            media_type: "application/octet-stream".into(),
+            added_at: String::new(),
+        });
+        ops.push(NewOp {
+            content_hash: hash,
+            provider_id: providers[i % providers.len()].clone(),
+            operation_type: match i % 10 {
+                0..=6 => OpType::Upload,
+                7 => OpType::Verify,
+                8 => OpType::Download,
+                _ => OpType::DeleteRemote,
+            },
+            priority: [0, 0, 0, 1, 2, 5, 0, 10, 0, -1][i % 10],
+            total_bytes: size,
+        });
+    }
+    store.record_assets(&assets)?;
+    store.enqueue(&ops)?;
+    drop(store);
+    // Spread the states: mostly completed, some queued, a few running,
+    // waiting to retry, or failed for good.
+    let conn = rusqlite::Connection::open(db)?;
+    conn.execute_batch(&format!(
+        "BEGIN;
+         UPDATE sync_operations SET status = 'completed', bytes_transferred = total_bytes,
+             started_at = datetime(created_at, '-' || (rowid % 3000) || ' seconds'),
+             completed_at = created_at
+           WHERE rowid % 100 < 70;
+         UPDATE sync_operations SET status = 'failed', retry_count = 1 + rowid % 2,
+             error_message = 'timed out talking to the provider',
+             next_attempt_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || (30 + rowid % 500) || ' seconds'),
+             started_at = created_at
+           WHERE rowid % 100 BETWEEN 70 AND 72;
+         UPDATE sync_operations SET status = 'failed', retry_count = max_retries,
+             error_message = CASE rowid % 3
+                 WHEN 0 THEN 'source changed: the file no longer matches what was added'
+                 WHEN 1 THEN 'source missing: the file is gone'
+                 ELSE 'the copy on provider ''usb-archive'' is corrupt (its bytes do not match the content hash)' END,
+             started_at = created_at
+           WHERE rowid % 100 BETWEEN 73 AND 75;
+         UPDATE sync_operations SET status = 'in_progress', lease_owner = '{owner}',
+             lease_expires_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 day'),
+             bytes_transferred = total_bytes * (rowid % 97) / 97,
+             started_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (rowid % 600) || ' seconds')
+           WHERE rowid % 1000 = 999 OR rowid IN (SELECT rowid FROM sync_operations ORDER BY rowid LIMIT 4 OFFSET 76);
+         -- Put a few ops of every state at the head of the queue.
+         UPDATE sync_operations SET priority = CASE WHEN rowid BETWEEN 62 AND 95 THEN 10 ELSE min(priority, 5) END;
+         COMMIT;"
+    ))?;
+    Ok(providers)
+}
