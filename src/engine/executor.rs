@@ -549,9 +549,12 @@ async fn download<F: FnMut(i64, i64)>(
         .await
         .map_err(|e| fail(library_failure(e)))?;
     drop(file);
-    let dest = free_name(dir, &asset.original_name, hash).await;
-    tokio::fs::rename(&tmp, &dest)
+    let (name, wanted) = (asset.original_name.clone(), hash.clone());
+    let (dir2, tmp2) = (dir.clone(), tmp.clone());
+    let dest = tokio::task::spawn_blocking(move || place(&tmp2, &dir2, &name, &wanted))
         .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
         .map_err(|e| fail(library_failure(e)))?;
     Ok(Some(CopyChange::Downloaded {
         local_path: dest.to_string_lossy().into_owned(),
@@ -570,26 +573,46 @@ pub fn safe_file_name(name: &str, hash: &str) -> String {
     }
 }
 
-/// `dir/name`, or `dir/name (hash12).ext` if that is taken by other bytes.
-async fn free_name(dir: &Path, name: &str, hash: &str) -> PathBuf {
+/// Moves a checked download from `tmp` into `dir` under the asset's name,
+/// never over another file: if the name is taken by other bytes it becomes
+/// `name (hash12).ext`, then `name (hash12 2).ext`... A name that already
+/// holds these very bytes is reused. Linking (which fails if the name exists)
+/// makes this safe against downloads running at the same time.
+fn place(tmp: &Path, dir: &Path, name: &str, hash: &str) -> std::io::Result<PathBuf> {
     let name = safe_file_name(name, hash);
-    let plain = dir.join(&name);
-    if tokio::fs::symlink_metadata(&plain).await.is_err() {
-        return plain;
-    }
     let p = Path::new(&name);
-    let stem = p
-        .file_stem()
-        .map(|s| s.to_string_lossy())
+    let stem = p.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+    let ext = p
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
-    match p.extension() {
-        Some(ext) => dir.join(format!(
-            "{stem} ({}).{}",
-            short(hash),
-            ext.to_string_lossy()
-        )),
-        None => dir.join(format!("{stem} ({})", short(hash))),
+    for n in 0..1000 {
+        let candidate = match n {
+            0 => dir.join(&name),
+            1 => dir.join(format!("{stem} ({}){ext}", short(hash))),
+            _ => dir.join(format!("{stem} ({} {n}){ext}", short(hash))),
+        };
+        match std::fs::hard_link(tmp, &candidate) {
+            Ok(()) => {
+                std::fs::remove_file(tmp)?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if crate::library::hash_path(&candidate).is_ok_and(|(h, _)| h == hash) {
+                    std::fs::remove_file(tmp)?;
+                    return Ok(candidate);
+                }
+            }
+            // A file system without hard links (FAT, some network shares):
+            // rename when the name is free.
+            Err(_) if std::fs::symlink_metadata(&candidate).is_err() => {
+                std::fs::rename(tmp, &candidate)?;
+                return Ok(candidate);
+            }
+            Err(_) => {}
+        }
     }
+    Err(std::io::Error::other(format!("no free name for {name}")))
 }
 
 /// BLAKE3 of a local file, as lowercase hex.

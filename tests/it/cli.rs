@@ -1163,9 +1163,6 @@ fn an_offline_provider_makes_its_ops_wait_instead_of_failing() {
 }
 
 #[test]
-#[ignore = "known bug: concurrent downloads of assets with the same file name race between \
-            free_name's check and the rename, so one overwrites the other \
-            (src/engine/executor.rs, download/free_name); fails in most runs"]
 fn downloads_of_assets_with_the_same_name_never_overwrite_each_other() {
     let lib = TempLib::new();
     let files: Vec<PathBuf> = (0..120)
