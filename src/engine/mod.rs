@@ -11,7 +11,7 @@ mod executor;
 mod owner;
 mod retry;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -115,6 +115,12 @@ impl EngineHandle {
 const HOUSEKEEPING_EVERY: Duration = Duration::from_millis(500);
 /// Time between two writes of progress.
 const PROGRESS_FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// Longest wait before finished reports are written (they are grouped).
+const FINISH_FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// Ops claimed per provider: this many times its concurrency, so that a
+/// finished op's slot is filled at once from the ops already claimed, and
+/// claims and reports go to the database in batches.
+const PREFETCH: usize = 2;
 /// How long an offline provider is left alone before the next try.
 const OFFLINE_RECHECK: Duration = Duration::from_secs(10);
 
@@ -143,7 +149,9 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         tx: tx.clone(),
         rx,
         running: HashMap::new(),
-        finished: Vec::new(),
+        ready: VecDeque::new(),
+        last_exchange: Instant::now(),
+        reports: Vec::new(),
         progress: HashMap::new(),
         providers: HashMap::new(),
         offline_until: HashMap::new(),
@@ -171,8 +179,11 @@ struct Runner {
     tx: mpsc::Sender<Msg>,
     rx: mpsc::Receiver<Msg>,
     running: HashMap<String, Running>,
-    /// Finished reports not yet written.
-    finished: Vec<OpEvent>,
+    /// Claimed ops waiting for a free slot, best first.
+    ready: VecDeque<ClaimedOp>,
+    last_exchange: Instant,
+    /// Starts and ends of ops, not yet written.
+    reports: Vec<OpEvent>,
     /// Latest progress per op, not yet written.
     progress: HashMap<String, OpEvent>,
     /// Providers as last read, and whether they could be opened.
@@ -204,16 +215,20 @@ impl Runner {
                 self.housekeeping()?;
                 last_housekeeping = Some(Instant::now());
             }
+            self.start_ready()?;
             let flush_progress = last_flush.elapsed() >= PROGRESS_FLUSH_EVERY;
             let claimed = self.exchange(!self.paused, flush_progress)?;
             if flush_progress {
                 last_flush = Instant::now();
             }
+            self.start_ready()?;
             if self.config.until_idle && claimed == 0 && self.is_idle()? {
                 return Ok(());
             }
             let wait = if claimed > 0 {
                 Duration::ZERO
+            } else if !self.reports.is_empty() {
+                FINISH_FLUSH_EVERY
             } else {
                 HOUSEKEEPING_EVERY.min(PROGRESS_FLUSH_EVERY)
             };
@@ -252,7 +267,7 @@ impl Runner {
                 if self.running.remove(&op.id).is_some() {
                     self.progress.remove(&op.id);
                     let event = self.finished_event(&op, outcome);
-                    self.finished.push(event);
+                    self.reports.push(event);
                 }
             }
         }
@@ -292,16 +307,27 @@ impl Runner {
         }
     }
 
-    /// Writes finished reports (and progress, if `with_progress`) and, if
-    /// `claim`, claims ops for the free slots and starts them. Returns how many
-    /// ops were started.
+    /// Writes finished reports (grouped: when enough are waiting, when they
+    /// have waited long enough, or along with a claim), progress if
+    /// `with_progress`, and, if `claim`, claims ops to refill the ready queue.
+    /// Returns how many ops were claimed.
     fn exchange(&mut self, claim: bool, with_progress: bool) -> Result<usize, StoreError> {
         let wants = if claim { self.wants() } else { Vec::new() };
         let with_progress = with_progress && !self.progress.is_empty();
-        if self.finished.is_empty() && !with_progress && wants.is_empty() {
+        let finished_due = !self.reports.is_empty()
+            && (!claim
+                || !wants.is_empty()
+                || self.reports.len() >= self.config.concurrency
+                || self.last_exchange.elapsed() >= FINISH_FLUSH_EVERY);
+        if !finished_due && !with_progress && wants.is_empty() {
             return Ok(0);
         }
-        let mut events = std::mem::take(&mut self.finished);
+        self.last_exchange = Instant::now();
+        let mut events = if finished_due {
+            std::mem::take(&mut self.reports)
+        } else {
+            Vec::new()
+        };
         if with_progress {
             events.extend(self.progress.drain().map(|(_, e)| e));
         }
@@ -326,16 +352,32 @@ impl Runner {
                     .insert(provider_id.clone(), now + HOUSEKEEPING_EVERY);
             }
         }
-        let started = claimed.len();
-        for op in claimed {
-            self.start_op(op)?;
-        }
-        Ok(started)
+        let n = claimed.len();
+        self.ready.extend(claimed);
+        Ok(n)
     }
 
-    /// Free slots per provider, within the global bound.
+    /// How many ops this engine holds (running or ready) for a provider.
+    fn held(&self, provider_id: &str) -> usize {
+        self.running
+            .values()
+            .filter(|r| r.provider_id == provider_id)
+            .count()
+            + self
+                .ready
+                .iter()
+                .filter(|o| o.provider_id == provider_id)
+                .count()
+    }
+
+    /// Ops to claim per provider. Claims wait until the engine holds at most
+    /// one round of work, then fill up to `PREFETCH` rounds at once.
     fn wants(&self) -> Vec<(String, usize)> {
-        let mut free = self.config.concurrency.saturating_sub(self.running.len());
+        let held = self.running.len() + self.ready.len();
+        if held > self.config.concurrency {
+            return Vec::new();
+        }
+        let mut free = PREFETCH * self.config.concurrency - held;
         let now = Instant::now();
         let mut wants = Vec::new();
         for (id, (row, _)) in &self.providers {
@@ -348,13 +390,8 @@ impl Runner {
             {
                 continue;
             }
-            let busy = self
-                .running
-                .values()
-                .filter(|r| &r.provider_id == id)
-                .count();
-            let n = (row.concurrency.max(1) as usize)
-                .saturating_sub(busy)
+            let n = (PREFETCH * row.concurrency.max(1) as usize)
+                .saturating_sub(self.held(id))
                 .min(free);
             if n > 0 {
                 free -= n;
@@ -362,6 +399,35 @@ impl Runner {
             }
         }
         wants
+    }
+
+    /// Starts ready ops while their providers and the engine have free slots.
+    /// An op cancelled or removed while it waited is dropped.
+    fn start_ready(&mut self) -> Result<(), StoreError> {
+        let mut i = 0;
+        while i < self.ready.len() && self.running.len() < self.config.concurrency {
+            let provider_id = &self.ready[i].provider_id;
+            let limit = self
+                .providers
+                .get(provider_id)
+                .map_or(1, |(row, _)| row.concurrency.max(1) as usize);
+            let busy = self
+                .running
+                .values()
+                .filter(|r| &r.provider_id == provider_id)
+                .count();
+            if busy >= limit {
+                i += 1;
+                continue;
+            }
+            let Some(op) = self.ready.remove(i) else {
+                break;
+            };
+            if self.store.lost_ops(&self.owner.id, &[&op.id])?.is_empty() {
+                self.start_op(op)?;
+            }
+        }
+        Ok(())
     }
 
     fn start_op(&mut self, op: ClaimedOp) -> Result<(), StoreError> {
@@ -413,6 +479,10 @@ impl Runner {
                 });
             let _ = tx.send(Msg::Done { op, outcome });
         });
+        self.reports.push(OpEvent::Started {
+            id: id.clone(),
+            at: Instant::now(),
+        });
         self.running.insert(
             id,
             Running {
@@ -433,7 +503,7 @@ impl Runner {
                 failure: Some(failure),
             },
         );
-        self.finished.push(event);
+        self.reports.push(event);
         Ok(())
     }
 
@@ -465,12 +535,20 @@ impl Runner {
         }))
     }
 
-    /// Stops every running op and hands it back to the queue.
+    /// Stops every running op and hands it and the ready ones back to the queue.
     fn release_all(&mut self) {
+        for op in self.ready.drain(..) {
+            self.reports.push(OpEvent::Finished {
+                id: op.id,
+                bytes: 0,
+                change: None,
+                failure: Some((None, Retry::Release(Duration::ZERO))),
+            });
+        }
         for (id, running) in self.running.drain() {
             running.abort.abort();
             self.progress.remove(&id);
-            self.finished.push(OpEvent::Finished {
+            self.reports.push(OpEvent::Finished {
                 id,
                 bytes: 0,
                 change: None,
@@ -481,7 +559,7 @@ impl Runner {
 
     /// The periodic look at shared state.
     fn housekeeping(&mut self) -> Result<(), StoreError> {
-        if !self.running.is_empty() {
+        if !self.running.is_empty() || !self.ready.is_empty() {
             self.store.renew_leases(&self.owner.id, self.config.lease)?;
         }
         let ids: Vec<&str> = self.running.keys().map(|s| s.as_str()).collect();
@@ -538,7 +616,7 @@ impl Runner {
     /// Nothing runs here and nothing will become runnable for this engine
     /// (ops of offline or disabled providers do not count).
     fn is_idle(&self) -> Result<bool, StoreError> {
-        if !self.running.is_empty() || !self.finished.is_empty() {
+        if !self.running.is_empty() || !self.reports.is_empty() || !self.ready.is_empty() {
             return Ok(false);
         }
         let now = Instant::now();

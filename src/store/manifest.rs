@@ -46,21 +46,20 @@ impl Store {
     pub fn asset(&self, content_hash: &str) -> Result<Option<ManifestEntry>> {
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT content_hash, size_bytes, original_name, local_path, media_type, added_at
                  FROM asset_manifest WHERE content_hash = ?1",
-                [content_hash],
-                |r| {
-                    Ok(ManifestEntry {
-                        content_hash: r.get(0)?,
-                        size_bytes: r.get(1)?,
-                        original_name: r.get(2)?,
-                        local_path: r.get(3)?,
-                        media_type: r.get(4)?,
-                        added_at: r.get(5)?,
-                    })
-                },
-            )
+            )?
+            .query_row([content_hash], |r| {
+                Ok(ManifestEntry {
+                    content_hash: r.get(0)?,
+                    size_bytes: r.get(1)?,
+                    original_name: r.get(2)?,
+                    local_path: r.get(3)?,
+                    media_type: r.get(4)?,
+                    added_at: r.get(5)?,
+                })
+            })
             .optional()?)
     }
 }

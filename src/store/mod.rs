@@ -24,7 +24,7 @@ pub use operations::{
 };
 pub use providers::{ProviderKind, ProviderRow};
 pub use schema::NOW;
-pub use view::OpKey;
+pub use view::{OpKey, parse_timestamp};
 
 /// Errors from the library database, each saying what went wrong in words a
 /// person can act on.
@@ -86,6 +86,10 @@ impl Store {
         };
         store.conn.pragma_update(None, "journal_mode", "WAL")?;
         store.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Statement journals and sorts in memory, and a page cache that holds
+        // the hot part of a big queue.
+        store.conn.pragma_update(None, "temp_store", "MEMORY")?;
+        store.conn.pragma_update(None, "cache_size", -32768)?;
         store.conn.pragma_update(None, "foreign_keys", true)?;
         store.migrate()?;
         Ok(store)

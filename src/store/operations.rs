@@ -178,6 +178,11 @@ pub enum OpEvent {
         bytes: i64,
         total: i64,
     },
+    /// The op really started (it may have waited after its claim).
+    Started {
+        id: String,
+        at: std::time::Instant,
+    },
     Finished {
         id: String,
         bytes: i64,
@@ -367,18 +372,25 @@ impl Store {
         let tx = self.write_tx()?;
         let mut created = Vec::with_capacity(ops.len());
         {
-            let mut stmt = tx.prepare_cached(
+            let mut held = tx.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM asset_copies
+                 WHERE content_hash = ?1 AND provider_id = ?2 AND verify_status = 'ok')",
+            )?;
+            let mut insert = tx.prepare_cached(
                 "INSERT INTO sync_operations
                      (id, content_hash, provider_id, operation_type, priority, total_bytes)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6
-                 WHERE ?4 != 'upload' OR NOT EXISTS (
-                     SELECT 1 FROM asset_copies
-                     WHERE content_hash = ?2 AND provider_id = ?3 AND verify_status = 'ok')
-                 ON CONFLICT DO NOTHING",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
             )?;
             for op in ops {
+                if op.operation_type == OpType::Upload
+                    && held.query_row(params![op.content_hash, op.provider_id], |r| {
+                        r.get::<_, bool>(0)
+                    })?
+                {
+                    continue;
+                }
                 let id = new_id();
-                let n = stmt
+                let n = insert
                     .execute(params![
                         id,
                         op.content_hash,
@@ -766,20 +778,29 @@ fn apply_in(
                      lease_owner = NULL, lease_expires_at = NULL
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
                  RETURNING content_hash, provider_id, retry_count >= max_retries",
-            NOW_PLUS_ARG = "strftime('%Y-%m-%d %H:%M:%f','now', '+' || ?6 || ' seconds')"
+            NOW_PLUS_ARG =
+                "strftime('%Y-%m-%d %H:%M:%f','now', '+' || printf('%.3f', ?6) || ' seconds')"
         ))?;
         let mut release = tx.prepare_cached(
                 "UPDATE sync_operations
                  SET status = 'queued', bytes_transferred = 0, started_at = NULL,
                      error_message = COALESCE(?3, error_message), lease_owner = NULL, lease_expires_at = NULL,
-                     next_attempt_at = strftime('%Y-%m-%d %H:%M:%f','now', '+' || ?4 || ' seconds')
+                     next_attempt_at = strftime('%Y-%m-%d %H:%M:%f','now', '+' || printf('%.3f', ?4) || ' seconds')
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
                  RETURNING content_hash, provider_id",
             )?;
+        let mut started = tx.prepare_cached(
+            "UPDATE sync_operations
+             SET started_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || printf('%.3f', ?3) || ' seconds')
+             WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'",
+        )?;
         for event in events {
             match event {
                 OpEvent::Progress { id, bytes, total } => {
                     progress.execute(params![id, owner, bytes, total])?;
+                }
+                OpEvent::Started { id, at } => {
+                    started.execute(params![id, owner, at.elapsed().as_secs_f64()])?;
                 }
                 OpEvent::Finished {
                     id,
@@ -841,34 +862,30 @@ fn apply_copy_change(
     change: &CopyChange,
 ) -> Result<()> {
     match change {
-        CopyChange::Stored { remote_key } => tx.execute(
-            &format!(
+        CopyChange::Stored { remote_key } => tx
+            .prepare_cached(&format!(
                 "INSERT INTO asset_copies (content_hash, provider_id, remote_key, stored_at, verified_at, verify_status)
                  VALUES (?1, ?2, ?3, {NOW}, {NOW}, 'ok')
                  ON CONFLICT (content_hash, provider_id) DO UPDATE SET
                      remote_key = excluded.remote_key, stored_at = excluded.stored_at,
                      verified_at = excluded.verified_at, verify_status = 'ok'"
-            ),
-            params![hash, provider, remote_key],
-        )?,
-        CopyChange::Checked { remote_key, status } => tx.execute(
-            &format!(
+            ))?
+            .execute(params![hash, provider, remote_key])?,
+        CopyChange::Checked { remote_key, status } => tx
+            .prepare_cached(&format!(
                 "INSERT INTO asset_copies (content_hash, provider_id, remote_key, verified_at, verify_status)
                  SELECT ?1, ?2, ?3, {NOW}, ?4 WHERE ?4 = 'ok' OR EXISTS (
                      SELECT 1 FROM asset_copies WHERE content_hash = ?1 AND provider_id = ?2)
                  ON CONFLICT (content_hash, provider_id) DO UPDATE SET
                      verified_at = excluded.verified_at, verify_status = excluded.verify_status"
-            ),
-            params![hash, provider, remote_key, status.as_str()],
-        )?,
-        CopyChange::Removed => tx.execute(
-            "DELETE FROM asset_copies WHERE content_hash = ?1 AND provider_id = ?2",
-            params![hash, provider],
-        )?,
-        CopyChange::Downloaded { local_path } => tx.execute(
-            "UPDATE asset_manifest SET local_path = ?2 WHERE content_hash = ?1",
-            params![hash, local_path],
-        )?,
+            ))?
+            .execute(params![hash, provider, remote_key, status.as_str()])?,
+        CopyChange::Removed => tx
+            .prepare_cached("DELETE FROM asset_copies WHERE content_hash = ?1 AND provider_id = ?2")?
+            .execute(params![hash, provider])?,
+        CopyChange::Downloaded { local_path } => tx
+            .prepare_cached("UPDATE asset_manifest SET local_path = ?2 WHERE content_hash = ?1")?
+            .execute(params![hash, local_path])?,
     };
     Ok(())
 }
