@@ -317,7 +317,12 @@ impl Runner {
         let finished_due = !self.reports.is_empty()
             && (!claim
                 || !wants.is_empty()
-                || self.reports.len() >= self.config.concurrency
+                || self
+                    .reports
+                    .iter()
+                    .filter(|e| matches!(e, OpEvent::Finished { .. }))
+                    .count()
+                    >= self.config.concurrency
                 || self.last_exchange.elapsed() >= FINISH_FLUSH_EVERY);
         if !finished_due && !with_progress && wants.is_empty() {
             return Ok(0);
@@ -371,7 +376,8 @@ impl Runner {
     }
 
     /// Ops to claim per provider. Claims wait until the engine holds at most
-    /// one round of work, then fill up to `PREFETCH` rounds at once.
+    /// one round of work for it (its concurrency), then fill up to `PREFETCH`
+    /// rounds at once.
     fn wants(&self) -> Vec<(String, usize)> {
         let held = self.running.len() + self.ready.len();
         if held > self.config.concurrency {
@@ -390,9 +396,11 @@ impl Runner {
             {
                 continue;
             }
-            let n = (PREFETCH * row.concurrency.max(1) as usize)
-                .saturating_sub(self.held(id))
-                .min(free);
+            let (limit, held) = (row.concurrency.max(1) as usize, self.held(id));
+            if held > limit {
+                continue;
+            }
+            let n = (PREFETCH * limit - held).min(free);
             if n > 0 {
                 free -= n;
                 wants.push((id.clone(), n));

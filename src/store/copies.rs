@@ -48,7 +48,7 @@ impl Store {
     }
 
     fn query_copies(&self, filter: &str, value: &str) -> Result<Vec<AssetCopy>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT content_hash, provider_id, remote_key, stored_at, verified_at, verify_status
              FROM asset_copies WHERE {filter} ORDER BY content_hash, provider_id"
         ))?;

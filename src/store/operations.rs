@@ -518,7 +518,7 @@ impl Store {
                 "SELECT id FROM sync_operations WHERE id IN ({}) AND status = 'in_progress' AND lease_owner = ?",
                 placeholders(ids.len())
             );
-            let mut stmt = self.conn.prepare(&sql)?;
+            let mut stmt = self.conn.prepare_cached(&sql)?;
             let mut args: Vec<&dyn ToSql> = ids.iter().map(|s| s as &dyn ToSql).collect();
             args.push(&owner);
             stmt.query_map(args.as_slice(), |r| r.get(0))?
@@ -733,8 +733,8 @@ fn claim_in(
                 "UPDATE sync_operations
                  SET status = 'in_progress', started_at = {NOW}, lease_owner = ?1,
                      lease_expires_at = {lease}, bytes_transferred = 0, next_attempt_at = NULL
-                 WHERE id IN (
-                     SELECT id FROM sync_operations
+                 WHERE rowid IN (
+                     SELECT rowid FROM sync_operations
                      WHERE status = 'queued' AND provider_id = ?2
                        AND (next_attempt_at IS NULL OR next_attempt_at <= {NOW})
                      ORDER BY priority DESC, rowid LIMIT ?3)

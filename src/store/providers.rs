@@ -137,7 +137,7 @@ impl Store {
 
     /// All providers, by name.
     pub fn providers(&self) -> Result<Vec<ProviderRow>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM sync_providers ORDER BY name"
         ))?;
         let rows = stmt.query_map([], from_row)?;
