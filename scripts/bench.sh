@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 BASE=/dev/shm
+MADE_DISK_DIR=
 WHERE="tmpfs (/dev/shm)"
 RUNS=3
 # Breakdex gets as many transfers at once as rclone's --transfers.
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --disk)
             [ $# -ge 2 ] || { echo "--disk needs a folder" >&2; exit 2; }
+            [ -e "$2" ] || MADE_DISK_DIR=$2
             mkdir -p "$2"
             BASE=$(cd "$2" && pwd)
             WHERE="disk ($BASE, $(df -T "$BASE" | awk 'NR==2 {print $2}'))"
@@ -46,6 +48,14 @@ while [ $# -gt 0 ]; do
 done
 
 log() { printf '%s\n' "$*" >&2; }
+
+WORK=
+cleanup() {
+    if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
+    if [ -n "$MADE_DISK_DIR" ]; then rmdir "$MADE_DISK_DIR" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # --- Tools -------------------------------------------------------------------
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -82,9 +92,6 @@ BX=${CARGO_TARGET_DIR:-$ROOT/target}/release/breakdex
 
 # --- Work folder, removed at the end --------------------------------------------
 WORK=$(mktemp -d "$BASE/breakdex-bench.XXXXXX")
-cleanup() { rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 RESULTS=$WORK/results
 LOG=$WORK/log
 : >"$RESULTS"
@@ -105,12 +112,22 @@ sync
 
 # --- Timing ------------------------------------------------------------------------
 now_us() { echo $(($(date +%s%N) / 1000)); }
-# record SET WHAT MICROSECONDS
-record() { echo "$1 $2 $3" >>"$RESULTS"; }
-# timed SET WHAT CMD...: runs CMD, records its wall time; output goes to the log.
+# CPU time (user + system) of every child process this shell waited for so
+# far; `times` must run in this shell, not in a $(...) subshell.
+children_cpu_us() {
+    times >"$WORK/times"
+    awk 'NR == 2 { split($1, u, /[ms]/); split($2, k, /[ms]/)
+                   printf "%d", (u[1] * 60 + u[2] + k[1] * 60 + k[2]) * 1e6 }' "$WORK/times"
+}
+# record SET WHAT WALL_US CPU_US
+record() { echo "$1 $2 $3 $4" >>"$RESULTS"; }
+# timed SET WHAT CMD...: runs CMD, records its wall and CPU time; its output
+# goes to the log.
 timed() {
-    local set=$1 what=$2 start end
+    local set=$1 what=$2 start end cpu
     shift 2
+    children_cpu_us >"$WORK/cpu"
+    cpu=$(<"$WORK/cpu")
     start=$(now_us)
     if ! "$@" >>"$LOG" 2>&1; then
         echo "failed: $*" >&2
@@ -118,7 +135,8 @@ timed() {
         exit 1
     fi
     end=$(now_us)
-    record "$set" "$what" $((end - start))
+    children_cpu_us >"$WORK/cpu"
+    record "$set" "$what" $((end - start)) $(($(<"$WORK/cpu") - cpu))
 }
 count_files() { find "$1" -type f | wc -l; }
 b3sum_all() { find "$1" -type f -print0 | sort -z | xargs -0 b3sum --num-threads 1; }
@@ -161,8 +179,8 @@ for run in $(seq "$RUNS"); do
 done
 
 # --- Report ------------------------------------------------------------------------
-median() { # median of the values of SET WHAT, in seconds
-    awk -v s="$1" -v w="$2" '$1 == s && $2 == w { print $3 }' "$RESULTS" | sort -n |
+median() { # median of SET WHAT [COLUMN: 3 wall (default), 4 CPU], in seconds
+    awk -v s="$1" -v w="$2" -v c="${3:-3}" '$1 == s && $2 == w { print $c }' "$RESULTS" | sort -n |
         awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
               m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m / 1e6 }'
 }
@@ -172,9 +190,9 @@ all_runs() {
 # Totals per run, then their median.
 for set in small large; do
     paste -d' ' \
-        <(awk -v s=$set '$1 == s && $2 == "bx_add" { print $3 }' "$RESULTS") \
-        <(awk -v s=$set '$1 == s && $2 == "bx_run" { print $3 }' "$RESULTS") |
-        awk -v s=$set '{ print s, "bx_total", $1 + $2 }' >>"$RESULTS"
+        <(awk -v s=$set '$1 == s && $2 == "bx_add" { print $3, $4 }' "$RESULTS") \
+        <(awk -v s=$set '$1 == s && $2 == "bx_run" { print $3, $4 }' "$RESULTS") |
+        awk -v s=$set '{ print s, "bx_total", $1 + $3, $2 + $4 }' >>"$RESULTS"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
@@ -183,9 +201,9 @@ echo
 echo "Breakdex benchmark on $WHERE"
 echo "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "tools: $(rclone version 2>/dev/null | head -1), $(b3sum --version), $("$BX" --version 2>/dev/null || echo breakdex)"
-echo "median of $RUNS runs, wall seconds (every run in brackets)"
+echo "median of $RUNS runs: wall seconds (every run's in brackets), and CPU seconds (user + system)"
 echo
-printf '%-6s %-40s %8s   %s\n' set measurement median runs
+printf '%-6s %-40s %8s %8s   %s\n' set measurement wall cpu "wall of each run"
 for set in small large; do
     for what in rclone cp bx_add bx_run bx_total b3sum; do
         case $what in
@@ -196,7 +214,8 @@ for set in small large; do
             bx_total) label="breakdex total (add + run)" ;;
             b3sum) label="b3sum --num-threads 1" ;;
         esac
-        printf '%-6s %-40s %8s   [%s]\n' "$set" "$label" "$(median $set $what)" "$(all_runs $set $what)"
+        printf '%-6s %-40s %8s %8s   [%s]\n' "$set" "$label" "$(median $set $what)" \
+            "$(median $set $what 4)" "$(all_runs $set $what)"
     done
 done
 echo

@@ -11,4 +11,27 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
+# The remote-provider tests (tests/it/remote.rs) start real servers on
+# 127.0.0.1: moto (S3), rclone (WebDAV) and OpenSSH sshd (SFTP). Install
+# whatever is missing; when all is there this costs nothing.
+need_apt=()
+command -v rclone >/dev/null || need_apt+=(rclone)
+{ [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v ssh-keyscan >/dev/null; } \
+    || need_apt+=(openssh-server openssh-client)
+command -v python3 >/dev/null || need_apt+=(python3 python3-pip python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    sudo_=""
+    [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+    $sudo_ apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${need_apt[@]}"
+fi
+if ! command -v moto_server >/dev/null || ! python3 -c 'import boto3' 2>/dev/null; then
+    python3 -m pip install --quiet 'moto[server]' \
+        || python3 -m pip install --quiet --break-system-packages 'moto[server]'
+    # pip --user puts moto_server here on a plain Debian; pyenv needs its
+    # shims rebuilt to see a new command.
+    export PATH="$HOME/.local/bin:$PATH"
+    if command -v pyenv >/dev/null; then pyenv rehash; fi
+fi
+
 cargo test --locked

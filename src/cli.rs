@@ -98,6 +98,8 @@ enum ProviderCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A real round trip: write a small probe object, read it back, delete it
+    Test { name: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,6 +110,69 @@ enum ProviderAdd {
         #[arg(long)]
         root: PathBuf,
         /// Most ops running at once on this provider
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=64))]
+        concurrency: i64,
+    },
+    /// S3-compatible storage: AWS S3, Backblaze B2, Cloudflare R2, MinIO, Wasabi
+    S3 {
+        name: String,
+        /// The service URL, e.g. https://s3.us-west-004.backblazeb2.com
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// A folder inside the bucket
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Address the bucket in the path (MinIO, most self-hosted servers)
+        /// instead of the host name
+        #[arg(long)]
+        path_style: bool,
+        #[arg(long)]
+        access_key_id: String,
+        /// Read the secret access key from standard input (required)
+        #[arg(long, required = true)]
+        secret_stdin: bool,
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=64))]
+        concurrency: i64,
+    },
+    /// WebDAV: Nextcloud, ownCloud, most NAS boxes
+    Webdav {
+        name: String,
+        /// The server URL, e.g. https://cloud.example.com/remote.php/dav/files/me
+        #[arg(long)]
+        endpoint: String,
+        /// A folder on the server
+        #[arg(long)]
+        root: Option<String>,
+        #[arg(long)]
+        user: String,
+        /// Read the password from standard input (required)
+        #[arg(long, required = true)]
+        secret_stdin: bool,
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=64))]
+        concurrency: i64,
+    },
+    /// SFTP with a private key; the host key is checked against known_hosts
+    Sftp {
+        name: String,
+        #[arg(long)]
+        host: String,
+        #[arg(long, default_value_t = 22)]
+        port: u16,
+        #[arg(long)]
+        user: String,
+        /// The private key file (key authentication only)
+        #[arg(long)]
+        key: PathBuf,
+        /// A folder on the server
+        #[arg(long)]
+        root: Option<String>,
+        /// Trust a host that is not in known_hosts yet, adding its keys
+        #[arg(long)]
+        trust_new_host: bool,
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=64))]
         concurrency: i64,
     },
@@ -178,6 +243,17 @@ fn install_panic_hook() {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // The request signers print credentials (secret keys included) in their
+    // debug logs: they never log below info, whatever RUST_LOG says.
+    let filter = ["reqsign_core", "reqsign_aws_core", "reqsign_aws_v4"]
+        .into_iter()
+        .fold(filter, |f, target| {
+            f.add_directive(
+                format!("{target}=info")
+                    .parse()
+                    .expect("a valid log directive"),
+            )
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -226,7 +302,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 root.display()
             );
         }
+        Command::Provider(ProviderCommand::Add(add)) => {
+            crate::cli_remote::add(&mut store, &db, remote_add(add))?
+        }
         Command::Provider(ProviderCommand::List { json }) => provider_list(&store, json)?,
+        Command::Provider(ProviderCommand::Test { name }) => {
+            return crate::cli_remote::test(&store, &name);
+        }
         Command::Add {
             paths,
             providers,
@@ -256,6 +338,67 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The settings of a remote provider to add, as `cli_remote` takes them.
+fn remote_add(add: ProviderAdd) -> crate::cli_remote::RemoteAdd {
+    use crate::cli_remote::RemoteAdd;
+    match add {
+        ProviderAdd::S3 {
+            name,
+            endpoint,
+            bucket,
+            region,
+            prefix,
+            path_style,
+            access_key_id,
+            secret_stdin: _,
+            concurrency,
+        } => RemoteAdd::S3 {
+            name,
+            endpoint,
+            bucket,
+            region,
+            prefix,
+            path_style,
+            access_key_id,
+            concurrency,
+        },
+        ProviderAdd::Webdav {
+            name,
+            endpoint,
+            root,
+            user,
+            secret_stdin: _,
+            concurrency,
+        } => RemoteAdd::Webdav {
+            name,
+            endpoint,
+            root,
+            user,
+            concurrency,
+        },
+        ProviderAdd::Sftp {
+            name,
+            host,
+            port,
+            user,
+            key,
+            root,
+            trust_new_host,
+            concurrency,
+        } => RemoteAdd::Sftp {
+            name,
+            host,
+            port,
+            user,
+            key,
+            root,
+            trust_new_host,
+            concurrency,
+        },
+        ProviderAdd::Local { .. } => unreachable!("local providers are added above"),
+    }
+}
+
 fn provider_list(store: &Store, json: bool) -> anyhow::Result<()> {
     let providers = store.providers()?;
     if json {
@@ -264,12 +407,15 @@ fn provider_list(store: &Store, json: bool) -> anyhow::Result<()> {
     }
     for p in providers {
         println!(
-            "{:<20} {:<7} {:<8} concurrency {:<3} {}",
+            "{:<20} {:<7} {:<8} concurrency {:<3} {}{}",
             p.name,
             p.kind.as_str(),
             if p.enabled { "enabled" } else { "disabled" },
             p.concurrency,
-            p.settings
+            p.settings,
+            crate::cli_remote::secret_store(&p)
+                .map(|s| format!("  secret: {s}"))
+                .unwrap_or_default()
         );
     }
     Ok(())
@@ -442,7 +588,9 @@ fn status(store: &Store, json: bool) -> anyhow::Result<()> {
     let counts = store.counts(None)?;
     let mut providers = Vec::new();
     for p in store.providers()? {
-        let online = Provider::open(&p).and_then(|p| p.check_online());
+        let online = Provider::open(&p)
+            .and_then(|opened| opened.check_online())
+            .and_then(|()| crate::providers::reachable(&p));
         providers.push(serde_json::json!({
             "name": p.name,
             "kind": p.kind,

@@ -4,10 +4,12 @@
 //! command line. See ARCHITECTURE.md for the map.
 
 pub mod cli;
+mod cli_remote;
 pub mod demo;
 pub mod engine;
 pub mod library;
 pub mod providers;
+pub mod secrets;
 pub mod setup;
 pub mod store;
 pub mod ui;

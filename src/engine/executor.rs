@@ -145,8 +145,15 @@ async fn upload<F: FnMut(i64, i64)>(
         key.clone()
     };
     let expected = asset.size_bytes as u64;
+    if let Some(dav) = job.provider.webdav() {
+        return webdav_upload(job, dav, file, &path, expected, progress, sent).await;
+    }
+    // Remote objects go up in parts (S3 multipart), a few at a time, so
+    // memory stays flat whatever the file's size.
     let mut writer = op
-        .writer(&write_to)
+        .writer_with(&write_to)
+        .chunk(crate::providers::s3::PART)
+        .concurrent(crate::providers::s3::PARTS_IN_FLIGHT)
         .await
         .map_err(|e| fail(job.provider.failure("writing", &e)))?;
     let mut hasher = blake3::Hasher::new();
@@ -187,6 +194,48 @@ async fn upload<F: FnMut(i64, i64)>(
             .await
             .map_err(|e| fail(job.provider.failure("renaming the upload", &e)))?;
     }
+    Ok(Some(CopyChange::Stored { remote_key: key }))
+}
+
+/// An upload to a WebDAV provider: one streaming PUT to the temporary name
+/// (hashed and counted as it goes out), then a MOVE into place.
+async fn webdav_upload<F: FnMut(i64, i64)>(
+    job: &Job,
+    dav: &crate::providers::webdav::Direct,
+    file: tokio::fs::File,
+    path: &Path,
+    expected: u64,
+    progress: &mut Progress<F>,
+    sent: &mut u64,
+) -> OpResult {
+    let op = job.provider.operator();
+    let tmp = temp_key(&job.op.id);
+    let key = object_key(&job.op.content_hash);
+    op.create_dir(".breakdex-tmp/")
+        .await
+        .map_err(|e| fail(job.provider.failure("writing", &e)))?;
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let put = dav.put_file(&tmp, file, counter.clone());
+    tokio::pin!(put);
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    let result = loop {
+        tokio::select! {
+            r = &mut put => break r,
+            _ = tick.tick() => progress.update(counter.load(Ordering::Relaxed), expected),
+        }
+    };
+    *sent = counter.load(Ordering::Relaxed);
+    let (hash, len) = result.map_err(fail)?;
+    if len != expected || hash != job.op.content_hash {
+        let _ = op.delete(&tmp).await;
+        return Err(fail(Failure::permanent(format!(
+            "source changed: {} no longer matches what was added to the library",
+            path.display()
+        ))));
+    }
+    op.rename(&tmp, &key)
+        .await
+        .map_err(|e| fail(job.provider.failure("renaming the upload", &e)))?;
     Ok(Some(CopyChange::Stored { remote_key: key }))
 }
 
@@ -581,7 +630,10 @@ pub fn safe_file_name(name: &str, hash: &str) -> String {
 fn place(tmp: &Path, dir: &Path, name: &str, hash: &str) -> std::io::Result<PathBuf> {
     let name = safe_file_name(name, hash);
     let p = Path::new(&name);
-    let stem = p.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
     let ext = p
         .extension()
         .map(|e| format!(".{}", e.to_string_lossy()))

@@ -9,6 +9,12 @@ use opendal::{ErrorKind, Operator};
 
 use crate::store::{ProviderKind, ProviderRow};
 
+mod remote;
+pub use remote::reachable;
+pub mod s3;
+pub mod sftp;
+pub mod webdav;
+
 /// What kind of trouble a failure is, which decides what the queue does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureKind {
@@ -77,10 +83,13 @@ pub fn temp_key(op_id: &str) -> String {
 pub struct Provider {
     pub id: String,
     pub name: String,
+    pub kind: ProviderKind,
     op: Operator,
     /// The folder of a local provider, checked before each use: a missing
     /// folder means the drive is not there.
     local_root: Option<PathBuf>,
+    /// For WebDAV: the line that streams uploads (see `webdav::Direct`).
+    webdav: Option<webdav::Direct>,
 }
 
 impl Provider {
@@ -107,16 +116,36 @@ impl Provider {
                 Ok(Provider {
                     id: row.id.clone(),
                     name: row.name.clone(),
+                    kind: row.kind,
                     op,
                     local_root: Some(root),
+                    webdav: None,
                 })
             }
-            other => Err(Failure::permanent(format!(
-                "provider '{}' is of kind '{}', which this version of Breakdex cannot use yet",
-                row.name,
-                other.as_str()
-            ))),
+            ProviderKind::S3 | ProviderKind::Webdav | ProviderKind::Sftp => {
+                let op = match row.kind {
+                    ProviderKind::S3 => s3::operator(row)?,
+                    ProviderKind::Webdav => webdav::operator(row)?,
+                    _ => sftp::operator(row)?,
+                };
+                Ok(Provider {
+                    id: row.id.clone(),
+                    name: row.name.clone(),
+                    kind: row.kind,
+                    op,
+                    local_root: None,
+                    webdav: match row.kind {
+                        ProviderKind::Webdav => Some(webdav::direct(row)?),
+                        _ => None,
+                    },
+                })
+            }
         }
+    }
+
+    /// For WebDAV: the line that streams uploads in one PUT.
+    pub fn webdav(&self) -> Option<&webdav::Direct> {
+        self.webdav.as_ref()
     }
 
     /// The OpenDAL operator behind this provider.
@@ -140,6 +169,9 @@ impl Provider {
 
     /// Explains an OpenDAL error met while doing `what` on this provider.
     pub fn failure(&self, what: &str, err: &opendal::Error) -> Failure {
+        if self.kind != ProviderKind::Local {
+            return remote::explain(self.kind, &self.name, what, err);
+        }
         if let Err(offline) = self.check_online() {
             return offline;
         }

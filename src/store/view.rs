@@ -1,25 +1,21 @@
 //! What the window reads: a compact key per op, so that a million rows can be
 //! sorted and filtered in memory; whole rows by rowid for the visible part;
-//! text search; and a cheap check for "did anything change".
+//! the head of the queue, straight from the status index; text search; and a
+//! cheap check for "did anything change".
+
+use std::collections::HashMap;
 
 use rusqlite::params_from_iter;
+use rusqlite::types::ValueRef;
 
-use super::operations::{ROW_COLUMNS, op_row, parse_enum, placeholders};
+use super::operations::{ROW_COLUMNS, op_row, placeholders};
 use super::{OpRow, OpState, OpStatus, OpType, Result, Store};
 
-/// The sortable and filterable facts of one op, in a few dozen bytes.
+/// The sortable and filterable facts of one op, in 72 bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct OpKey {
     pub rowid: i64,
-    pub state: OpState,
-    pub operation_type: OpType,
-    pub status: OpStatus,
     pub priority: i64,
-    pub retry_count: i32,
-    /// Position of the provider's name among all providers' names.
-    pub provider_rank: u32,
-    /// Position of the asset's name among all names (0 when unknown).
-    pub name_rank: u32,
     /// The first 64 bits of the content hash.
     pub hash_prefix: u64,
     pub bytes_transferred: i64,
@@ -27,11 +23,131 @@ pub struct OpKey {
     /// Milliseconds since the epoch; `i64::MIN` when not set.
     pub started_ms: i64,
     pub completed_ms: i64,
+    /// Position of the asset's name among all names (0 when unknown).
+    pub name_rank: u32,
+    pub retry_count: i32,
+    /// Position of the provider's name among all providers' names.
+    pub provider_rank: u32,
+    pub state: OpState,
+    pub operation_type: OpType,
+    pub status: OpStatus,
 }
 
-fn millis(col: &str) -> String {
-    format!("CAST((julianday({col}) - 2440587.5) * 86400000.0 AS INTEGER)")
+/// Milliseconds since the epoch of a stored timestamp
+/// (`YYYY-MM-DD HH:MM:SS.SSS`, UTC).
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    parse_timestamp_bytes(text.as_bytes())
 }
+
+fn parse_timestamp_bytes(b: &[u8]) -> Option<i64> {
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let mut v = 0i64;
+        for &c in b.get(r)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
+        }
+        Some(v)
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let ms = num(20..23).unwrap_or(0);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms)
+}
+
+/// Each byte's value as a hex digit, or 0x80 when it is not one.
+const HEX: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b'0'..=b'9' => c as u8 - b'0',
+            b'a'..=b'f' => c as u8 - b'a' + 10,
+            b'A'..=b'F' => c as u8 - b'A' + 10,
+            _ => 0x80,
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The number in the first 16 characters of a content hash read as hex
+/// (`None` when they are not all hex digits).
+fn hex_head(hash: &[u8]) -> Option<u64> {
+    let head = &hash[..hash.len().min(16)];
+    let (mut v, mut bad) = (0u64, 0u8);
+    for &c in head {
+        let d = HEX[c as usize];
+        bad |= d;
+        v = (v << 4) | u64::from(d & 15);
+    }
+    (bad & 0x80 == 0 && !head.is_empty()).then_some(v)
+}
+
+/// A 64-bit handle for a whole content hash: its first 64 bits when it is
+/// the usual 64 hex digits, else a hash of its bytes.
+fn hash_handle(hash: &[u8]) -> u64 {
+    handle_of(hash, hex_head(hash))
+}
+
+/// [`hash_handle`], given the hash's [`hex_head`].
+fn handle_of(hash: &[u8], head: Option<u64>) -> u64 {
+    match head {
+        Some(v) if hash.len() == 64 => v,
+        _ => {
+            use std::hash::{BuildHasher, BuildHasherDefault};
+            BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .hash_one(hash)
+        }
+    }
+}
+
+fn text<'a>(r: &'a rusqlite::Row, i: usize) -> rusqlite::Result<&'a [u8]> {
+    match r.get_ref(i)? {
+        ValueRef::Text(t) | ValueRef::Blob(t) => Ok(t),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            String::new(),
+            other.data_type(),
+        )),
+    }
+}
+
+fn opt_text<'a>(r: &'a rusqlite::Row, i: usize) -> rusqlite::Result<Option<&'a [u8]>> {
+    match r.get_ref(i)? {
+        ValueRef::Null => Ok(None),
+        _ => text(r, i).map(Some),
+    }
+}
+
+fn bad_enum(i: usize, value: &[u8]) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        i,
+        rusqlite::types::Type::Text,
+        format!("unexpected value '{}'", String::from_utf8_lossy(value)).into(),
+    )
+}
+
+fn parse_bytes<T>(i: usize, value: &[u8], parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(parse)
+        .ok_or_else(|| bad_enum(i, value))
+}
+
+/// How many rows the whole-queue read holds on to before it knows better.
+const MAX_RESERVE: usize = 1 << 24;
 
 impl Store {
     /// A number that changes whenever another connection commits to the file.
@@ -41,46 +157,200 @@ impl Store {
             .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
-    /// Calls `f` with the key of every op, in queue age order.
-    pub fn scan_keys(&self, mut f: impl FnMut(OpKey)) -> Result<()> {
-        let sql = format!(
-            "SELECT o.rowid, o.operation_type, o.status, o.priority, o.retry_count, o.max_retries,
-                    pr.rank, COALESCE(nr.rank, 0), substr(o.content_hash, 1, 16),
-                    o.bytes_transferred, o.total_bytes, {}, {}
-             FROM sync_operations o
-             JOIN (SELECT id, row_number() OVER (ORDER BY name) AS rank FROM sync_providers) pr
-                 ON pr.id = o.provider_id
-             LEFT JOIN (SELECT content_hash, dense_rank() OVER (ORDER BY original_name) AS rank
-                        FROM asset_manifest) nr
-                 ON nr.content_hash = o.content_hash
-             ORDER BY o.rowid",
-            millis("o.started_at"),
-            millis("o.completed_at")
-        );
-        let mut stmt = self.conn.prepare(&sql)?;
+    /// Sets this connection's page cache, in KiB (a reader that scans the
+    /// whole queue gains little from a big one).
+    pub fn set_cache_kib(&self, kib: i64) -> Result<()> {
+        Ok(self.conn.pragma_update(None, "cache_size", -kib)?)
+    }
+
+    /// Providers' ids and their rank among all providers' names (1-based).
+    fn provider_ranks(&self) -> Result<Vec<(Vec<u8>, u32)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM sync_providers ORDER BY name")?;
+        let ids = stmt.query_map([], |r| Ok(text(r, 0)?.to_vec()))?;
+        let mut out = Vec::new();
+        for (i, id) in ids.enumerate() {
+            out.push((id?, i as u32 + 1));
+        }
+        Ok(out)
+    }
+
+    /// Each asset's name rank (1-based, equal names equal ranks, in byte
+    /// order like SQLite's) as `handle << 64 | rank`, sorted, where the
+    /// handle is the [`hash_handle`] of its content hash.
+    fn name_ranks(&self) -> Result<Vec<u128>> {
+        // Names go into one buffer; entries carry their first 16 bytes so that
+        // most comparisons never touch it.
+        struct Entry {
+            head: u128,
+            start: u32,
+            len: u32,
+            handle: u64,
+        }
+        let count: i64 = self
+            .conn
+            .query_row("SELECT max(rowid) FROM asset_manifest", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })?
+            .unwrap_or(0);
+        let mut entries: Vec<Entry> = Vec::with_capacity((count.max(0) as usize).min(MAX_RESERVE));
+        let mut names: Vec<u8> = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT content_hash, original_name FROM asset_manifest")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let status = parse_enum(r, 2, OpStatus::parse)?;
+            let name = text(r, 1)?;
+            let mut head = [0u8; 16];
+            let n = name.len().min(16);
+            head[..n].copy_from_slice(&name[..n]);
+            entries.push(Entry {
+                head: u128::from_be_bytes(head),
+                start: names.len() as u32,
+                len: name.len() as u32,
+                handle: hash_handle(text(r, 0)?),
+            });
+            names.extend_from_slice(name);
+        }
+        drop(rows);
+
+        let name = |e: &Entry| &names[e.start as usize..(e.start + e.len) as usize];
+        entries.sort_unstable_by(|a, b| a.head.cmp(&b.head).then_with(|| name(a).cmp(name(b))));
+
+        let mut ranks = Vec::with_capacity(entries.len());
+        let mut rank = 0u32;
+        for (i, e) in entries.iter().enumerate() {
+            if i == 0 || e.head != entries[i - 1].head || name(e) != name(&entries[i - 1]) {
+                rank += 1;
+            }
+            ranks.push(u128::from(e.handle) << 64 | u128::from(rank));
+        }
+        drop(entries);
+        ranks.sort_unstable();
+        Ok(ranks)
+    }
+
+    /// Fills `keys` with the key of every op, in rowid (age) order, reusing
+    /// its room.
+    pub fn scan_keys(&self, keys: &mut Vec<OpKey>) -> Result<()> {
+        keys.clear();
+        let providers = self.provider_ranks()?;
+        let by_id: HashMap<&[u8], u32> = providers.iter().map(|(id, r)| (&id[..], *r)).collect();
+        let provider_rank = |id: &[u8]| -> Option<u32> {
+            if providers.len() <= 8 {
+                providers.iter().find(|(p, _)| p == id).map(|(_, r)| *r)
+            } else {
+                by_id.get(id).copied()
+            }
+        };
+        let names = self.name_ranks()?;
+
+        if keys.capacity() == 0 {
+            let top: i64 = self
+                .conn
+                .query_row("SELECT max(rowid) FROM sync_operations", [], |r| {
+                    r.get::<_, Option<i64>>(0)
+                })?
+                .unwrap_or(0);
+            keys.reserve((top.max(0) as usize).min(MAX_RESERVE));
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT rowid, operation_type, status, priority, retry_count, max_retries,
+                    provider_id, content_hash, bytes_transferred, total_bytes,
+                    started_at, completed_at
+             FROM sync_operations ORDER BY rowid",
+        )?;
+        let mut rows = stmt.query([])?;
+        // Name ranks are joined afterwards, by merging two sorted lists:
+        // (hash handle, key index) here with (hash handle, rank).
+        let mut handles: Vec<u128> = Vec::with_capacity(keys.capacity());
+        while let Some(r) = rows.next()? {
+            // Ops of a provider that is gone are not shown.
+            let Some(provider_rank) = provider_rank(text(r, 6)?) else {
+                continue;
+            };
+            let status = match text(r, 2)? {
+                b"queued" => OpStatus::Queued,
+                b"in_progress" => OpStatus::InProgress,
+                b"completed" => OpStatus::Completed,
+                b"failed" => OpStatus::Failed,
+                other => parse_bytes(2, other, OpStatus::parse)?,
+            };
+            let operation_type = match text(r, 1)? {
+                b"upload" => OpType::Upload,
+                b"download" => OpType::Download,
+                b"verify" => OpType::Verify,
+                b"delete_remote" => OpType::DeleteRemote,
+                other => parse_bytes(1, other, OpType::parse)?,
+            };
             let retry_count: i64 = r.get(4)?;
             let max_retries: i64 = r.get(5)?;
-            let prefix: String = r.get(8)?;
-            f(OpKey {
+            let hash = text(r, 7)?;
+            let head = hex_head(hash);
+            let handle = handle_of(hash, head);
+            let time = |i| -> rusqlite::Result<i64> {
+                Ok(opt_text(r, i)?
+                    .and_then(parse_timestamp_bytes)
+                    .unwrap_or(i64::MIN))
+            };
+            handles.push(u128::from(handle) << 64 | keys.len() as u128);
+            keys.push(OpKey {
                 rowid: r.get(0)?,
-                operation_type: parse_enum(r, 1, OpType::parse)?,
+                operation_type,
                 status,
                 state: OpState::of(status, retry_count, max_retries),
                 priority: r.get(3)?,
                 retry_count: retry_count as i32,
-                provider_rank: r.get(6)?,
-                name_rank: r.get(7)?,
-                hash_prefix: u64::from_str_radix(&prefix, 16).unwrap_or(0),
-                bytes_transferred: r.get(9)?,
-                total_bytes: r.get(10)?,
-                started_ms: r.get::<_, Option<i64>>(11)?.unwrap_or(i64::MIN),
-                completed_ms: r.get::<_, Option<i64>>(12)?.unwrap_or(i64::MIN),
+                provider_rank,
+                name_rank: 0,
+                hash_prefix: head.unwrap_or(0),
+                bytes_transferred: r.get(8)?,
+                total_bytes: r.get(9)?,
+                started_ms: time(10)?,
+                completed_ms: time(11)?,
             });
         }
+
+        drop(rows);
+        handles.sort_unstable();
+        let mut ranks = vec![0u32; keys.len()];
+        let mut at = 0;
+        for h in handles {
+            let handle = (h >> 64) as u64;
+            while at < names.len() && ((names[at] >> 64) as u64) < handle {
+                at += 1;
+            }
+            if at < names.len() && (names[at] >> 64) as u64 == handle {
+                ranks[h as u32 as usize] = names[at] as u32;
+            }
+        }
+        for (k, rank) in keys.iter_mut().zip(ranks) {
+            k.name_rank = rank;
+        }
+
         Ok(())
+    }
+
+    /// The first `limit` rowids in queue order (highest priority first, then
+    /// oldest), read from the status index without sorting the queue.
+    pub fn queue_head(&self, limit: usize) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT priority, rowid FROM sync_operations INDEXED BY idx_sync_operations_status
+             WHERE status = ?1 ORDER BY priority DESC, rowid LIMIT ?2",
+        )?;
+        let mut head: Vec<(i64, i64)> = Vec::with_capacity(limit * OpStatus::ALL.len());
+        for status in OpStatus::ALL {
+            let rows = stmt.query_map(rusqlite::params![status.as_str(), limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            for row in rows {
+                head.push(row?);
+            }
+        }
+        head.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        head.truncate(limit);
+        Ok(head.into_iter().map(|(_, rowid)| rowid).collect())
     }
 
     /// Whole rows for these rowids, in the order given (missing ones skipped).
@@ -116,5 +386,86 @@ impl Store {
         )?;
         let rows = stmt.query_map([text, &text.to_lowercase()], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::OpQuery;
+
+    #[test]
+    fn keys_and_head_match_what_sql_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("library.db");
+        crate::demo::make_demo_library(&db, 3000, "test").unwrap();
+        let store = Store::open(&db).unwrap();
+
+        let head = store.queue_head(100).unwrap();
+        let listed: Vec<i64> = store
+            .list_ops(&OpQuery {
+                limit: Some(100),
+                ..Default::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|r| r.rowid)
+            .collect();
+        assert_eq!(head, listed);
+
+        let mut keys = Vec::new();
+        store.scan_keys(&mut keys).unwrap();
+        let mut stmt = store
+            .conn
+            .prepare(
+                "SELECT o.rowid, pr.rank, COALESCE(nr.rank, 0), substr(o.content_hash, 1, 16),
+                        CAST((julianday(o.started_at) - 2440587.5) * 86400000.0 AS INTEGER),
+                        CAST((julianday(o.completed_at) - 2440587.5) * 86400000.0 AS INTEGER)
+                 FROM sync_operations o
+                 JOIN (SELECT id, row_number() OVER (ORDER BY name) AS rank FROM sync_providers) pr
+                     ON pr.id = o.provider_id
+                 LEFT JOIN (SELECT content_hash, dense_rank() OVER (ORDER BY original_name) AS rank
+                            FROM asset_manifest) nr
+                     ON nr.content_hash = o.content_hash
+                 ORDER BY o.rowid",
+            )
+            .unwrap();
+        type Want = (i64, u32, u32, String, Option<i64>, Option<i64>);
+        let want: Vec<Want> = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(keys.len(), want.len());
+        let near = |got: i64, want: Option<i64>| match want {
+            None => got == i64::MIN,
+            Some(w) => (got - w).abs() <= 1,
+        };
+        for (k, w) in keys.iter().zip(&want) {
+            assert_eq!(k.rowid, w.0);
+            assert_eq!(k.provider_rank, w.1);
+            assert_eq!(k.name_rank, w.2);
+            assert_eq!(k.hash_prefix, u64::from_str_radix(&w.3, 16).unwrap());
+            assert!(near(k.started_ms, w.4), "{k:?} {w:?}");
+            assert!(near(k.completed_ms, w.5), "{k:?} {w:?}");
+        }
+    }
+
+    #[test]
+    fn hash_heads_read_as_hex() {
+        assert_eq!(hex_head(b"00ff"), Some(0xff));
+        assert_eq!(hex_head(b"0123456789abcdefFF"), Some(0x0123_4567_89ab_cdef));
+        assert_eq!(hex_head(b"h1"), None);
+        assert_eq!(hex_head(b""), None);
+        assert_ne!(hash_handle(b"h1"), hash_handle(b"h2"));
     }
 }

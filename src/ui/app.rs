@@ -293,15 +293,11 @@ impl App {
             self.picking = None;
             self.import(paths);
         }
-        if let Some(engine) = &self.engine
-            && engine.is_finished()
+        if self.engine.as_ref().is_some_and(EngineHandle::is_finished)
+            && let Some(Err(e)) = self.engine.take().map(EngineHandle::join)
         {
-            if let Some(engine) = self.engine.take()
-                && let Err(e) = engine.join()
-            {
-                self.import_problems
-                    .push(format!("the engine stopped: {e}"));
-            }
+            self.import_problems
+                .push(format!("the engine stopped: {e}"));
         }
     }
 

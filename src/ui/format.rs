@@ -31,29 +31,7 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-/// Milliseconds since the epoch of a stored timestamp
-/// (`YYYY-MM-DD HH:MM:SS.SSS`, UTC).
-pub fn parse_timestamp(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 19 {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let ms = text
-        .get(20..23)
-        .and_then(|t| t.parse::<i64>().ok())
-        .unwrap_or(0);
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms)
-}
+pub use crate::store::parse_timestamp;
 
 /// Now, in milliseconds since the epoch.
 pub fn now_ms() -> i64 {

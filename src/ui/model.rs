@@ -7,14 +7,13 @@
 //! providers' state and the speed. It also carries out the person's actions
 //! (retry, cancel, priority, remove, providers) on its own connection.
 
-use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use crate::providers::Provider;
-use crate::store::{OpKey, OpRow, OpState, ProviderKind, ProviderRow, SortKey, Store};
+use crate::store::{OpKey, OpRow, OpState, OpType, ProviderKind, ProviderRow, SortKey, Store};
 
 /// The tabs over the grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -191,12 +190,19 @@ pub fn start(
     wake: impl Fn() + Send + 'static,
 ) -> Result<ModelHandle, crate::store::StoreError> {
     let store = Store::open(&db)?;
+    // The model reads the whole queue and a few rows at a time: a big page
+    // cache would only hold memory.
+    store.set_cache_kib(8 * 1024)?;
     let (req_tx, req_rx) = mpsc::channel();
     let (snap_tx, snap_rx) = mpsc::channel();
     let mut model = Model {
         store,
         keys: Vec::new(),
+        queue_rank: Vec::new(),
         order: Vec::new(),
+        unsorted: Vec::new(),
+        unsorted_window: (0, 0),
+        totals: None,
         spec: ViewSpec::default(),
         text_match: None,
         window: (0, 60),
@@ -227,8 +233,16 @@ pub fn start(
 struct Model {
     store: Store,
     keys: Vec<OpKey>,
-    /// Indices into `keys`, in view order.
+    /// Each key's position in queue order (priority desc, then rowid).
+    queue_rank: Vec<u32>,
+    /// Indices into `keys`, in view order (empty while `unsorted` holds the view).
     order: Vec<u32>,
+    /// A view whose sort is not finished: `(sort value, queue rank, index)`
+    /// per row, in order only within `unsorted_window` (the rows shown).
+    unsorted: Vec<u128>,
+    unsorted_window: (usize, usize),
+    /// Counts over `keys`, and the provider filter they were made for.
+    totals: Option<(Option<u32>, Totals)>,
     spec: ViewSpec,
     text_match: Option<HashSet<i64>>,
     window: (usize, usize),
@@ -244,19 +258,26 @@ struct Model {
     loading: bool,
 }
 
+/// Counts over the whole queue, for the tabs and the status bar.
+#[derive(Clone, Copy, Debug, Default)]
+struct Totals {
+    tab_counts: [usize; 5],
+    retry_pending: usize,
+    permanently_failed: usize,
+    remaining_bytes: i64,
+}
+
 /// How often the visible rows are re-read while something runs.
 const TICK: Duration = Duration::from_millis(250);
 
 impl Model {
     fn run(&mut self, rx: Receiver<Request>, tx: Sender<Snapshot>, wake: impl Fn()) {
-        // A first page at once, from the index, before the full read.
+        // A first page at once, from the status index, before the full read.
         let _ = self.reload_providers();
         let first = self
             .store
-            .list_ops(&crate::store::OpQuery {
-                limit: Some(100),
-                ..Default::default()
-            })
+            .queue_head(100)
+            .and_then(|rowids| self.store.ops_by_rowid(&rowids))
             .unwrap_or_default();
         let _ = tx.send(Snapshot {
             view_len: first.len(),
@@ -283,14 +304,15 @@ impl Model {
             }
             // Only news wakes the window.
             let snapshot = self.snapshot();
-            if last_sent.as_ref() == Some(&snapshot) {
-                continue;
+            if last_sent.as_ref() != Some(&snapshot) {
+                if tx.send(snapshot.clone()).is_err() {
+                    return;
+                }
+                last_sent = Some(snapshot);
+                wake();
             }
-            if tx.send(snapshot.clone()).is_err() {
-                return;
-            }
-            last_sent = Some(snapshot);
-            wake();
+            // The rows shown are on their way: now sort the rest.
+            self.finish_sort();
         }
     }
 
@@ -330,9 +352,18 @@ impl Model {
         let mut rebuilt = false;
         if (changed && due) || self.loaded_at.is_none() || acted {
             let started = Instant::now();
-            let mut keys = Vec::with_capacity(self.keys.len());
-            self.store.scan_keys(|k| keys.push(k))?;
-            self.keys = keys;
+            // Rebuilt in place: the UI holds only its snapshot meanwhile.
+            self.order = Vec::new();
+            self.unsorted = Vec::new();
+            self.totals = None;
+            if let Err(e) = self.store.scan_keys(&mut self.keys) {
+                // Read again at the next turn.
+                self.keys.clear();
+                self.queue_rank.clear();
+                self.loaded_at = None;
+                return Err(e);
+            }
+            self.rank_queue();
             self.version = Some(version);
             self.loaded_at = Some(Instant::now());
             self.load_cost = started.elapsed();
@@ -378,28 +409,104 @@ impl Model {
         let keys = &self.keys;
         let spec = &self.spec;
         let text = self.text_match.as_ref();
-        let mut order: Vec<u32> = (0..keys.len() as u32)
-            .filter(|&i| {
-                let k = &keys[i as usize];
-                spec.tab.contains(k.state)
-                    && provider_rank.is_none_or(|r| k.provider_rank == r)
-                    && text.is_none_or(|t| t.contains(&k.rowid))
-            })
-            .collect();
+        // One sequential pass makes a self-contained sort key per row:
+        // (primary column, queue rank, index); sorting plain integers keeps
+        // the sort in cache.
         let sort = spec.sort;
-        let descending = spec.descending;
-        order.sort_unstable_by(|&a, &b| {
-            let (a, b) = (&keys[a as usize], &keys[b as usize]);
-            let primary = compare(sort, a, b);
-            let primary = if descending {
-                primary.reverse()
-            } else {
-                primary
-            };
-            primary.then_with(|| queue_order(a, b))
-        });
-        self.order = order;
+        let flip = if spec.descending { u64::MAX } else { 0 };
+        let mut sorted: Vec<u128> = Vec::with_capacity(keys.len());
+        for (i, (k, &rank)) in keys.iter().zip(&self.queue_rank).enumerate() {
+            if spec.tab.contains(k.state)
+                && provider_rank.is_none_or(|r| k.provider_rank == r)
+                && text.is_none_or(|t| t.contains(&k.rowid))
+            {
+                let primary = sort_value(sort, k, rank) ^ flip;
+                sorted.push(u128::from(primary) << 64 | u128::from(rank) << 32 | i as u128);
+            }
+        }
+        self.order.clear();
+        self.unsorted = sorted;
+        // Only the rows shown are put in order now; the rest once they are
+        // on their way (see `finish_sort`).
+        let (start, len) = self.window;
+        let n = self.unsorted.len();
+        let start = start.min(n);
+        let end = start.saturating_add(len).min(n);
+        if n <= 1 << 16 {
+            self.finish_sort();
+            return Ok(());
+        }
+        sort_window(&mut self.unsorted, start, end);
+        self.unsorted_window = (start, end);
         Ok(())
+    }
+
+    /// Finishes a sort that put only the rows shown in order.
+    fn finish_sort(&mut self) {
+        if self.unsorted.is_empty() {
+            return;
+        }
+        let mut sorted = std::mem::take(&mut self.unsorted);
+        sorted.sort_unstable();
+        self.order.clear();
+        self.order.extend(sorted.iter().map(|&v| v as u32));
+    }
+
+    /// How many rows the view has.
+    fn view_len(&self) -> usize {
+        if self.unsorted.is_empty() {
+            self.order.len()
+        } else {
+            self.unsorted.len()
+        }
+    }
+
+    /// Counts over all keys (tabs within the provider filter).
+    fn totals(&mut self) -> Totals {
+        let provider_rank = self.provider_rank();
+        if let Some((rank, totals)) = &self.totals
+            && *rank == provider_rank
+        {
+            return *totals;
+        }
+        let mut t = Totals::default();
+        for k in &self.keys {
+            match k.state {
+                OpState::RetryPending => t.retry_pending += 1,
+                OpState::PermanentlyFailed => t.permanently_failed += 1,
+                OpState::Queued | OpState::InProgress => {
+                    t.remaining_bytes += (k.total_bytes - k.bytes_transferred).max(0)
+                }
+                OpState::Completed => {}
+            }
+            if provider_rank.is_some_and(|r| k.provider_rank != r) {
+                continue;
+            }
+            for (i, tab) in Tab::ALL.iter().enumerate() {
+                if tab.contains(k.state) {
+                    t.tab_counts[i] += 1;
+                }
+            }
+        }
+        self.totals = Some((provider_rank, t));
+        t
+    }
+
+    /// Ranks every key in queue order: highest priority first, then oldest
+    /// (keys come in rowid order, so their index breaks ties).
+    fn rank_queue(&mut self) {
+        let mut by_queue: Vec<u128> = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| u128::from(!ordered_i64(k.priority)) << 64 | i as u128)
+            .collect();
+        by_queue.sort_unstable();
+        self.queue_rank.clear();
+        self.queue_rank.resize(self.keys.len(), 0);
+        for (rank, v) in by_queue.iter().enumerate() {
+            self.queue_rank[*v as u32 as usize] = rank as u32;
+        }
     }
 
     /// The rank of the filtered provider, as the keys count it.
@@ -446,34 +553,32 @@ impl Model {
     }
 
     fn snapshot(&mut self) -> Snapshot {
-        let provider_rank = self.provider_rank();
-        let mut tab_counts = [0usize; 5];
-        let (mut retry_pending, mut permanently_failed, mut remaining) = (0, 0, 0i64);
-        for k in &self.keys {
-            match k.state {
-                OpState::RetryPending => retry_pending += 1,
-                OpState::PermanentlyFailed => permanently_failed += 1,
-                OpState::Queued | OpState::InProgress => {
-                    remaining += (k.total_bytes - k.bytes_transferred).max(0)
-                }
-                OpState::Completed => {}
-            }
-            if provider_rank.is_some_and(|r| k.provider_rank != r) {
-                continue;
-            }
-            for (i, tab) in Tab::ALL.iter().enumerate() {
-                if tab.contains(k.state) {
-                    tab_counts[i] += 1;
-                }
-            }
-        }
+        let Totals {
+            tab_counts,
+            retry_pending,
+            permanently_failed,
+            remaining_bytes: remaining,
+        } = self.totals();
         let (start, len) = self.window;
-        let start = start.min(self.order.len());
-        let end = (start + len).min(self.order.len());
-        let rowids: Vec<i64> = self.order[start..end]
-            .iter()
-            .map(|&i| self.keys[i as usize].rowid)
-            .collect();
+        let view_len = self.view_len();
+        let start = start.min(view_len);
+        let end = start.saturating_add(len).min(view_len);
+        if !self.unsorted.is_empty()
+            && (start < self.unsorted_window.0 || end > self.unsorted_window.1)
+        {
+            self.finish_sort();
+        }
+        let rowids: Vec<i64> = if self.unsorted.is_empty() {
+            self.order[start..end]
+                .iter()
+                .map(|&i| self.keys[i as usize].rowid)
+                .collect()
+        } else {
+            self.unsorted[start..end]
+                .iter()
+                .map(|&v| self.keys[v as u32 as usize].rowid)
+                .collect()
+        };
         let rows = match self.store.ops_by_rowid(&rowids) {
             Ok(rows) => rows,
             Err(e) => {
@@ -483,7 +588,7 @@ impl Model {
         };
         Snapshot {
             spec: self.spec.clone(),
-            view_len: self.order.len(),
+            view_len,
             window_start: start,
             rows,
             tab_counts,
@@ -540,9 +645,21 @@ impl Model {
             Action::SetProviderEnabled(id, enabled) => {
                 s.set_provider_enabled(&id, enabled).map(|()| None)
             }
-            Action::RemoveProvider(id) => s
-                .remove_provider(&id)
-                .map(|n| Some(format!("provider removed, with {}", plural(n, "op")))),
+            Action::RemoveProvider(id) => {
+                let secret_file = s.provider(&id).ok().and_then(|p| {
+                    p.settings
+                        .get("secret_file")
+                        .and_then(|v| v.as_str())
+                        .map(std::path::PathBuf::from)
+                });
+                let removed = s.remove_provider(&id);
+                if removed.is_ok()
+                    && let Some(file) = secret_file
+                {
+                    let _ = crate::secrets::remove(&file, &id);
+                }
+                removed.map(|n| Some(format!("provider removed, with {}", plural(n, "op"))))
+            }
             Action::TestProvider(id) => {
                 let row = s.provider(&id).map_err(|e| e.to_string())?;
                 return crate::providers::test_round_trip(&row)
@@ -560,32 +677,202 @@ impl Model {
     }
 }
 
-/// The claim order: highest priority first, then oldest.
-fn queue_order(a: &OpKey, b: &OpKey) -> Ordering {
-    b.priority.cmp(&a.priority).then(a.rowid.cmp(&b.rowid))
+/// Puts `v[start..end]` where a full sort would put it, in order.
+fn sort_window(v: &mut [u128], start: usize, end: usize) {
+    if start > 0 {
+        // All before `start` sort before all after.
+        v.select_nth_unstable(start);
+    }
+    let tail = &mut v[start..];
+    let shown = end - start;
+    if shown > 0 && shown < tail.len() {
+        tail.select_nth_unstable(shown);
+    }
+    tail[..shown].sort_unstable();
 }
 
-fn compare(sort: SortKey, a: &OpKey, b: &OpKey) -> Ordering {
-    let progress = |k: &OpKey| {
-        if k.total_bytes > 0 {
+/// `v` as an unsigned number in the same order.
+fn ordered_i64(v: i64) -> u64 {
+    (v as u64) ^ (1 << 63)
+}
+
+/// `v` as an unsigned number in the order of `f64::total_cmp`.
+fn ordered_f64(v: f64) -> u64 {
+    let bits = v.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// A key's value in a column, as an unsigned number in the column's order;
+/// `queue_rank` is its position in queue order.
+fn sort_value(sort: SortKey, k: &OpKey, queue_rank: u32) -> u64 {
+    match sort {
+        SortKey::QueueOrder => u64::from(queue_rank),
+        SortKey::AssetName => u64::from(k.name_rank),
+        SortKey::Provider => u64::from(k.provider_rank),
+        // By the name's alphabetical order.
+        SortKey::OperationType => match k.operation_type {
+            OpType::DeleteRemote => 0,
+            OpType::Download => 1,
+            OpType::Upload => 2,
+            OpType::Verify => 3,
+        },
+        SortKey::Status => k.state as u64,
+        SortKey::Priority => ordered_i64(k.priority),
+        SortKey::Progress => ordered_f64(if k.total_bytes > 0 {
             k.bytes_transferred as f64 / k.total_bytes as f64
         } else {
             0.0
+        }),
+        SortKey::Retries => ordered_i64(i64::from(k.retry_count)),
+        SortKey::Size => ordered_i64(k.total_bytes),
+        SortKey::CreatedAt => ordered_i64(k.rowid),
+        SortKey::StartedAt => ordered_i64(k.started_ms),
+        SortKey::CompletedAt => ordered_i64(k.completed_ms),
+        SortKey::ContentHash => k.hash_prefix,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::OpStatus;
+    use std::cmp::Ordering;
+
+    /// The order the window had when it compared keys one pair at a time.
+    fn compare(sort: SortKey, a: &OpKey, b: &OpKey) -> Ordering {
+        let queue = |a: &OpKey, b: &OpKey| b.priority.cmp(&a.priority).then(a.rowid.cmp(&b.rowid));
+        let progress = |k: &OpKey| {
+            if k.total_bytes > 0 {
+                k.bytes_transferred as f64 / k.total_bytes as f64
+            } else {
+                0.0
+            }
+        };
+        match sort {
+            SortKey::QueueOrder => queue(a, b),
+            SortKey::AssetName => a.name_rank.cmp(&b.name_rank),
+            SortKey::Provider => a.provider_rank.cmp(&b.provider_rank),
+            SortKey::OperationType => a.operation_type.as_str().cmp(b.operation_type.as_str()),
+            SortKey::Status => (a.state as u8).cmp(&(b.state as u8)),
+            SortKey::Priority => a.priority.cmp(&b.priority),
+            SortKey::Progress => progress(a).total_cmp(&progress(b)),
+            SortKey::Retries => a.retry_count.cmp(&b.retry_count),
+            SortKey::Size => a.total_bytes.cmp(&b.total_bytes),
+            SortKey::CreatedAt => a.rowid.cmp(&b.rowid),
+            SortKey::StartedAt => a.started_ms.cmp(&b.started_ms),
+            SortKey::CompletedAt => a.completed_ms.cmp(&b.completed_ms),
+            SortKey::ContentHash => a.hash_prefix.cmp(&b.hash_prefix),
         }
-    };
-    match sort {
-        SortKey::QueueOrder => queue_order(a, b),
-        SortKey::AssetName => a.name_rank.cmp(&b.name_rank),
-        SortKey::Provider => a.provider_rank.cmp(&b.provider_rank),
-        SortKey::OperationType => a.operation_type.as_str().cmp(b.operation_type.as_str()),
-        SortKey::Status => (a.state as u8).cmp(&(b.state as u8)),
-        SortKey::Priority => a.priority.cmp(&b.priority),
-        SortKey::Progress => progress(a).total_cmp(&progress(b)),
-        SortKey::Retries => a.retry_count.cmp(&b.retry_count),
-        SortKey::Size => a.total_bytes.cmp(&b.total_bytes),
-        SortKey::CreatedAt => a.rowid.cmp(&b.rowid),
-        SortKey::StartedAt => a.started_ms.cmp(&b.started_ms),
-        SortKey::CompletedAt => a.completed_ms.cmp(&b.completed_ms),
-        SortKey::ContentHash => a.hash_prefix.cmp(&b.hash_prefix),
+    }
+
+    #[test]
+    fn the_window_sorts_as_the_whole_would() {
+        let mut x = 88172645463325252u64;
+        let v: Vec<u128> = (0..5000u32)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                u128::from(x % 700) << 64 | u128::from(i)
+            })
+            .collect();
+        let mut all = v.clone();
+        all.sort_unstable();
+        for (start, end) in [
+            (0, 0),
+            (0, 60),
+            (10, 70),
+            (4990, 5000),
+            (0, 5000),
+            (2500, 2501),
+        ] {
+            let mut w = v.clone();
+            sort_window(&mut w, start, end);
+            assert_eq!(w[start..end], all[start..end], "{start}..{end}");
+        }
+    }
+
+    #[test]
+    fn integer_sort_keys_give_the_comparator_order() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let states = [
+            OpState::Queued,
+            OpState::InProgress,
+            OpState::RetryPending,
+            OpState::PermanentlyFailed,
+            OpState::Completed,
+        ];
+        let keys: Vec<OpKey> = (0..3000)
+            .map(|i| {
+                let total = [0, 1, 1000, i64::MAX, 7][next(5) as usize];
+                OpKey {
+                    rowid: i * 3 + 1,
+                    priority: [-5, 0, 0, 1, 10, i64::MIN, i64::MAX][next(7) as usize],
+                    hash_prefix: next(u64::MAX) | (next(2) << 63),
+                    bytes_transferred: [0, total / 2, total, 3][next(4) as usize],
+                    total_bytes: total,
+                    started_ms: [i64::MIN, 0, -4, 1_795_622_671_250][next(4) as usize]
+                        + next(3) as i64,
+                    completed_ms: [i64::MIN, 1_795_622_671_250][next(2) as usize],
+                    name_rank: next(50) as u32,
+                    retry_count: next(4) as i32 - 1,
+                    provider_rank: next(3) as u32 + 1,
+                    state: states[next(5) as usize],
+                    operation_type: OpType::ALL[next(4) as usize],
+                    status: OpStatus::Queued,
+                }
+            })
+            .collect();
+        let mut queue: Vec<usize> = (0..keys.len()).collect();
+        queue.sort_by(|&a, &b| compare(SortKey::QueueOrder, &keys[a], &keys[b]));
+        let mut rank = vec![0u32; keys.len()];
+        for (r, &i) in queue.iter().enumerate() {
+            rank[i] = r as u32;
+        }
+        let sorts = [
+            SortKey::QueueOrder,
+            SortKey::AssetName,
+            SortKey::Provider,
+            SortKey::OperationType,
+            SortKey::Status,
+            SortKey::Priority,
+            SortKey::Progress,
+            SortKey::Retries,
+            SortKey::Size,
+            SortKey::CreatedAt,
+            SortKey::StartedAt,
+            SortKey::CompletedAt,
+            SortKey::ContentHash,
+        ];
+        for sort in sorts {
+            for descending in [false, true] {
+                let mut want: Vec<usize> = (0..keys.len()).collect();
+                want.sort_by(|&a, &b| {
+                    let p = compare(sort, &keys[a], &keys[b]);
+                    let p = if descending { p.reverse() } else { p };
+                    p.then_with(|| compare(SortKey::QueueOrder, &keys[a], &keys[b]))
+                });
+                let flip = if descending { u64::MAX } else { 0 };
+                let mut got: Vec<u128> = (0..keys.len())
+                    .map(|i| {
+                        let v = sort_value(sort, &keys[i], rank[i]) ^ flip;
+                        u128::from(v) << 64 | u128::from(rank[i]) << 32 | i as u128
+                    })
+                    .collect();
+                got.sort_unstable();
+                let got: Vec<usize> = got.iter().map(|&v| v as u32 as usize).collect();
+                assert_eq!(got, want, "{sort:?} descending {descending}");
+            }
+        }
     }
 }

@@ -119,7 +119,9 @@ impl ProvidersPanel {
             {
                 actions.push(Action::TestProvider(row.id.clone()));
             }
-            if ui.button("Edit").clicked() {
+            // The form edits local folders only; remote providers are
+            // changed from the command line (their secrets come from stdin).
+            if row.kind == ProviderKind::Local && ui.button("Edit").clicked() {
                 self.form = Some(Form {
                     editing: Some(row.id.clone()),
                     name: row.name.clone(),

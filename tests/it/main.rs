@@ -4,5 +4,6 @@ mod cli;
 mod common;
 mod crash;
 mod engine;
+mod remote;
 mod store;
 mod ui;

@@ -383,7 +383,7 @@ fn permanent_errors_fail_at_once_and_manual_retry_restores_them() {
     assert_eq!(row.error_message.as_deref(), Some("source changed"));
     assert_eq!(f.store.counts(None).unwrap().permanently_failed, 1);
 
-    assert_eq!(f.store.retry_now(&[id.clone()]).unwrap(), 1);
+    assert_eq!(f.store.retry_now(std::slice::from_ref(&id)).unwrap(), 1);
     let row = f.store.op(&id).unwrap().unwrap();
     assert_eq!((row.state, row.retry_count), (OpState::Queued, 0));
     assert_eq!(
