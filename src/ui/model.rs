@@ -2,7 +2,8 @@
 //! thread never waits on disk.
 //!
 //! The thread holds one compact key per op ([`OpKey`]), filters and sorts
-//! them in memory (a million rows re-sort in well under a second), and sends
+//! them in memory (a million rows re-sort in tens of milliseconds: only the
+//! rows shown are put in place at once, the rest when idle), and sends
 //! the UI only what it draws: the rows of the visible window, the counts, the
 //! providers' state and the speed. It also carries out the person's actions
 //! (retry, cancel, priority, remove, providers) on its own connection.
@@ -293,7 +294,8 @@ impl Model {
             let mut acted = false;
             match rx.recv_timeout(TICK) {
                 Ok(req) => self.take(req, &mut view_changed, &mut acted),
-                Err(RecvTimeoutError::Timeout) => {}
+                // Idle: finish a sort that put only the rows shown in order.
+                Err(RecvTimeoutError::Timeout) => self.finish_sort(),
                 Err(RecvTimeoutError::Disconnected) => return,
             }
             while let Ok(req) = rx.try_recv() {
@@ -311,8 +313,6 @@ impl Model {
                 last_sent = Some(snapshot);
                 wake();
             }
-            // The rows shown are on their way: now sort the rest.
-            self.finish_sort();
         }
     }
 
@@ -426,8 +426,8 @@ impl Model {
         }
         self.order.clear();
         self.unsorted = sorted;
-        // Only the rows shown are put in order now; the rest once they are
-        // on their way (see `finish_sort`).
+        // Only the rows shown are put in order now (and again when others
+        // are shown); the rest when nothing else is asked (`finish_sort`).
         let (start, len) = self.window;
         let n = self.unsorted.len();
         let start = start.min(n);
@@ -566,7 +566,8 @@ impl Model {
         if !self.unsorted.is_empty()
             && (start < self.unsorted_window.0 || end > self.unsorted_window.1)
         {
-            self.finish_sort();
+            sort_window(&mut self.unsorted, start, end);
+            self.unsorted_window = (start, end);
         }
         let rowids: Vec<i64> = if self.unsorted.is_empty() {
             self.order[start..end]
