@@ -15,9 +15,9 @@ use crate::common::*;
 /// reports.
 const BIG: usize = 48 << 20;
 /// Bytes a second through the throttling proxy (see [`throttled`]) in the
-/// round trips: a big transfer then lasts about 1.5 s, several progress
+/// round trips: a big transfer then lasts about 2.4 s, several progress
 /// reports long.
-const RATE: u64 = 32 << 20;
+const RATE: u64 = 20 << 20;
 
 // ---------------------------------------------------------------------------
 // Servers.
