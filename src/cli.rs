@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::engine::{self, EngineConfig};
 use crate::library;
-use crate::providers::{Provider, check_local_root};
+use crate::providers::Provider;
 use crate::setup;
-use crate::store::{NewOp, OpQuery, OpState, OpStatus, OpType, ProviderKind, Store};
+use crate::store::{NewOp, OpQuery, OpState, OpStatus, OpType, Store};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -103,7 +103,7 @@ enum ProviderCommand {
 }
 
 #[derive(Subcommand, Debug)]
-enum ProviderAdd {
+pub(crate) enum ProviderAdd {
     /// A folder: an external drive, a NAS mount
     Local {
         name: String,
@@ -274,36 +274,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let mut store = setup::open_library(&db)?;
     match command {
-        Command::Provider(ProviderCommand::Add(ProviderAdd::Local {
-            name,
-            root,
-            concurrency,
-        })) => {
-            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
-                check_local_root(&name, parent)
-                    .map_err(|f| anyhow::anyhow!("{f}"))
-                    .context("the folder that should hold the root is not usable")?;
-            }
-            if !root.exists() {
-                std::fs::create_dir(&root)
-                    .with_context(|| format!("cannot create {}", root.display()))?;
-            }
-            check_local_root(&name, &root).map_err(|f| anyhow::anyhow!("{f}"))?;
-            let root = std::path::absolute(&root)?;
-            let row = store.add_provider(
-                &name,
-                ProviderKind::Local,
-                &serde_json::json!({ "root": root }),
-                concurrency,
-            )?;
-            println!(
-                "added provider '{}' (local folder {})",
-                row.name,
-                root.display()
-            );
-        }
         Command::Provider(ProviderCommand::Add(add)) => {
-            crate::cli_remote::add(&mut store, &db, remote_add(add))?
+            crate::cli_remote::add(&mut store, &db, add)?
         }
         Command::Provider(ProviderCommand::List { json }) => provider_list(&store, json)?,
         Command::Provider(ProviderCommand::Test { name }) => {
@@ -336,67 +308,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { json } => status(&store, json)?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The settings of a remote provider to add, as `cli_remote` takes them.
-fn remote_add(add: ProviderAdd) -> crate::cli_remote::RemoteAdd {
-    use crate::cli_remote::RemoteAdd;
-    match add {
-        ProviderAdd::S3 {
-            name,
-            endpoint,
-            bucket,
-            region,
-            prefix,
-            path_style,
-            access_key_id,
-            secret_stdin: _,
-            concurrency,
-        } => RemoteAdd::S3 {
-            name,
-            endpoint,
-            bucket,
-            region,
-            prefix,
-            path_style,
-            access_key_id,
-            concurrency,
-        },
-        ProviderAdd::Webdav {
-            name,
-            endpoint,
-            root,
-            user,
-            secret_stdin: _,
-            concurrency,
-        } => RemoteAdd::Webdav {
-            name,
-            endpoint,
-            root,
-            user,
-            concurrency,
-        },
-        ProviderAdd::Sftp {
-            name,
-            host,
-            port,
-            user,
-            key,
-            root,
-            trust_new_host,
-            concurrency,
-        } => RemoteAdd::Sftp {
-            name,
-            host,
-            port,
-            user,
-            key,
-            root,
-            trust_new_host,
-            concurrency,
-        },
-        ProviderAdd::Local { .. } => unreachable!("local providers are added above"),
-    }
 }
 
 fn provider_list(store: &Store, json: bool) -> anyhow::Result<()> {

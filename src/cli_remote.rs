@@ -1,46 +1,16 @@
-//! The command line for remote providers: `provider add s3|webdav|sftp`
+//! The command line for providers: `provider add local|s3|webdav|sftp`
 //! and `provider test`. Secrets come from standard input only
 //! (`--secret-stdin`) and go to the secret store, never to the database.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::providers::{FailureKind, Provider, sftp, test_round_trip};
+use crate::cli::ProviderAdd;
+use crate::providers::{FailureKind, Provider, check_local_root, sftp, test_round_trip};
 use crate::secrets::{self, Secret};
 use crate::store::{ProviderKind, ProviderRow, Store};
-
-/// A remote provider to add, as given on the command line.
-pub enum RemoteAdd {
-    S3 {
-        name: String,
-        endpoint: String,
-        bucket: String,
-        region: String,
-        prefix: Option<String>,
-        path_style: bool,
-        access_key_id: String,
-        concurrency: i64,
-    },
-    Webdav {
-        name: String,
-        endpoint: String,
-        root: Option<String>,
-        user: String,
-        concurrency: i64,
-    },
-    Sftp {
-        name: String,
-        host: String,
-        port: u16,
-        user: String,
-        key: PathBuf,
-        root: Option<String>,
-        trust_new_host: bool,
-        concurrency: i64,
-    },
-}
 
 /// Where a provider's secret is kept, in words, if it has one.
 pub fn secret_store(row: &ProviderRow) -> Option<String> {
@@ -60,11 +30,30 @@ fn check_url(endpoint: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Adds a remote provider; its secret (if any) goes to the secret store.
-pub fn add(store: &mut Store, db: &Path, add: RemoteAdd) -> anyhow::Result<()> {
+/// Adds a provider; its secret (if any) goes to the secret store.
+pub fn add(store: &mut Store, db: &Path, add: ProviderAdd) -> anyhow::Result<()> {
     let secret_file = secrets::secrets_path(db);
     let (name, kind, settings, concurrency, secret) = match add {
-        RemoteAdd::S3 {
+        ProviderAdd::Local {
+            name,
+            root,
+            concurrency,
+        } => {
+            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                check_local_root(&name, parent)
+                    .map_err(|f| anyhow::anyhow!("{f}"))
+                    .context("the folder that should hold the root is not usable")?;
+            }
+            if !root.exists() {
+                std::fs::create_dir(&root)
+                    .with_context(|| format!("cannot create {}", root.display()))?;
+            }
+            check_local_root(&name, &root).map_err(|f| anyhow::anyhow!("{f}"))?;
+            let root = std::path::absolute(&root)?;
+            let settings = serde_json::json!({ "root": root });
+            (name, ProviderKind::Local, settings, concurrency, None)
+        }
+        ProviderAdd::S3 {
             name,
             endpoint,
             bucket,
@@ -73,6 +62,7 @@ pub fn add(store: &mut Store, db: &Path, add: RemoteAdd) -> anyhow::Result<()> {
             path_style,
             access_key_id,
             concurrency,
+            ..
         } => {
             check_url(&endpoint)?;
             let secret = read_secret()?;
@@ -87,12 +77,13 @@ pub fn add(store: &mut Store, db: &Path, add: RemoteAdd) -> anyhow::Result<()> {
             });
             (name, ProviderKind::S3, settings, concurrency, Some(secret))
         }
-        RemoteAdd::Webdav {
+        ProviderAdd::Webdav {
             name,
             endpoint,
             root,
             user,
             concurrency,
+            ..
         } => {
             check_url(&endpoint)?;
             let secret = read_secret()?;
@@ -110,7 +101,7 @@ pub fn add(store: &mut Store, db: &Path, add: RemoteAdd) -> anyhow::Result<()> {
                 Some(secret),
             )
         }
-        RemoteAdd::Sftp {
+        ProviderAdd::Sftp {
             name,
             host,
             port,
@@ -119,6 +110,7 @@ pub fn add(store: &mut Store, db: &Path, add: RemoteAdd) -> anyhow::Result<()> {
             root,
             trust_new_host,
             concurrency,
+            ..
         } => {
             let key = std::path::absolute(&key)?;
             std::fs::File::open(&key)
