@@ -253,6 +253,23 @@ pub enum SortKey {
 }
 
 impl SortKey {
+    /// Every column, in the grid's order after the queue order.
+    pub const ALL: [SortKey; 13] = [
+        SortKey::QueueOrder,
+        SortKey::AssetName,
+        SortKey::Provider,
+        SortKey::OperationType,
+        SortKey::Status,
+        SortKey::Priority,
+        SortKey::Progress,
+        SortKey::Retries,
+        SortKey::Size,
+        SortKey::CreatedAt,
+        SortKey::StartedAt,
+        SortKey::CompletedAt,
+        SortKey::ContentHash,
+    ];
+
     fn sql(self) -> &'static str {
         match self {
             SortKey::QueueOrder => "o.priority DESC, o.rowid",

@@ -150,6 +150,14 @@ fn parse_bytes<T>(i: usize, value: &[u8], parse: fn(&str) -> Option<T>) -> rusql
 const MAX_RESERVE: usize = 1 << 24;
 
 impl Store {
+    /// The largest rowid of `table` (0 when empty): a cheap row-count bound.
+    fn max_rowid(&self, table: &str) -> Result<usize> {
+        let top: Option<i64> =
+            self.conn
+                .query_row(&format!("SELECT max(rowid) FROM {table}"), [], |r| r.get(0))?;
+        Ok(top.unwrap_or(0).max(0) as usize)
+    }
+
     /// A number that changes whenever another connection commits to the file.
     pub fn data_version(&self) -> Result<i64> {
         Ok(self
@@ -188,13 +196,8 @@ impl Store {
             len: u32,
             handle: u64,
         }
-        let count: i64 = self
-            .conn
-            .query_row("SELECT max(rowid) FROM asset_manifest", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })?
-            .unwrap_or(0);
-        let mut entries: Vec<Entry> = Vec::with_capacity((count.max(0) as usize).min(MAX_RESERVE));
+        let mut entries: Vec<Entry> =
+            Vec::with_capacity(self.max_rowid("asset_manifest")?.min(MAX_RESERVE));
         let mut names: Vec<u8> = Vec::new();
         let mut stmt = self
             .conn
@@ -247,13 +250,7 @@ impl Store {
         let names = self.name_ranks()?;
 
         if keys.capacity() == 0 {
-            let top: i64 = self
-                .conn
-                .query_row("SELECT max(rowid) FROM sync_operations", [], |r| {
-                    r.get::<_, Option<i64>>(0)
-                })?
-                .unwrap_or(0);
-            keys.reserve((top.max(0) as usize).min(MAX_RESERVE));
+            keys.reserve(self.max_rowid("sync_operations")?.min(MAX_RESERVE));
         }
         let mut stmt = self.conn.prepare_cached(
             "SELECT rowid, operation_type, status, priority, retry_count, max_retries,

@@ -840,21 +840,7 @@ mod tests {
         for (r, &i) in queue.iter().enumerate() {
             rank[i] = r as u32;
         }
-        let sorts = [
-            SortKey::QueueOrder,
-            SortKey::AssetName,
-            SortKey::Provider,
-            SortKey::OperationType,
-            SortKey::Status,
-            SortKey::Priority,
-            SortKey::Progress,
-            SortKey::Retries,
-            SortKey::Size,
-            SortKey::CreatedAt,
-            SortKey::StartedAt,
-            SortKey::CompletedAt,
-            SortKey::ContentHash,
-        ];
+        let sorts = SortKey::ALL;
         for sort in sorts {
             for descending in [false, true] {
                 let mut want: Vec<usize> = (0..keys.len()).collect();

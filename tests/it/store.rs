@@ -652,20 +652,7 @@ fn list_filters_sorts_and_pages() {
             .all(|w| w[0].content_hash > w[1].content_hash)
     );
     // Every sort key works both ways and lists everything.
-    for key in [
-        SortKey::AssetName,
-        SortKey::Provider,
-        SortKey::OperationType,
-        SortKey::Status,
-        SortKey::Priority,
-        SortKey::Progress,
-        SortKey::Retries,
-        SortKey::Size,
-        SortKey::CreatedAt,
-        SortKey::StartedAt,
-        SortKey::CompletedAt,
-        SortKey::QueueOrder,
-    ] {
+    for key in SortKey::ALL {
         for desc in [false, true] {
             assert_eq!(
                 f.store.list_ops(&q(key, desc)).unwrap().len(),
