@@ -35,3 +35,7 @@ if ! command -v moto_server >/dev/null || ! python3 -c 'import boto3' 2>/dev/nul
 fi
 
 cargo test --locked
+
+# The packaging test: a .deb made from the binary just built, its desktop
+# entry, metainfo and icons validated (installs cargo-deb and the validators).
+bash scripts/check-deb.sh

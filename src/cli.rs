@@ -201,8 +201,6 @@ enum StatusFilter {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
-    install_panic_hook();
-    init_logging();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -210,10 +208,18 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // The window keeps a log file; commands log to standard error only.
+    let window = cli.command.is_none();
+    crate::logs::init(window);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("breakdex: {}", error_text(&e));
+            let text = error_text(&e);
+            if window {
+                // The log is where a launch from the desktop leaves a trace.
+                tracing::error!("{text}");
+            }
+            eprintln!("breakdex: {text}");
             ExitCode::FAILURE
         }
     }
@@ -229,38 +235,6 @@ fn error_text(e: &anyhow::Error) -> String {
         }
     }
     parts.join(": ")
-}
-
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        tracing::error!("internal error: {info}");
-        eprintln!(
-            "breakdex: internal error; please report it (run with RUST_LOG=debug for details)"
-        );
-    }));
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    // The request signers print credentials (secret keys included) in their
-    // debug logs: they never log below info, whatever RUST_LOG says.
-    let filter = ["reqsign_core", "reqsign_aws_core", "reqsign_aws_v4"]
-        .into_iter()
-        .fold(filter, |f, target| {
-            f.add_directive(
-                format!("{target}=info")
-                    .parse()
-                    .expect("a valid log directive"),
-            )
-        });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        // Colour codes only for a person at a terminal, not in logs and pipes.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

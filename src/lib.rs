@@ -8,6 +8,7 @@ mod cli_remote;
 pub mod demo;
 pub mod engine;
 pub mod library;
+pub mod logs;
 pub mod providers;
 pub mod secrets;
 pub mod setup;

@@ -1,5 +1,7 @@
-//! The application: toolbar, tabs, filters, the grid, the status bar, drops,
-//! and the small windows (providers, error details, priority).
+//! The application: menu, toolbar, tabs, filters, the grid, the status bar,
+//! drops, notices, and the small windows (providers, error details,
+//! priority, shortcuts, about). Keys, menus and buttons all end in
+//! [`App::command`].
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -13,8 +15,11 @@ use egui::{Align2, Color32, RichText};
 use super::format;
 use super::grid::{self, GridEvent};
 use super::import::{self, ImportProgress};
+use super::menu;
 use super::model::{self, Action, ModelHandle, Request, Tab, ViewSpec};
+use super::notices::{self, Notices};
 use super::providers::ProvidersPanel;
+use super::shortcuts::{self, Command};
 use crate::engine::{self, Control, EngineConfig, EngineHandle};
 use crate::setup;
 
@@ -40,6 +45,11 @@ pub struct App {
     priority_dialog: Option<(Vec<String>, String)>,
     /// The window last asked of the model.
     window_asked: (usize, usize),
+    help_open: bool,
+    about_open: bool,
+    /// Put the cursor in the search field at the next frame.
+    focus_search: bool,
+    pub notices: Notices,
     ctx: egui::Context,
 }
 
@@ -78,6 +88,10 @@ impl App {
             details: None,
             priority_dialog: None,
             window_asked: (0, 0),
+            help_open: false,
+            about_open: false,
+            focus_search: false,
+            notices: Notices::default(),
             ctx: ctx.clone(),
         })
     }
@@ -117,34 +131,13 @@ impl App {
         self.model.send(Request::Act(action));
     }
 
-    fn toolbar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            if ui
-                .button("➕ Add files…")
-                .on_hover_text("Choose files to back up (or drop files and folders on the window)")
-                .clicked()
-                && self.picking.is_none()
-            {
-                let (tx, rx) = std::sync::mpsc::channel();
-                let waker = self.ctx.clone();
-                // Native dialogs block: they get a thread of their own.
-                std::thread::spawn(move || {
-                    let picked = rfd::FileDialog::new()
-                        .set_title("Add files to Breakdex")
-                        .pick_files()
-                        .unwrap_or_default();
-                    let _ = tx.send(picked);
-                    waker.request_repaint();
-                });
-                self.picking = Some(rx);
-            }
-            if let Some(engine) = &self.engine {
-                let label = if self.paused {
-                    "▶ Resume"
-                } else {
-                    "⏸ Pause"
-                };
-                if ui.button(label).clicked() {
+    /// Does what a key, a menu entry or a toolbar button asked for.
+    pub fn command(&mut self, command: Command) {
+        let selected = || self.selected.iter().cloned().collect::<Vec<String>>();
+        match command {
+            Command::AddFiles => self.pick_files(),
+            Command::PauseResume => {
+                if let Some(engine) = &self.engine {
                     self.paused = !self.paused;
                     engine.send(if self.paused {
                         Control::Pause
@@ -153,15 +146,95 @@ impl App {
                     });
                 }
             }
+            Command::RetryAllFailed => self.act(Action::RetryAllFailed),
+            Command::Providers => self.providers.open = !self.providers.open,
+            Command::FocusSearch => self.focus_search = true,
+            Command::ShowTab(tab) => {
+                let spec = ViewSpec {
+                    tab,
+                    ..self.spec.clone()
+                };
+                self.set_spec(spec);
+            }
+            Command::Help => self.help_open = !self.help_open,
+            Command::About => self.about_open = !self.about_open,
+            Command::OpenDataFolder => {
+                if let Some(dir) = self.db.parent().map(Path::to_path_buf) {
+                    self.open_folder(&dir);
+                }
+            }
+            Command::OpenLogFolder => {
+                let dir = crate::logs::log_dir();
+                let _ = std::fs::create_dir_all(&dir);
+                self.open_folder(&dir);
+            }
+            Command::Quit => self.ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+            Command::RetryNow => self.act(Action::RetryNow(selected())),
+            Command::Cancel => self.act(Action::Cancel(selected())),
+            Command::Remove => self.act(Action::Remove(selected())),
+            Command::PriorityUp => self.act(Action::BumpPriority(selected(), 1)),
+            Command::PriorityDown => self.act(Action::BumpPriority(selected(), -1)),
+            Command::SetPriority => self.priority_dialog = Some((selected(), String::new())),
+            Command::CopyHashes => {
+                let hashes: Vec<String> = self
+                    .model
+                    .snapshot
+                    .rows
+                    .iter()
+                    .filter(|r| self.selected.contains(&r.id))
+                    .map(|r| r.content_hash.clone())
+                    .collect();
+                self.ctx.copy_text(hashes.join("\n"));
+            }
+        }
+    }
+
+    /// Opens the file dialog on a thread of its own (native dialogs block).
+    fn pick_files(&mut self) {
+        if self.picking.is_some() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waker = self.ctx.clone();
+        std::thread::spawn(move || {
+            let picked = rfd::FileDialog::new()
+                .set_title("Add files to Breakdex")
+                .pick_files()
+                .unwrap_or_default();
+            let _ = tx.send(picked);
+            waker.request_repaint();
+        });
+        self.picking = Some(rx);
+    }
+
+    fn toolbar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if ui
+                .button("➕ Add files…")
+                .on_hover_text("Choose files to back up (or drop files and folders on the window)")
+                .clicked()
+            {
+                self.command(Command::AddFiles);
+            }
+            if self.engine.is_some() {
+                let label = if self.paused {
+                    "▶ Resume"
+                } else {
+                    "⏸ Pause"
+                };
+                if ui.button(label).clicked() {
+                    self.command(Command::PauseResume);
+                }
+            }
             let failed = self.model.snapshot.permanently_failed;
             if ui
                 .add_enabled(failed > 0, egui::Button::new("⟳ Retry all failed"))
                 .clicked()
             {
-                self.act(Action::RetryAllFailed);
+                self.command(Command::RetryAllFailed);
             }
             if ui.button("🗄 Providers").clicked() {
-                self.providers.open = !self.providers.open;
+                self.command(Command::Providers);
             }
             ui.separator();
             let mut spec = self.spec.clone();
@@ -187,11 +260,14 @@ impl App {
                 })
                 .response
                 .labelled_by(label.id);
-            ui.add(
+            let search = ui.add(
                 egui::TextEdit::singleline(&mut spec.text)
                     .hint_text("Search name or hash")
                     .desired_width(220.0),
             );
+            if std::mem::take(&mut self.focus_search) {
+                search.request_focus();
+            }
             self.set_spec(spec);
         });
     }
@@ -229,7 +305,7 @@ impl App {
                 ui.label("idle");
             }
             if self.paused {
-                ui.label(RichText::new("paused").color(Color32::from_rgb(200, 150, 0)));
+                ui.label(RichText::new("paused").color(ui.visuals().warn_fg_color));
             }
             if let Some(p) = s
                 .providers
@@ -239,7 +315,7 @@ impl App {
                 ui.separator();
                 ui.label(
                     RichText::new(format!("⚠ {} offline", p.row.name))
-                        .color(Color32::from_rgb(200, 120, 0)),
+                        .color(ui.visuals().warn_fg_color),
                 )
                 .on_hover_text(p.online.clone().err().unwrap_or_default());
             }
@@ -262,7 +338,7 @@ impl App {
             }
             if let Some(e) = &s.error {
                 ui.separator();
-                ui.label(RichText::new(e).color(Color32::from_rgb(220, 60, 60)));
+                ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
             } else if let Some(n) = &s.notice {
                 ui.separator();
                 ui.label(n);
@@ -390,7 +466,10 @@ impl App {
                     let edit = ui.text_edit_singleline(text);
                     let value = text.trim().parse::<i64>();
                     if value.is_err() && !text.trim().is_empty() {
-                        ui.label(RichText::new("a whole number, please").color(Color32::RED));
+                        ui.label(
+                            RichText::new("a whole number, please")
+                                .color(ui.visuals().error_fg_color),
+                        );
                     }
                     let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                     if (ui
@@ -463,17 +542,55 @@ impl App {
             .and_then(|s| s.asset(hash).ok().flatten())
             .and_then(|a| a.local_path);
         match path.as_deref().map(Path::new).and_then(Path::parent) {
-            Some(dir) if dir.is_dir() => {
-                if let Err(e) = std::process::Command::new("xdg-open").arg(dir).spawn() {
-                    self.details = Some(("Cannot open the folder".into(), e.to_string()));
-                }
-            }
+            Some(dir) if dir.is_dir() => self.open_folder(dir),
             _ => {
                 self.details = Some((
                     "No local file".into(),
                     "The library has no local copy of this asset; queue a download first.".into(),
                 ))
             }
+        }
+    }
+
+    /// Shows a folder in the platform's file manager.
+    fn open_folder(&mut self, dir: &Path) {
+        let opener = if cfg!(target_os = "macos") {
+            "open"
+        } else if cfg!(windows) {
+            "explorer"
+        } else {
+            "xdg-open"
+        };
+        if let Err(e) = std::process::Command::new(opener).arg(dir).spawn() {
+            self.details = Some((
+                "Cannot open the folder".into(),
+                format!("{}: {opener} failed: {e}", dir.display()),
+            ));
+        }
+    }
+
+    /// The Help and About windows, and the notices.
+    fn help_and_notices(&mut self, ctx: &egui::Context) {
+        egui::Window::new("Keyboard shortcuts")
+            .open(&mut self.help_open)
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, shortcuts::help);
+        let db = self.db.clone();
+        egui::Window::new("About Breakdex")
+            .open(&mut self.about_open)
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| menu::about(ui, &db));
+        let in_front = ctx.input(|i| i.focused);
+        for notice in self.notices.observe(&self.model.snapshot) {
+            tracing::info!("{}: {}", notice.title, notice.body);
+            if !in_front {
+                notices::notify_desktop(&notice);
+            }
+        }
+        if self.notices.show(ctx) {
+            ctx.request_repaint_after(Duration::from_secs(1));
         }
     }
 }
@@ -484,6 +601,11 @@ impl eframe::App for App {
         self.model.poll();
         self.collect_background();
         egui::Panel::top("toolbar").show(ui, |ui| {
+            let paused = self.engine.as_ref().map(|_| self.paused);
+            let failed = self.model.snapshot.permanently_failed;
+            if let Some(command) = menu::bar(ui, paused, failed) {
+                self.command(command);
+            }
             ui.add_space(4.0);
             self.toolbar(ui);
             ui.add_space(2.0);
@@ -495,10 +617,12 @@ impl eframe::App for App {
                 grid::show(ui, &self.model.snapshot, &self.selected)
             })
             .inner;
-        let keys = grid::keyboard(&ctx, &self.model.snapshot, &self.selected);
         self.apply(events);
-        self.apply(keys);
+        for command in shortcuts::pressed(&ctx, !self.selected.is_empty()) {
+            self.command(command);
+        }
         self.dialogs(&ctx);
+        self.help_and_notices(&ctx);
         self.drops(&ctx);
         // Live progress: look again soon while something moves.
         let s = &self.model.snapshot;

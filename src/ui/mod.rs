@@ -9,26 +9,51 @@ mod app;
 mod format;
 mod grid;
 mod import;
+mod menu;
 mod model;
+mod notices;
 mod providers;
+mod shortcuts;
 
 use std::path::Path;
 
 pub use app::App;
 pub use model::{Action, Snapshot, Tab, ViewSpec};
+pub use notices::Notice;
+pub use shortcuts::{Command, SHORTCUTS};
+
+/// The app's ID: the desktop entry's name, the Wayland app ID, the X11 class.
+pub const APP_ID: &str = "io.github.breakdex.Breakdex";
+
+/// The window's icon (the 256 px render of assets/breakdex.svg).
+const ICON_PNG: &[u8] =
+    include_bytes!("../../packaging/icons/hicolor/256x256/apps/io.github.breakdex.Breakdex.png");
 
 /// Opens the window on the library at `db` and runs until it is closed.
 /// With `paused`, the queue waits for the Resume button.
 pub fn run(db: &Path, paused: bool) -> anyhow::Result<()> {
     // Open (and create) the library first, so problems are reported plainly.
     drop(crate::setup::open_library(db)?);
+    tracing::info!(
+        "Breakdex {} opening the window on {}",
+        env!("CARGO_PKG_VERSION"),
+        db.display()
+    );
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("Breakdex")
+        .with_app_id(APP_ID)
+        .with_inner_size([1320.0, 780.0])
+        .with_min_inner_size([720.0, 420.0])
+        .with_drag_and_drop(true);
+    match eframe::icon_data::from_png_bytes(ICON_PNG) {
+        Ok(icon) => viewport = viewport.with_icon(icon),
+        Err(e) => tracing::warn!("the window icon is unreadable: {e}"),
+    }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Breakdex")
-            .with_app_id("breakdex")
-            .with_inner_size([1320.0, 780.0])
-            .with_min_inner_size([720.0, 420.0])
-            .with_drag_and_drop(true),
+        viewport,
+        // Size, position, theme and the like, kept between runs.
+        persist_window: true,
+        persistence_path: Some(crate::logs::state_dir().join("window.ron")),
         ..Default::default()
     };
     let db = db.to_owned();

@@ -92,6 +92,13 @@ pub struct Snapshot {
     /// Ops per state over the whole queue.
     pub retry_pending: usize,
     pub permanently_failed: usize,
+    /// Ops still to finish (queued, running, waiting to retry), all providers.
+    pub unfinished: usize,
+    /// Completed ops, all providers.
+    pub completed: usize,
+    /// How many ops this window has seen fail permanently, and the latest.
+    pub failures_seen: usize,
+    pub last_failure: Option<OpRow>,
     pub providers: Vec<ProviderStatus>,
     /// Bytes per second over the last seconds.
     pub speed: f64,
@@ -213,6 +220,9 @@ pub fn start(
         providers: Vec::new(),
         providers_at: None,
         done_bytes: Vec::new(),
+        failed: None,
+        failures_seen: 0,
+        last_failure: None,
         error: None,
         notice: None,
         loading: true,
@@ -254,6 +264,10 @@ struct Model {
     providers_at: Option<Instant>,
     /// (when, bytes done) samples for the speed.
     done_bytes: Vec<(Instant, i64)>,
+    /// The permanently failed ops at the last read (`None` before the first).
+    failed: Option<HashSet<i64>>,
+    failures_seen: usize,
+    last_failure: Option<OpRow>,
     error: Option<String>,
     notice: Option<String>,
     loading: bool,
@@ -265,6 +279,8 @@ struct Totals {
     tab_counts: [usize; 5],
     retry_pending: usize,
     permanently_failed: usize,
+    unfinished: usize,
+    completed: usize,
     remaining_bytes: i64,
 }
 
@@ -370,6 +386,7 @@ impl Model {
             self.loading = false;
             self.text_match = None;
             self.sample_speed();
+            self.note_failures()?;
             rebuilt = true;
         }
         if rebuilt || view_changed {
@@ -472,12 +489,16 @@ impl Model {
         let mut t = Totals::default();
         for k in &self.keys {
             match k.state {
-                OpState::RetryPending => t.retry_pending += 1,
+                OpState::RetryPending => {
+                    t.retry_pending += 1;
+                    t.unfinished += 1;
+                }
                 OpState::PermanentlyFailed => t.permanently_failed += 1,
                 OpState::Queued | OpState::InProgress => {
+                    t.unfinished += 1;
                     t.remaining_bytes += (k.total_bytes - k.bytes_transferred).max(0)
                 }
-                OpState::Completed => {}
+                OpState::Completed => t.completed += 1,
             }
             if provider_rank.is_some_and(|r| k.provider_rank != r) {
                 continue;
@@ -527,6 +548,27 @@ impl Model {
         )
     }
 
+    /// Counts the ops that failed permanently since the last read, and
+    /// reads the newest of them (for the window's notice).
+    fn note_failures(&mut self) -> crate::store::Result<()> {
+        let now: HashSet<i64> = self
+            .keys
+            .iter()
+            .filter(|k| k.state == OpState::PermanentlyFailed)
+            .map(|k| k.rowid)
+            .collect();
+        if let Some(before) = &self.failed {
+            let new = now.difference(before).max().copied();
+            let count = now.difference(before).count();
+            if let Some(rowid) = new {
+                self.failures_seen += count;
+                self.last_failure = self.store.ops_by_rowid(&[rowid])?.pop();
+            }
+        }
+        self.failed = Some(now);
+        Ok(())
+    }
+
     fn sample_speed(&mut self) {
         let done: i64 = self
             .keys
@@ -557,6 +599,8 @@ impl Model {
             tab_counts,
             retry_pending,
             permanently_failed,
+            unfinished,
+            completed,
             remaining_bytes: remaining,
         } = self.totals();
         let (start, len) = self.window;
@@ -595,6 +639,10 @@ impl Model {
             tab_counts,
             retry_pending,
             permanently_failed,
+            unfinished,
+            completed,
+            failures_seen: self.failures_seen,
+            last_failure: self.last_failure.clone(),
             providers: self.providers.clone(),
             speed: self.speed(),
             remaining_bytes: remaining,

@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod crash;
+mod desktop;
 mod engine;
 mod remote;
 mod store;

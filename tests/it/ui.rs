@@ -31,7 +31,7 @@ impl egui::DroppedFile for Dropped {
 const LEASE: Duration = Duration::from_secs(600);
 
 /// A library with ops in every state of the seed's table, and a second provider.
-fn library(lib: &TempLib) -> Store {
+pub(crate) fn library(lib: &TempLib) -> Store {
     let mut store = Store::open(&lib.db()).unwrap();
     let mut providers = Vec::new();
     for name in ["beta-nas", "alpha-drive"] {
@@ -138,7 +138,7 @@ fn library(lib: &TempLib) -> Store {
     store
 }
 
-fn harness(db: &Path) -> Harness<'static, App> {
+pub(crate) fn harness(db: &Path) -> Harness<'static, App> {
     let db = db.to_owned();
     Harness::builder()
         .with_size(egui::vec2(1500.0, 700.0))
@@ -146,7 +146,7 @@ fn harness(db: &Path) -> Harness<'static, App> {
 }
 
 /// Steps the window until `done` holds (the model answers on its own thread).
-fn settle(h: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+pub(crate) fn settle(h: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         h.step();
@@ -160,7 +160,7 @@ fn settle(h: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool
     }
 }
 
-fn loaded(app: &App) -> bool {
+pub(crate) fn loaded(app: &App) -> bool {
     let s = &app.model.snapshot;
     !s.loading && s.rows.len() == s.view_len && s.view_len > 0
 }
