@@ -100,6 +100,9 @@ enum ProviderCommand {
     },
     /// A real round trip: write a small probe object, read it back, delete it
     Test { name: String },
+    /// Remove a provider, its queued and finished ops and its secret
+    /// (the files on the provider are left as they are)
+    Remove { name: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -254,6 +257,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Provider(ProviderCommand::List { json }) => provider_list(&store, json)?,
         Command::Provider(ProviderCommand::Test { name }) => {
             return crate::cli_remote::test(&store, &name);
+        }
+        Command::Provider(ProviderCommand::Remove { name }) => {
+            let row = store.require_provider(&name)?;
+            let ops = crate::secrets::remove_provider(&mut store, &row.id)?;
+            println!(
+                "removed provider '{name}' and its {ops} op{}; the files on it are left as they are",
+                if ops == 1 { "" } else { "s" }
+            );
         }
         Command::Add {
             paths,

@@ -694,21 +694,8 @@ impl Model {
             Action::SetProviderEnabled(id, enabled) => {
                 s.set_provider_enabled(&id, enabled).map(|()| None)
             }
-            Action::RemoveProvider(id) => {
-                let secret_file = s.provider(&id).ok().and_then(|p| {
-                    p.settings
-                        .get("secret_file")
-                        .and_then(|v| v.as_str())
-                        .map(std::path::PathBuf::from)
-                });
-                let removed = s.remove_provider(&id);
-                if removed.is_ok()
-                    && let Some(file) = secret_file
-                {
-                    let _ = crate::secrets::remove(&file, &id);
-                }
-                removed.map(|n| Some(format!("provider removed, with {}", plural(n, "op"))))
-            }
+            Action::RemoveProvider(id) => crate::secrets::remove_provider(s, &id)
+                .map(|n| Some(format!("provider removed, with {}", plural(n, "op")))),
             Action::TestProvider(id) => {
                 let row = s.provider(&id).map_err(|e| e.to_string())?;
                 return crate::providers::test_round_trip(&row)

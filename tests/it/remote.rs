@@ -1163,3 +1163,45 @@ fn base64_matches_the_standard() {
     assert_eq!(base64(b"abc"), "YWJj");
     assert_eq!(base64(b"ab"), "YWI=");
 }
+
+#[test]
+fn removing_a_provider_drops_its_ops_and_forgets_its_secret() {
+    let lib = TempLib::new();
+    lib.ok(&["provider", "list"]);
+    let password = "rm-provider-Pa55word";
+    // Nothing listens on this port: adding does not need the server.
+    let o = add_webdav(&lib, "old-nas", free_port(), password);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let secrets = lib.path("library-secrets.json");
+    assert!(
+        std::fs::read_to_string(&secrets)
+            .unwrap()
+            .contains(password)
+    );
+    let file = lib.write_file("in/a.bin", 1000, 1);
+    lib.ok(&["add", file.to_str().unwrap(), "--provider", "old-nas"]);
+    assert_eq!(ops_of(&lib).len(), 1);
+
+    let o = lib.ok(&["provider", "remove", "old-nas"]);
+    assert!(
+        stdout(&o).contains("removed provider 'old-nas' and its 1 op"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(ops_of(&lib).is_empty());
+    assert!(
+        !std::fs::read_to_string(&secrets)
+            .unwrap()
+            .contains(password)
+    );
+    let list = stdout(&lib.ok(&["provider", "list"]));
+    assert!(!list.contains("old-nas"), "{list}");
+    assert!(list.contains("local-backup"), "the others stay: {list}");
+
+    let o = lib.exec(&["provider", "remove", "old-nas"]);
+    assert_failure(&o, "removing it again");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("old-nas"),
+        "the error names it"
+    );
+}
