@@ -11,6 +11,7 @@ use crate::store::{ProviderKind, ProviderRow};
 
 mod remote;
 pub use remote::reachable;
+pub mod register;
 pub mod s3;
 pub mod sftp;
 pub mod webdav;

@@ -375,6 +375,27 @@ fn claimed_op(r: &Row) -> rusqlite::Result<ClaimedOp> {
     })
 }
 
+/// Rows per statement when enqueueing (6 parameters each).
+const ENQUEUE_ROWS: usize = 256;
+
+/// One `INSERT` of `n` ops that skips uploads of content the provider holds
+/// a good copy of, and ops that are already live; returns the created ids.
+fn enqueue_sql(n: usize) -> String {
+    let values = vec!["(?,?,?,?,?,?)"; n].join(",");
+    format!(
+        "INSERT INTO sync_operations
+             (id, content_hash, provider_id, operation_type, priority, total_bytes)
+         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6
+         FROM (VALUES {values}) AS v
+         WHERE v.column4 <> 'upload' OR NOT EXISTS (
+             SELECT 1 FROM asset_copies c
+             WHERE c.content_hash = v.column2 AND c.provider_id = v.column3
+               AND c.verify_status = 'ok')
+         ON CONFLICT DO NOTHING
+         RETURNING id"
+    )
+}
+
 /// `?,?,?` with `n` placeholders.
 pub(super) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(",")
@@ -382,50 +403,54 @@ pub(super) fn placeholders(n: usize) -> String {
 
 impl Store {
     /// Puts ops on the queue in one transaction and returns the ids of those
-    /// created. An op whose content, provider and type match a live op
-    /// (queued, running or waiting to retry) is not created again, nor an
-    /// upload of content the provider already holds a good copy of.
+    /// created, in the order given. An op whose content, provider and type
+    /// match a live op (queued, running or waiting to retry) is not created
+    /// again, nor an upload of content the provider already holds a good
+    /// copy of.
     pub fn enqueue(&mut self, ops: &[NewOp]) -> Result<Vec<String>> {
         let tx = self.write_tx()?;
-        let mut created = Vec::with_capacity(ops.len());
+        // Every provider named must exist: checked once each, so that the
+        // inserts below cannot fail on the foreign key half way.
         {
-            let mut held = tx.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM asset_copies
-                 WHERE content_hash = ?1 AND provider_id = ?2 AND verify_status = 'ok')",
-            )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO sync_operations
-                     (id, content_hash, provider_id, operation_type, priority, total_bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-            )?;
+            let mut exists =
+                tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM sync_providers WHERE id = ?1)")?;
+            let mut checked = std::collections::HashSet::new();
             for op in ops {
-                if op.operation_type == OpType::Upload
-                    && held.query_row(params![op.content_hash, op.provider_id], |r| {
-                        r.get::<_, bool>(0)
-                    })?
+                if checked.insert(op.provider_id.as_str())
+                    && !exists.query_row([&op.provider_id], |r| r.get::<_, bool>(0))?
                 {
-                    continue;
-                }
-                let id = new_id();
-                let n = insert
-                    .execute(params![
-                        id,
-                        op.content_hash,
-                        op.provider_id,
-                        op.operation_type.as_str(),
-                        op.priority,
-                        op.total_bytes
-                    ])
-                    .map_err(|e| match e.sqlite_error_code() {
-                        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Invalid(
-                            format!("cannot enqueue: no provider with id '{}'", op.provider_id),
-                        ),
-                        _ => e.into(),
-                    })?;
-                if n == 1 {
-                    created.push(id);
+                    return Err(StoreError::Invalid(format!(
+                        "cannot enqueue: no provider with id '{}'",
+                        op.provider_id
+                    )));
                 }
             }
+        }
+        let mut created = Vec::with_capacity(ops.len());
+        let mut inserted = std::collections::HashSet::new();
+        for chunk in ops.chunks(ENQUEUE_ROWS) {
+            // Many rows per statement: one parse and one VM run per chunk,
+            // the held-copy check inside it.
+            let mut insert = tx.prepare_cached(&enqueue_sql(chunk.len()))?;
+            let ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
+            let kinds: Vec<&str> = chunk.iter().map(|op| op.operation_type.as_str()).collect();
+            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 6);
+            for ((op, id), kind) in chunk.iter().zip(&ids).zip(&kinds) {
+                args.extend([
+                    id as &dyn ToSql,
+                    &op.content_hash,
+                    &op.provider_id,
+                    kind,
+                    &op.priority,
+                    &op.total_bytes,
+                ]);
+            }
+            inserted.clear();
+            let mut rows = insert.query(args.as_slice())?;
+            while let Some(row) = rows.next()? {
+                inserted.insert(row.get::<_, String>(0)?);
+            }
+            created.extend(ids.into_iter().filter(|id| inserted.contains(id)));
         }
         tx.commit()?;
         Ok(created)

@@ -14,7 +14,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use crate::providers::Provider;
-use crate::store::{OpKey, OpRow, OpState, OpType, ProviderKind, ProviderRow, SortKey, Store};
+use crate::providers::register::{self, NewProvider, Registered};
+use crate::secrets::Secret;
+use crate::store::{OpKey, OpRow, OpState, OpType, ProviderRow, SortKey, Store};
 
 /// The tabs over the grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -122,22 +124,28 @@ pub enum Action {
     BumpPriority(Vec<String>, i64),
     Remove(Vec<String>),
     RetryAllFailed,
+    /// Add a provider (checked, its secret stored, as `provider add` does);
+    /// the outcome also goes to `reply`.
     AddProvider {
-        name: String,
-        kind: ProviderKind,
-        settings: serde_json::Value,
-        concurrency: i64,
+        spec: NewProvider,
+        secret: Option<Secret>,
+        reply: Reply,
     },
+    /// Change a provider; without a secret, its stored one is kept.
     UpdateProvider {
         id: String,
-        name: String,
-        settings: serde_json::Value,
-        concurrency: i64,
+        spec: NewProvider,
+        secret: Option<Secret>,
+        reply: Reply,
     },
     SetProviderEnabled(String, bool),
     RemoveProvider(String),
     TestProvider(String),
 }
+
+/// Where the model answers an action whose asker waits for the outcome (the
+/// providers form): the status line, or the error in plain words.
+pub type Reply = Sender<Result<String, String>>;
 
 /// A request from the UI.
 #[derive(Debug)]
@@ -205,6 +213,7 @@ pub fn start(
     let (snap_tx, snap_rx) = mpsc::channel();
     let mut model = Model {
         store,
+        db,
         keys: Vec::new(),
         queue_rank: Vec::new(),
         order: Vec::new(),
@@ -243,6 +252,8 @@ pub fn start(
 
 struct Model {
     store: Store,
+    /// The library database (its secrets file is beside it).
+    db: PathBuf,
     keys: Vec<OpKey>,
     /// Each key's position in queue order (priority desc, then rowid).
     queue_rank: Vec<u32>,
@@ -320,9 +331,10 @@ impl Model {
             if let Err(e) = self.refresh(view_changed, acted) {
                 self.error = Some(e.to_string());
             }
-            // Only news wakes the window.
+            // Only news wakes the window, and every action done (a form
+            // may wait for its reply even when nothing else changed).
             let snapshot = self.snapshot();
-            if last_sent.as_ref() != Some(&snapshot) {
+            if acted || last_sent.as_ref() != Some(&snapshot) {
                 if tx.send(snapshot.clone()).is_err() {
                     return;
                 }
@@ -585,10 +597,16 @@ impl Model {
             .retain(|(t, _)| now.duration_since(*t) <= Duration::from_secs(10));
     }
 
+    /// Bytes per second over the samples of the last ten seconds, measured
+    /// up to now: when the queue stops moving (no new samples), the speed
+    /// falls, and is zero once nothing moved for ten seconds.
     fn speed(&self) -> f64 {
+        let now = Instant::now();
         match (self.done_bytes.first(), self.done_bytes.last()) {
-            (Some((t0, b0)), Some((t1, b1))) if t1 > t0 => {
-                ((b1 - b0).max(0) as f64) / t1.duration_since(*t0).as_secs_f64()
+            (Some((t0, b0)), Some((t1, b1)))
+                if t1 > t0 && now.duration_since(*t1) < Duration::from_secs(10) =>
+            {
+                ((b1 - b0).max(0) as f64) / now.duration_since(*t0).as_secs_f64()
             }
             _ => 0.0,
         }
@@ -676,21 +694,22 @@ impl Model {
                 .retry_all_failed()
                 .map(|n| Some(format!("{} queued again", plural(n, "failed op")))),
             Action::AddProvider {
-                name,
-                kind,
-                settings,
-                concurrency,
-            } => s
-                .add_provider(&name, kind, &settings, concurrency)
-                .map(|p| Some(format!("provider '{}' added", p.name))),
+                spec,
+                secret,
+                reply,
+            } => {
+                let done = register::register(s, &self.db, spec, secret);
+                return answer(reply, done, "added");
+            }
             Action::UpdateProvider {
                 id,
-                name,
-                settings,
-                concurrency,
-            } => s
-                .update_provider(&id, &name, &settings, concurrency)
-                .map(|()| Some(format!("provider '{name}' saved"))),
+                spec,
+                secret,
+                reply,
+            } => {
+                let done = register::update(s, &self.db, &id, spec, secret);
+                return answer(reply, done, "saved");
+            }
             Action::SetProviderEnabled(id, enabled) => {
                 s.set_provider_enabled(&id, enabled).map(|()| None)
             }
@@ -711,6 +730,29 @@ impl Model {
         };
         result.map_err(|e| e.to_string())
     }
+}
+
+/// The status line for a provider added or saved (or the error), also sent
+/// to the form that asked.
+fn answer(
+    reply: Reply,
+    done: anyhow::Result<Registered>,
+    what: &str,
+) -> Result<Option<String>, String> {
+    let outcome = done
+        .map(|r| {
+            let mut line = format!("provider '{}' {what}", r.row.name);
+            if let Some(store) = register::secret_store(&r.row) {
+                line += &format!(" (secret in {store})");
+            }
+            if let Some(trusted) = &r.trusted_host {
+                line += &format!("; {}", trusted.replace('\n', "; "));
+            }
+            line
+        })
+        .map_err(|e| format!("{e:#}"));
+    let _ = reply.send(outcome.clone());
+    outcome.map(Some)
 }
 
 /// Puts `v[start..end]` where a full sort would put it, in order.

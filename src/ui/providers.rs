@@ -1,20 +1,266 @@
-//! The providers window: each provider with its online state; add, edit,
-//! remove, test, enable and disable.
+//! The providers window: each provider with its online state; add (a local
+//! folder, S3-compatible storage, WebDAV or SFTP), edit, remove, test,
+//! enable and disable.
+//!
+//! The form only turns what was typed into a [`NewProvider`]: the model
+//! thread checks and saves it through `providers::register`, the same path
+//! as `provider add`. The form waits for that answer, then closes, or shows
+//! the problem. A secret (S3 secret key, WebDAV password) is typed in a
+//! password field and leaves the form when it is submitted.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 
 use egui::{Color32, RichText};
 
 use super::model::{Action, ProviderStatus};
-use crate::store::ProviderKind;
+use crate::providers::register::{NewProvider, Target};
+use crate::secrets::Secret;
+use crate::store::{ProviderKind, ProviderRow};
 
-/// The form for adding or editing a local-folder provider.
-#[derive(Default)]
+/// The kinds the form offers, as a person calls them.
+const KINDS: [(ProviderKind, &str); 4] = [
+    (ProviderKind::Local, "Local folder"),
+    (ProviderKind::S3, "S3-compatible"),
+    (ProviderKind::Webdav, "WebDAV"),
+    (ProviderKind::Sftp, "SFTP"),
+];
+
+fn kind_label(kind: ProviderKind) -> &'static str {
+    KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or("", |(_, label)| label)
+}
+
+/// The form for adding or editing a provider: the text as typed, every
+/// kind's fields at once (switching kinds loses nothing typed).
 struct Form {
-    /// `Some(id)` when editing that provider.
+    /// `Some(id)` when editing that provider (its kind stays).
     editing: Option<String>,
+    kind: ProviderKind,
     name: String,
-    root: String,
     concurrency: String,
+    /// Local: the folder.
+    folder: String,
+    /// S3 and WebDAV: the server's URL.
+    endpoint: String,
+    bucket: String,
+    region: String,
+    prefix: String,
+    path_style: bool,
+    access_key_id: String,
+    /// WebDAV and SFTP.
+    user: String,
+    /// WebDAV and SFTP: a folder on the server.
+    remote_root: String,
+    host: String,
+    port: String,
+    key: String,
+    trust_new_host: bool,
+    /// The S3 secret access key or the WebDAV password, until submitted.
+    secret: String,
     error: Option<String>,
+    /// The model's answer to the submitted form, while it is awaited.
+    pending: Option<Receiver<Result<String, String>>>,
+}
+
+impl Form {
+    fn new() -> Form {
+        Form {
+            editing: None,
+            kind: ProviderKind::Local,
+            name: String::new(),
+            concurrency: "4".into(),
+            folder: String::new(),
+            endpoint: String::new(),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            prefix: String::new(),
+            path_style: false,
+            access_key_id: String::new(),
+            user: String::new(),
+            remote_root: String::new(),
+            host: String::new(),
+            port: "22".into(),
+            key: String::new(),
+            trust_new_host: false,
+            secret: String::new(),
+            error: None,
+            pending: None,
+        }
+    }
+
+    /// The form filled with a provider's stored settings (not its secret).
+    fn edit(row: &ProviderRow) -> Form {
+        let spec = NewProvider::from_row(row);
+        let mut form = Form {
+            editing: Some(row.id.clone()),
+            kind: row.kind,
+            name: spec.name,
+            concurrency: spec.concurrency.to_string(),
+            ..Form::new()
+        };
+        let text = |s: Option<String>| s.unwrap_or_default();
+        match spec.target {
+            Target::Local { root } => form.folder = root.display().to_string(),
+            Target::S3 {
+                endpoint,
+                bucket,
+                region,
+                prefix,
+                path_style,
+                access_key_id,
+            } => {
+                form.endpoint = endpoint;
+                form.bucket = bucket;
+                form.region = region;
+                form.prefix = text(prefix);
+                form.path_style = path_style;
+                form.access_key_id = access_key_id;
+            }
+            Target::Webdav {
+                endpoint,
+                root,
+                user,
+            } => {
+                form.endpoint = endpoint;
+                form.remote_root = text(root);
+                form.user = user;
+            }
+            Target::Sftp {
+                host,
+                port,
+                user,
+                key,
+                root,
+                trust_new_host,
+            } => {
+                form.host = host;
+                form.port = port.to_string();
+                form.user = user;
+                form.key = key.display().to_string();
+                form.remote_root = text(root);
+                form.trust_new_host = trust_new_host;
+            }
+        }
+        form
+    }
+
+    /// What was typed, as a provider to check and save. Only what a form
+    /// must settle itself (numbers, full paths) is checked here; the rest is
+    /// `providers::register`'s.
+    fn spec(&self) -> Result<NewProvider, String> {
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err("Give the provider a name.".into());
+        }
+        let concurrency: i64 = self
+            .concurrency
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=64).contains(n))
+            .ok_or("Parallel transfers must be a number from 1 to 64.")?;
+        let text = |s: &str| s.trim().to_string();
+        let optional = |s: &str| Some(text(s)).filter(|s| !s.is_empty());
+        let full_path = |s: &str, what: &str, example: &str| {
+            let path = PathBuf::from(s.trim());
+            if path.is_absolute() {
+                Ok(path)
+            } else {
+                Err(format!("The {what} must be a full path, like {example}."))
+            }
+        };
+        let target = match self.kind {
+            ProviderKind::Local => Target::Local {
+                root: full_path(&self.folder, "folder", "/media/backup")?,
+            },
+            ProviderKind::S3 => Target::S3 {
+                endpoint: text(&self.endpoint),
+                bucket: text(&self.bucket),
+                region: text(&self.region),
+                prefix: optional(&self.prefix),
+                path_style: self.path_style,
+                access_key_id: text(&self.access_key_id),
+            },
+            ProviderKind::Webdav => Target::Webdav {
+                endpoint: text(&self.endpoint),
+                root: optional(&self.remote_root),
+                user: text(&self.user),
+            },
+            ProviderKind::Sftp => Target::Sftp {
+                host: text(&self.host),
+                port: self
+                    .port
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or("The port must be a number from 1 to 65535.")?,
+                user: text(&self.user),
+                key: full_path(&self.key, "key file", "/home/me/.ssh/id_ed25519")?,
+                root: optional(&self.remote_root),
+                trust_new_host: self.trust_new_host,
+            },
+        };
+        Ok(NewProvider {
+            name: name.to_string(),
+            concurrency,
+            target,
+        })
+    }
+
+    /// The action that saves the form, the secret taken out of it; or the
+    /// form's own complaint, shown in it.
+    fn submit(&mut self) -> Option<Action> {
+        let typed = std::mem::take(&mut self.secret);
+        let spec = match self.spec() {
+            Ok(spec) => spec,
+            Err(e) => {
+                self.error = Some(e);
+                return None;
+            }
+        };
+        // Editing with the field left empty keeps the stored secret.
+        let secret = spec
+            .target
+            .secret_name()
+            .filter(|_| !(typed.is_empty() && self.editing.is_some()))
+            .map(|_| Secret::new(typed));
+        let (reply, answer) = mpsc::channel();
+        self.pending = Some(answer);
+        self.error = None;
+        Some(match &self.editing {
+            Some(id) => Action::UpdateProvider {
+                id: id.clone(),
+                spec,
+                secret,
+                reply,
+            },
+            None => Action::AddProvider {
+                spec,
+                secret,
+                reply,
+            },
+        })
+    }
+
+    /// Takes the model's answer, if it came: true when the form is done.
+    fn answered(&mut self) -> bool {
+        let Some(answer) = &self.pending else {
+            return false;
+        };
+        let error = match answer.try_recv() {
+            Ok(Ok(_)) => return true,
+            Err(TryRecvError::Empty) => return false,
+            Ok(Err(e)) => e,
+            Err(TryRecvError::Disconnected) => "the library stopped answering".to_string(),
+        };
+        self.error = Some(error);
+        self.pending = None;
+        false
+    }
 }
 
 /// The providers window and its state.
@@ -33,6 +279,9 @@ impl ProvidersPanel {
         if !self.open {
             return actions;
         }
+        if self.form.as_mut().is_some_and(Form::answered) {
+            self.form = None;
+        }
         let mut open = true;
         egui::Window::new("Providers")
             .open(&mut open)
@@ -49,11 +298,8 @@ impl ProvidersPanel {
                         }
                     });
                 ui.separator();
-                if self.form.is_none() && ui.button("➕ Add a local folder…").clicked() {
-                    self.form = Some(Form {
-                        concurrency: "4".into(),
-                        ..Form::default()
-                    });
+                if self.form.is_none() && ui.button("➕ Add a provider…").clicked() {
+                    self.form = Some(Form::new());
                 }
                 if let Some(action) = self.form_ui(ui) {
                     actions.push(action);
@@ -88,23 +334,17 @@ impl ProvidersPanel {
         let row = &p.row;
         ui.vertical(|ui| {
             ui.strong(&row.name);
-            let where_ = row
-                .settings
-                .get("root")
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
-            ui.small(format!("{} · {where_}", row.kind.as_str()));
+            ui.small(format!("{} · {}", row.kind.as_str(), where_(row)));
         });
         match (&p.online, row.enabled) {
             (_, false) => {
                 ui.label(RichText::new("disabled").weak());
             }
             (Ok(()), true) => {
-                ui.label(RichText::new("● online").color(Color32::from_rgb(60, 170, 90)));
+                state(ui, "online", Color32::from_rgb(60, 170, 90));
             }
             (Err(reason), true) => {
-                ui.label(RichText::new("● offline").color(Color32::from_rgb(215, 120, 30)))
-                    .on_hover_text(reason);
+                state(ui, "offline", Color32::from_rgb(215, 120, 30)).on_hover_text(reason);
             }
         }
         ui.horizontal(|ui| {
@@ -119,21 +359,8 @@ impl ProvidersPanel {
             {
                 actions.push(Action::TestProvider(row.id.clone()));
             }
-            // The form edits local folders only; remote providers are
-            // changed from the command line (their secrets come from stdin).
-            if row.kind == ProviderKind::Local && ui.button("Edit").clicked() {
-                self.form = Some(Form {
-                    editing: Some(row.id.clone()),
-                    name: row.name.clone(),
-                    root: row
-                        .settings
-                        .get("root")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or("")
-                        .to_string(),
-                    concurrency: row.concurrency.to_string(),
-                    error: None,
-                });
+            if ui.button("Edit").clicked() {
+                self.form = Some(Form::edit(row));
             }
             if ui.button("Remove").clicked() {
                 self.confirm_remove = Some((row.id.clone(), row.name.clone()));
@@ -145,49 +372,25 @@ impl ProvidersPanel {
         let form = self.form.as_mut()?;
         let mut action = None;
         let mut close = false;
+        let waiting = form.pending.is_some();
         ui.heading(if form.editing.is_some() {
             "Edit provider"
         } else {
-            "New local-folder provider"
+            "New provider"
         });
-        egui::Grid::new("provider-form")
-            .num_columns(2)
-            .show(ui, |ui| {
-                ui.label("Name");
-                ui.text_edit_singleline(&mut form.name);
-                ui.end_row();
-                ui.label("Folder");
-                ui.text_edit_singleline(&mut form.root);
-                ui.end_row();
-                ui.label("Parallel transfers");
-                ui.text_edit_singleline(&mut form.concurrency);
-                ui.end_row();
-            });
+        ui.add_enabled_ui(!waiting, |ui| {
+            egui::Grid::new("provider-form")
+                .num_columns(2)
+                .show(ui, |ui| fields(ui, form));
+        });
         if let Some(e) = &form.error {
-            ui.label(RichText::new(e).color(Color32::from_rgb(220, 70, 70)));
+            ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
         }
         ui.horizontal(|ui| {
-            if ui.button("Save").clicked() {
-                match validate(form) {
-                    Ok((settings, concurrency)) => {
-                        action = Some(match &form.editing {
-                            Some(id) => Action::UpdateProvider {
-                                id: id.clone(),
-                                name: form.name.trim().to_string(),
-                                settings,
-                                concurrency,
-                            },
-                            None => Action::AddProvider {
-                                name: form.name.trim().to_string(),
-                                kind: ProviderKind::Local,
-                                settings,
-                                concurrency,
-                            },
-                        });
-                        close = true;
-                    }
-                    Err(e) => form.error = Some(e),
-                }
+            if waiting {
+                ui.label("Checking and saving…");
+            } else if ui.button("Save").clicked() {
+                action = form.submit();
             }
             if ui.button("Cancel").clicked() {
                 close = true;
@@ -200,22 +403,152 @@ impl ProvidersPanel {
     }
 }
 
-/// Checks the form; returns the settings and concurrency to store.
-fn validate(form: &Form) -> Result<(serde_json::Value, i64), String> {
-    if form.name.trim().is_empty() {
-        return Err("Give the provider a name.".into());
+/// A provider's state: a dot and a word in its colour. (The dot is drawn:
+/// the bundled fonts have no "●".)
+fn state(ui: &mut egui::Ui, word: &str, color: Color32) -> egui::Response {
+    ui.horizontal(|ui| {
+        let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+        ui.painter().circle_filled(dot.center(), 4.0, color);
+        ui.label(RichText::new(word).color(color))
+    })
+    .inner
+}
+
+/// The form's fields for its kind, one labelled line each.
+fn fields(ui: &mut egui::Ui, form: &mut Form) {
+    ui.label("Kind");
+    if form.editing.is_some() {
+        ui.label(kind_label(form.kind));
+    } else {
+        ui.horizontal(|ui| {
+            for (k, label) in KINDS {
+                ui.selectable_value(&mut form.kind, k, label);
+            }
+        });
     }
-    let concurrency: i64 = form
-        .concurrency
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n| (1..=64).contains(n))
-        .ok_or("Parallel transfers must be a number from 1 to 64.")?;
-    let root = std::path::PathBuf::from(form.root.trim());
-    if !root.is_absolute() {
-        return Err("The folder must be a full path, like /media/backup.".into());
+    ui.end_row();
+    line(ui, "Name", &mut form.name, "");
+    let editing = form.editing.is_some();
+    match form.kind {
+        ProviderKind::Local => line(ui, "Folder", &mut form.folder, "/media/backup"),
+        ProviderKind::S3 => {
+            line(
+                ui,
+                "Endpoint URL",
+                &mut form.endpoint,
+                "https://s3.us-west-004.backblazeb2.com",
+            );
+            line(ui, "Bucket", &mut form.bucket, "");
+            line(ui, "Region", &mut form.region, "");
+            line(
+                ui,
+                "Prefix",
+                &mut form.prefix,
+                "optional: a folder in the bucket",
+            );
+            line(ui, "Access key ID", &mut form.access_key_id, "");
+            secret_line(ui, "Secret access key", &mut form.secret, editing);
+            ui.label("");
+            ui.checkbox(
+                &mut form.path_style,
+                "Bucket in the path (MinIO, most self-hosted servers)",
+            );
+            ui.end_row();
+        }
+        ProviderKind::Webdav => {
+            line(
+                ui,
+                "Endpoint URL",
+                &mut form.endpoint,
+                "https://cloud.example.com/remote.php/dav/files/me",
+            );
+            line(
+                ui,
+                "Folder on the server",
+                &mut form.remote_root,
+                "optional",
+            );
+            line(ui, "User", &mut form.user, "");
+            secret_line(ui, "Password", &mut form.secret, editing);
+        }
+        ProviderKind::Sftp => {
+            line(ui, "Host", &mut form.host, "nas.example.com");
+            line(ui, "Port", &mut form.port, "");
+            line(ui, "User", &mut form.user, "");
+            line(
+                ui,
+                "Private key file",
+                &mut form.key,
+                "/home/me/.ssh/id_ed25519",
+            );
+            line(
+                ui,
+                "Folder on the server",
+                &mut form.remote_root,
+                "optional",
+            );
+            ui.label("");
+            ui.checkbox(&mut form.trust_new_host, "Trust this host's key")
+                .on_hover_text(
+                    "If the host is not in known_hosts yet, add its keys. \
+                     Check them with the server's owner first.",
+                );
+            ui.end_row();
+        }
     }
-    crate::providers::check_local_root(form.name.trim(), &root).map_err(|f| f.message)?;
-    Ok((serde_json::json!({ "root": root }), concurrency))
+    line(ui, "Parallel transfers", &mut form.concurrency, "");
+}
+
+/// One labelled text line of the form (the label names the field for
+/// screen readers).
+fn line(ui: &mut egui::Ui, label: &str, text: &mut String, hint: &str) {
+    let label = ui.label(label);
+    ui.add(
+        egui::TextEdit::singleline(text)
+            .hint_text(hint)
+            .desired_width(340.0),
+    )
+    .labelled_by(label.id);
+    ui.end_row();
+}
+
+/// The secret's line: masked, and when editing, empty means "keep it".
+fn secret_line(ui: &mut egui::Ui, label: &str, text: &mut String, editing: bool) {
+    let label = ui.label(label);
+    ui.add(
+        egui::TextEdit::singleline(text)
+            .password(true)
+            .hint_text(if editing {
+                "unchanged if left empty"
+            } else {
+                ""
+            })
+            .desired_width(340.0),
+    )
+    .labelled_by(label.id);
+    ui.end_row();
+}
+
+/// Where a provider keeps its copies, in short.
+fn where_(row: &ProviderRow) -> String {
+    let text = |key: &str| {
+        row.settings
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+    };
+    match row.kind {
+        ProviderKind::Local => text("root").to_string(),
+        ProviderKind::S3 => format!("{} · {}", text("endpoint"), text("bucket")),
+        ProviderKind::Webdav => text("endpoint").to_string(),
+        ProviderKind::Sftp => format!(
+            "{}@{}:{}",
+            text("user"),
+            text("host"),
+            row.settings
+                .get("port")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(22)
+        ),
+    }
 }

@@ -8,3 +8,4 @@ mod engine;
 mod remote;
 mod store;
 mod ui;
+mod ui_providers;

@@ -23,7 +23,7 @@ const RATE: u64 = 20 << 20;
 // Servers.
 
 /// A server process, killed and reaped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     log: PathBuf,
 }
@@ -87,7 +87,7 @@ fn need(program: &str) -> PathBuf {
     panic!("`{program}` is not installed: run `bash scripts/test.sh`, which installs it");
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -96,7 +96,7 @@ fn free_port() -> u16 {
 }
 
 /// A fresh random secret, so that a grep for it finds only real leaks.
-fn new_secret(tag: &str) -> String {
+pub(crate) fn new_secret(tag: &str) -> String {
     let bytes = pseudo_random(
         12,
         Instant::now().elapsed().as_nanos() as u64 ^ std::process::id() as u64,
@@ -124,7 +124,12 @@ print(key_id, secret)
 /// An S3 server (moto) on `port` with the bucket `bx-bucket`. With `auth`,
 /// it checks keys and the returned key pair is the only one it accepts;
 /// without, it takes any key and the pair returned is `secret` with a fixed id.
-fn start_s3(dir: &Path, port: u16, auth: bool, secret: &str) -> (Server, String, String) {
+pub(crate) fn start_s3(
+    dir: &Path,
+    port: u16,
+    auth: bool,
+    secret: &str,
+) -> (Server, String, String) {
     let moto = need("moto_server");
     let mut cmd = Command::new(moto);
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
@@ -159,7 +164,7 @@ fn start_s3(dir: &Path, port: u16, auth: bool, secret: &str) -> (Server, String,
 }
 
 /// A WebDAV server (rclone) on `port` serving `root`, user `bx`.
-fn start_webdav(dir: &Path, root: &Path, port: u16, password: &str) -> Server {
+pub(crate) fn start_webdav(dir: &Path, root: &Path, port: u16, password: &str) -> Server {
     let rclone = need("rclone");
     std::fs::create_dir_all(root).unwrap();
     let mut server = Server::start(
@@ -183,7 +188,7 @@ fn start_webdav(dir: &Path, root: &Path, port: u16, password: &str) -> Server {
 
 /// An OpenSSH server on `port`, allowing the key `<dir>/client_key` for the
 /// current user. Returns the server and the private key's path.
-fn start_sftp(dir: &Path, port: u16) -> (Server, PathBuf) {
+pub(crate) fn start_sftp(dir: &Path, port: u16) -> (Server, PathBuf) {
     let sshd = need("sshd");
     let keygen = need("ssh-keygen");
     let host_key = dir.join("host_key");
@@ -226,13 +231,13 @@ fn start_sftp(dir: &Path, port: u16) -> (Server, PathBuf) {
 }
 
 /// Removes what a test put in the user's known_hosts for a port.
-fn forget_host(port: u16) {
+pub(crate) fn forget_host(port: u16) {
     let _ = Command::new("ssh-keygen")
         .args(["-R", &format!("[127.0.0.1]:{port}")])
         .output();
 }
 
-fn user_name() -> String {
+pub(crate) fn user_name() -> String {
     let out = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
