@@ -379,20 +379,20 @@ fn claimed_op(r: &Row) -> rusqlite::Result<ClaimedOp> {
 const ENQUEUE_ROWS: usize = 256;
 
 /// One `INSERT` of `n` ops that skips uploads of content the provider holds
-/// a good copy of, and ops that are already live; returns the created ids.
+/// a good copy of, and ops that are already live.
 fn enqueue_sql(n: usize) -> String {
     let values = vec!["(?,?,?,?,?,?)"; n].join(",");
+    // `?1` is the creation time; the rows' parameters follow it.
     format!(
         "INSERT INTO sync_operations
-             (id, content_hash, provider_id, operation_type, priority, total_bytes)
-         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6
+             (created_at, id, content_hash, provider_id, operation_type, priority, total_bytes)
+         SELECT ?1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6
          FROM (VALUES {values}) AS v
          WHERE v.column4 <> 'upload' OR NOT EXISTS (
              SELECT 1 FROM asset_copies c
              WHERE c.content_hash = v.column2 AND c.provider_id = v.column3
                AND c.verify_status = 'ok')
-         ON CONFLICT DO NOTHING
-         RETURNING id"
+         ON CONFLICT DO NOTHING"
     )
 }
 
@@ -426,15 +426,18 @@ impl Store {
                 }
             }
         }
+        // One creation time for the whole call (they are created together),
+        // read once instead of a column default evaluated per row.
+        let now: String = tx.query_row(&format!("SELECT {NOW}"), [], |r| r.get(0))?;
         let mut created = Vec::with_capacity(ops.len());
-        let mut inserted = std::collections::HashSet::new();
         for chunk in ops.chunks(ENQUEUE_ROWS) {
             // Many rows per statement: one parse and one VM run per chunk,
             // the held-copy check inside it.
             let mut insert = tx.prepare_cached(&enqueue_sql(chunk.len()))?;
             let ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
             let kinds: Vec<&str> = chunk.iter().map(|op| op.operation_type.as_str()).collect();
-            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 6);
+            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(1 + chunk.len() * 6);
+            args.push(&now);
             for ((op, id), kind) in chunk.iter().zip(&ids).zip(&kinds) {
                 args.extend([
                     id as &dyn ToSql,
@@ -445,12 +448,21 @@ impl Store {
                     &op.total_bytes,
                 ]);
             }
-            inserted.clear();
-            let mut rows = insert.query(args.as_slice())?;
-            while let Some(row) = rows.next()? {
-                inserted.insert(row.get::<_, String>(0)?);
+            let n = insert.execute(args.as_slice())?;
+            if n == chunk.len() {
+                created.extend(ids);
+            } else {
+                // Some were skipped (live already, or the copy is held):
+                // keep the ids that made it, in order.
+                let mut exists = tx.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM sync_operations WHERE id = ?1)",
+                )?;
+                for id in ids {
+                    if exists.query_row([&id], |r| r.get::<_, bool>(0))? {
+                        created.push(id);
+                    }
+                }
             }
-            created.extend(ids.into_iter().filter(|id| inserted.contains(id)));
         }
         tx.commit()?;
         Ok(created)
