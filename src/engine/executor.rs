@@ -185,10 +185,12 @@ async fn upload<F: FnMut(i64, i64)>(
             path.display()
         ))));
     }
-    writer
-        .close()
-        .await
-        .map_err(|e| fail(job.provider.failure("writing", &e)))?;
+    if let Err(e) = writer.close().await {
+        // An S3 multipart upload that could not be completed is aborted, so
+        // its parts are not left (and billed) on the bucket.
+        let _ = writer.abort().await;
+        return Err(fail(job.provider.failure("writing", &e)));
+    }
     if can_rename {
         op.rename(&write_to, &key)
             .await

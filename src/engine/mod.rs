@@ -197,7 +197,7 @@ struct Runner {
 
 impl Runner {
     fn run(mut self) -> Result<RunSummary, StoreError> {
-        let result = self.run_loop();
+        let result = self.store.end_offline_waits().and_then(|_| self.run_loop());
         // Whatever happened, hand running ops back to the queue.
         self.release_all();
         let flushed = self.exchange(false, true);

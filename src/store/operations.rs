@@ -479,6 +479,18 @@ impl Store {
         )?)
     }
 
+    /// Ends the waits of ops handed back because their provider was offline
+    /// (queued, with a time to look again): an engine that starts checks each
+    /// provider itself rather than waiting out an earlier engine's pause.
+    /// Backoffs after failures are left as they are. Returns how many.
+    pub fn end_offline_waits(&mut self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE sync_operations SET next_attempt_at = NULL
+             WHERE status = 'queued' AND next_attempt_at IS NOT NULL",
+            [],
+        )?)
+    }
+
     /// The earliest time a waiting op (backoff or offline wait) becomes
     /// runnable, among ops of enabled providers not in `skip`.
     pub fn next_wakeup(&self, skip: &[String]) -> Result<Option<Duration>> {

@@ -426,6 +426,38 @@ fn released_ops_go_back_to_the_queue_without_spending_a_retry() {
             .unwrap()
             .is_empty()
     );
+    // A new engine ends offline waits (it checks the provider itself), but
+    // not backoffs after failures.
+    let other = f
+        .store
+        .enqueue(&[new_op(&f.provider, 2, 0)])
+        .unwrap()
+        .remove(0);
+    f.store
+        .claim("me", LEASE, &[(f.provider.clone(), 1)])
+        .unwrap();
+    f.store
+        .apply(
+            "me",
+            &[finished(
+                &other,
+                Some(("timed out", Retry::Backoff(Duration::from_secs(60)))),
+            )],
+        )
+        .unwrap();
+    assert_eq!(f.store.end_offline_waits().unwrap(), 1);
+    let claimed = f
+        .store
+        .claim("me", LEASE, &[(f.provider.clone(), 5)])
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    assert_eq!(
+        f.store.op(&other).unwrap().unwrap().state,
+        OpState::RetryPending
+    );
 }
 
 #[test]
