@@ -57,13 +57,14 @@ trap 'rm -rf "$tmp"' EXIT
 
 # cargo-deb packages "target/release/<bin>" of the target dir it is given and
 # deprecates packaging the dev profile, so give it a target dir of its own whose
-# release/breakdex is the dev binary. It strips a copy; $built is not touched,
+# release/breakdex is the dev binary. It strips a copy (--strip: the release
+# profile strips at build time, so cargo-deb would not); $built is not touched,
 # and its temporary files stay in $tmp.
 mkdir -p "$tmp/target/release"
 ln -s "$built" "$tmp/target/release/breakdex"
 echo "check-deb: packaging $built"
 deb_log="$tmp/cargo-deb.log"
-if ! CARGO_TARGET_DIR="$tmp/target" cargo deb --no-build --fast --locked --offline \
+if ! CARGO_TARGET_DIR="$tmp/target" cargo deb --no-build --strip --fast --locked --offline \
         --output "$tmp/out/" >"$deb_log" 2>&1; then
     cat "$deb_log" >&2
     die "cargo deb failed"
