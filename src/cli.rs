@@ -260,7 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Provider(ProviderCommand::Remove { name }) => {
             let row = store.require_provider(&name)?;
-            let ops = crate::secrets::remove_provider(&mut store, &row.id)?;
+            let ops = crate::providers::register::remove(&mut store, &row.id)?;
             println!(
                 "removed provider '{name}' and its {ops} op{}; the files on it are left as they are",
                 if ops == 1 { "" } else { "s" }

@@ -104,28 +104,6 @@ pub fn remove(path: &Path, provider_id: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Removes a provider from the library (its ops and its record of copies;
-/// the files on the provider stay) and forgets its secret. Returns the ops
-/// removed.
-pub fn remove_provider(
-    store: &mut crate::store::Store,
-    id: &str,
-) -> Result<usize, crate::store::StoreError> {
-    let secret_file = store
-        .provider(id)?
-        .settings
-        .get("secret_file")
-        .and_then(|v| v.as_str())
-        .map(PathBuf::from);
-    let removed = store.remove_provider(id)?;
-    if let Some(file) = secret_file
-        && let Err(e) = remove(&file, id)
-    {
-        tracing::warn!("cannot forget the secret in {}: {e}", file.display());
-    }
-    Ok(removed)
-}
-
 /// Reads a secret from standard input: the first line, without its line end.
 pub fn read_stdin() -> std::io::Result<Secret> {
     let mut line = String::new();

@@ -1,5 +1,6 @@
-//! Adding a provider, and changing one: the one path the command line
-//! (`provider add`) and the window's providers panel both take.
+//! Adding a provider, changing one and removing one: the one path the
+//! command line (`provider add`, `provider remove`) and the window's
+//! providers panel both take.
 //!
 //! A [`NewProvider`] says what a person asked for, kind by kind. [`register`]
 //! checks it (an endpoint is an http(s) URL without a user or password in it;
@@ -313,6 +314,20 @@ fn with_trust_note(e: anyhow::Error, trusted_host: &Option<String>) -> anyhow::E
     }
 }
 
+/// Removes a provider from the library (its ops and its record of copies;
+/// the files on the provider stay) and forgets its secret. Returns the ops
+/// removed.
+pub fn remove(store: &mut Store, id: &str) -> Result<usize, crate::store::StoreError> {
+    let secret_file = secret_file(&store.provider(id)?);
+    let removed = store.remove_provider(id)?;
+    if let Some(file) = secret_file
+        && let Err(e) = secrets::remove(&file, id)
+    {
+        tracing::warn!("cannot forget the secret in {}: {e}", file.display());
+    }
+    Ok(removed)
+}
+
 /// Adds a provider to the library at `db`: checks it, builds its settings,
 /// adds its row, stores its secret (S3 and WebDAV need one) in the secret
 /// store beside `db`, and opens it once. On failure nothing stays behind
@@ -334,10 +349,7 @@ pub fn register(
         .add_provider(&spec.name, spec.target.kind(), &settings, spec.concurrency)
         .map_err(|e| with_trust_note(e.into(), &trusted_host))?;
     if let Err(e) = finish(&row, secret.as_ref()) {
-        let _ = store.remove_provider(&row.id);
-        if secret.is_some() {
-            let _ = secrets::remove(&secret_file, &row.id);
-        }
+        let _ = remove(store, &row.id);
         return Err(with_trust_note(e, &trusted_host));
     }
     Ok(Registered { row, trusted_host })

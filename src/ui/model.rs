@@ -713,7 +713,7 @@ impl Model {
             Action::SetProviderEnabled(id, enabled) => {
                 s.set_provider_enabled(&id, enabled).map(|()| None)
             }
-            Action::RemoveProvider(id) => crate::secrets::remove_provider(s, &id)
+            Action::RemoveProvider(id) => crate::providers::register::remove(s, &id)
                 .map(|n| Some(format!("provider removed, with {}", plural(n, "op")))),
             Action::TestProvider(id) => {
                 let row = s.provider(&id).map_err(|e| e.to_string())?;
