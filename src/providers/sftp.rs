@@ -121,7 +121,8 @@ pub fn check_host(host: &str, port: u16, trust_new: bool) -> Result<Option<Strin
     if !trust_new {
         return Err(format!(
             "the host {} is not in {}; its keys are:\n{}check them with the server's owner, \
-             then run the same command with --trust-new-host",
+             then trust the host on purpose (--trust-new-host on the command line, \
+             \"Trust this host's key\" in the window)",
             host_pattern(host, port),
             path.display(),
             fingerprints
