@@ -71,87 +71,90 @@ pub fn show(ui: &mut egui::Ui, snap: &Snapshot, selected: &HashSet<String>) -> V
     // Clicks on a cell's text select the row, not the text.
     ui.style_mut().interaction.selectable_labels = false;
     let mut drawn: Option<(usize, usize)> = None;
-    let mut table = TableBuilder::new(ui)
-        .striped(true)
-        .resizable(true)
-        .sense(Sense::click())
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
-    for (i, (_, _, width)) in COLUMNS.iter().enumerate() {
-        table = table.column(if i + 1 == COLUMNS.len() {
-            Column::remainder().at_least(*width).clip(true)
-        } else {
-            Column::initial(*width).at_least(40.0).clip(true)
-        });
-    }
-    table
-        .header(ROW_HEIGHT + 2.0, |mut header| {
-            for (label, key, _) in COLUMNS {
-                header.col(|ui| {
-                    let active = snap.spec.sort == key;
-                    let arrow = match (active, snap.spec.descending) {
-                        (false, _) => "",
-                        (true, false) => " ⏶",
-                        (true, true) => " ⏷",
+    // A window narrower than the columns scrolls them sideways.
+    egui::ScrollArea::horizontal().show(ui, |ui| {
+        let mut table = TableBuilder::new(ui)
+            .striped(true)
+            .resizable(true)
+            .sense(Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
+        for (i, (_, _, width)) in COLUMNS.iter().enumerate() {
+            table = table.column(if i + 1 == COLUMNS.len() {
+                Column::remainder().at_least(*width).clip(true)
+            } else {
+                Column::initial(*width).at_least(40.0).clip(true)
+            });
+        }
+        table
+            .header(ROW_HEIGHT + 2.0, |mut header| {
+                for (label, key, _) in COLUMNS {
+                    header.col(|ui| {
+                        let active = snap.spec.sort == key;
+                        let arrow = match (active, snap.spec.descending) {
+                            (false, _) => "",
+                            (true, false) => " ⏶",
+                            (true, true) => " ⏷",
+                        };
+                        let text = RichText::new(format!("{label}{arrow}")).strong();
+                        if ui
+                            .selectable_label(active, text)
+                            .on_hover_text("Sort by this column; click again to reverse")
+                            .clicked()
+                        {
+                            events.push(GridEvent::Sort(key));
+                        }
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(ROW_HEIGHT, snap.view_len, |mut row| {
+                    let index = row.index();
+                    drawn = Some(match drawn {
+                        None => (index, index),
+                        Some((a, b)) => (a.min(index), b.max(index)),
+                    });
+                    let Some(op) = index
+                        .checked_sub(snap.window_start)
+                        .and_then(|i| snap.rows.get(i))
+                    else {
+                        row.col(|ui| {
+                            ui.weak("…");
+                        });
+                        return;
                     };
-                    let text = RichText::new(format!("{label}{arrow}")).strong();
-                    if ui
-                        .selectable_label(active, text)
-                        .on_hover_text("Sort by this column; click again to reverse")
-                        .clicked()
-                    {
-                        events.push(GridEvent::Sort(key));
+                    row.set_selected(selected.contains(&op.id));
+                    draw_row(&mut row, op);
+                    let response = row.response();
+                    if response.clicked() {
+                        let (ctrl, shift) = response
+                            .ctx
+                            .input(|i| (i.modifiers.command, i.modifiers.shift));
+                        events.push(GridEvent::Click {
+                            index,
+                            id: op.id.clone(),
+                            ctrl,
+                            shift,
+                        });
                     }
-                });
-            }
-        })
-        .body(|body| {
-            body.rows(ROW_HEIGHT, snap.view_len, |mut row| {
-                let index = row.index();
-                drawn = Some(match drawn {
-                    None => (index, index),
-                    Some((a, b)) => (a.min(index), b.max(index)),
-                });
-                let Some(op) = index
-                    .checked_sub(snap.window_start)
-                    .and_then(|i| snap.rows.get(i))
-                else {
-                    row.col(|ui| {
-                        ui.weak("…");
+                    if response.secondary_clicked() && !selected.contains(&op.id) {
+                        events.push(GridEvent::Click {
+                            index,
+                            id: op.id.clone(),
+                            ctrl: false,
+                            shift: false,
+                        });
+                    }
+                    response.context_menu(|ui| {
+                        let targets = if selected.contains(&op.id) {
+                            selected.iter().cloned().collect()
+                        } else {
+                            vec![op.id.clone()]
+                        };
+                        menu(ui, op, targets, &mut events);
                     });
-                    return;
-                };
-                row.set_selected(selected.contains(&op.id));
-                draw_row(&mut row, op);
-                let response = row.response();
-                if response.clicked() {
-                    let (ctrl, shift) = response
-                        .ctx
-                        .input(|i| (i.modifiers.command, i.modifiers.shift));
-                    events.push(GridEvent::Click {
-                        index,
-                        id: op.id.clone(),
-                        ctrl,
-                        shift,
-                    });
-                }
-                if response.secondary_clicked() && !selected.contains(&op.id) {
-                    events.push(GridEvent::Click {
-                        index,
-                        id: op.id.clone(),
-                        ctrl: false,
-                        shift: false,
-                    });
-                }
-                response.context_menu(|ui| {
-                    let targets = if selected.contains(&op.id) {
-                        selected.iter().cloned().collect()
-                    } else {
-                        vec![op.id.clone()]
-                    };
-                    menu(ui, op, targets, &mut events);
                 });
             });
-        });
+    });
     if let Some((a, b)) = drawn {
         let start = a.saturating_sub(MARGIN);
         events.push(GridEvent::Window(start, b + 1 + MARGIN - start));

@@ -96,7 +96,7 @@ pub struct Snapshot {
     pub permanently_failed: usize,
     /// Ops still to finish (queued, running, waiting to retry), all providers.
     pub unfinished: usize,
-    /// Completed ops, all providers.
+    /// Ops completed since the window opened, all providers.
     pub completed: usize,
     /// How many ops this window has seen fail permanently, and the latest.
     pub failures_seen: usize,
@@ -229,6 +229,7 @@ pub fn start(
         providers: Vec::new(),
         providers_at: None,
         done_bytes: Vec::new(),
+        started_ms: super::format::now_ms(),
         failed: None,
         failures_seen: 0,
         last_failure: None,
@@ -275,6 +276,9 @@ struct Model {
     providers_at: Option<Instant>,
     /// (when, bytes done) samples for the speed.
     done_bytes: Vec<(Instant, i64)>,
+    /// When the model started (ms since the epoch): completions after it
+    /// count as this window's.
+    started_ms: i64,
     /// The permanently failed ops at the last read (`None` before the first).
     failed: Option<HashSet<i64>>,
     failures_seen: usize,
@@ -510,7 +514,8 @@ impl Model {
                     t.unfinished += 1;
                     t.remaining_bytes += (k.total_bytes - k.bytes_transferred).max(0)
                 }
-                OpState::Completed => t.completed += 1,
+                OpState::Completed if k.completed_ms >= self.started_ms => t.completed += 1,
+                OpState::Completed => {}
             }
             if provider_rank.is_some_and(|r| k.provider_rank != r) {
                 continue;

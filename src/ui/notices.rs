@@ -24,7 +24,7 @@ const SHOWN_FOR: Duration = Duration::from_secs(30);
 pub struct Notices {
     /// What the last snapshot said: (unfinished ops, failures seen).
     last: Option<(usize, usize)>,
-    /// Completed ops when the queue last started moving.
+    /// Completed ops (and failures seen) when the queue last started moving.
     completed_at_start: usize,
     failed_at_start: usize,
     /// The banners in the window, newest last.
@@ -41,9 +41,9 @@ impl Notices {
         let mut new = Vec::new();
         let now = Instant::now();
         let Some((was_unfinished, failures_before)) = self.last else {
+            // The counts start when the window opens: a queue already moving
+            // then is counted from zero.
             self.last = Some((snap.unfinished, snap.failures_seen));
-            self.completed_at_start = snap.completed;
-            self.failed_at_start = snap.failures_seen;
             return new;
         };
         if was_unfinished == 0 && snap.unfinished > 0 {
@@ -200,6 +200,15 @@ mod tests {
         assert!(!done[0].failure);
         assert!(n.observe(&snap(0, 15, 0)).is_empty());
         assert_eq!(n.shown.len(), 1);
+    }
+
+    #[test]
+    fn a_queue_moving_when_the_window_opens_counts_from_the_opening() {
+        let mut n = Notices::default();
+        // Four were done (since the window opened) by the first full read.
+        n.observe(&snap(4, 4, 0));
+        let done = n.observe(&snap(0, 8, 0));
+        assert_eq!(done[0].body, "8 operations completed.");
     }
 
     #[test]
