@@ -251,9 +251,21 @@ fn editing_a_webdav_provider_keeps_or_replaces_its_password() {
     click_row_button(&mut h, "old-nas", "Edit");
     type_into(&mut h, "Password", &other);
     h.get_by_label("Save").click();
-    settle(&mut h, "the new password is stored", |_| {
-        contains(&secrets_file(&lib), &other)
-    });
+    // Until the window shows the save, its status line still holds the
+    // first test's verdict.
+    settle(
+        &mut h,
+        "the new password is stored and the save shown",
+        |app| {
+            contains(&secrets_file(&lib), &other)
+                && app
+                    .model
+                    .snapshot
+                    .notice
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("provider 'old-nas' saved"))
+        },
+    );
     assert!(!contains(&secrets_file(&lib), &password));
     assert_not_in_database(&lib, &other);
     let verdict = test_click(&mut h, "old-nas");
