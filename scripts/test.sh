@@ -19,11 +19,21 @@ command -v rclone >/dev/null || need_apt+=(rclone)
 { [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v ssh-keyscan >/dev/null; } \
     || need_apt+=(openssh-server openssh-client)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip python3-venv)
-if [ ${#need_apt[@]} -gt 0 ]; then
+# The keychain tests (tests/it/keychain.rs) run GNOME Keyring's Secret
+# Service on a private D-Bus bus and look into it with secret-tool.
+need_keychain=()
+{ command -v dbus-daemon >/dev/null && command -v dbus-send >/dev/null; } || need_keychain+=(dbus)
+command -v gnome-keyring-daemon >/dev/null || need_keychain+=(gnome-keyring)
+command -v secret-tool >/dev/null || need_keychain+=(libsecret-tools)
+if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_keychain[@]} -gt 0 ]; then
     sudo_=""
     [ "$(id -u)" -eq 0 ] || sudo_="sudo"
     $sudo_ apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${need_apt[@]}"
+    [ ${#need_apt[@]} -eq 0 ] \
+        || DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${need_apt[@]}"
+    # Without the desktop it recommends: only the daemon is needed.
+    [ ${#need_keychain[@]} -eq 0 ] \
+        || DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends "${need_keychain[@]}"
 fi
 if ! command -v moto_server >/dev/null || ! python3 -c 'import boto3' 2>/dev/null; then
     python3 -m pip install --quiet 'moto[server]' \

@@ -6,8 +6,8 @@
 //! checks it (an endpoint is an http(s) URL without a user or password in it;
 //! an SFTP key file is readable and the host's key is known, or trusted on
 //! request; a local folder is usable, and made if missing), builds the
-//! settings the database keeps (never the secret: only the name of the file
-//! that holds it), adds the row, stores the secret in the secret store and
+//! settings the database keeps (never the secret: only which store holds
+//! it, the OS keychain or a file), adds the row, stores the secret there and
 //! opens the provider once; when a step fails, what the earlier steps did is
 //! undone. [`update`] does the same for an existing provider, where no secret
 //! means "keep the stored one".
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 
 use super::{Provider, check_local_root, sftp};
-use crate::secrets::{self, Secret};
+use crate::secrets::{Secret, SecretStore};
 use crate::store::{ProviderKind, ProviderRow, Store};
 
 /// A provider as a person describes it: name, ops at once, and where.
@@ -174,15 +174,7 @@ pub struct Registered {
 
 /// Where a provider's secret is kept, in words, if it has one.
 pub fn secret_store(row: &ProviderRow) -> Option<String> {
-    secret_file(row).map(|p| format!("file {}", p.display()))
-}
-
-/// The secrets file a provider's settings name, if any.
-fn secret_file(row: &ProviderRow) -> Option<PathBuf> {
-    row.settings
-        .get("secret_file")
-        .and_then(|v| v.as_str())
-        .map(PathBuf::from)
+    SecretStore::of(&row.settings).map(|s| s.to_string())
 }
 
 /// The settings to store, once checked, and the note on a trusted host.
@@ -193,8 +185,8 @@ struct Prepared {
 
 /// Checks `spec` against disk and network (the local folder, the SFTP key
 /// and host; [`NewProvider::check`] has passed) and builds its settings; a
-/// secret, if the kind has one, is named as kept in `secret_file`.
-fn prepare(spec: &NewProvider, secret_file: &Path) -> anyhow::Result<Prepared> {
+/// secret, if the kind has one, is named as kept in `secrets`.
+fn prepare(spec: &NewProvider, secrets: Option<&SecretStore>) -> anyhow::Result<Prepared> {
     let mut trusted_host = None;
     let settings = match &spec.target {
         Target::Local { root } => {
@@ -226,7 +218,6 @@ fn prepare(spec: &NewProvider, secret_file: &Path) -> anyhow::Result<Prepared> {
             "prefix": prefix,
             "path_style": path_style,
             "access_key_id": access_key_id,
-            "secret_file": secret_file,
         }),
         Target::Webdav {
             endpoint,
@@ -236,7 +227,6 @@ fn prepare(spec: &NewProvider, secret_file: &Path) -> anyhow::Result<Prepared> {
             "endpoint": endpoint,
             "root": root,
             "user": user,
-            "secret_file": secret_file,
         }),
         Target::Sftp {
             host,
@@ -267,6 +257,11 @@ fn prepare(spec: &NewProvider, secret_file: &Path) -> anyhow::Result<Prepared> {
             })
         }
     };
+    let mut settings = settings;
+    if let Some(secrets) = secrets {
+        let (key, value) = secrets.setting();
+        settings[key] = value;
+    }
     Ok(Prepared {
         settings,
         trusted_host,
@@ -284,6 +279,25 @@ fn check_secret(target: &Target, secret: Option<&Secret>, adding: bool) -> anyho
     }
 }
 
+/// Where the secret of a provider of this kind goes: the store it already
+/// has, or the one a new provider of the library at `db` gets; none for a
+/// kind without a secret.
+fn secret_store_for(
+    target: &Target,
+    current: Option<SecretStore>,
+    db: &Path,
+) -> anyhow::Result<Option<SecretStore>> {
+    if target.secret_name().is_none() {
+        return Ok(None);
+    }
+    match current {
+        Some(store) => Ok(Some(store)),
+        None => SecretStore::for_new_provider(db)
+            .map(Some)
+            .map_err(|e| anyhow!("{e}")),
+    }
+}
+
 fn kind_words(target: &Target) -> &'static str {
     match target {
         Target::Local { .. } => "local-folder",
@@ -297,9 +311,10 @@ fn kind_words(target: &Target) -> &'static str {
 /// of its settings.
 fn finish(row: &ProviderRow, secret: Option<&Secret>) -> anyhow::Result<()> {
     if let Some(secret) = secret {
-        let file = secret_file(row).context("the settings name no secrets file")?;
-        secrets::store(&file, &row.id, secret)
-            .map_err(|e| anyhow!("cannot save the secret in {}: {}", file.display(), e.kind()))?;
+        let store = SecretStore::of(&row.settings).context("the settings name no secret store")?;
+        store
+            .store(&row.id, &row.name, secret)
+            .map_err(|e| anyhow!("cannot save the secret in {store}: {e}"))?;
     }
     Provider::open(row).map_err(|f| anyhow!("{f}"))?;
     Ok(())
@@ -318,19 +333,19 @@ fn with_trust_note(e: anyhow::Error, trusted_host: &Option<String>) -> anyhow::E
 /// the files on the provider stay) and forgets its secret. Returns the ops
 /// removed.
 pub fn remove(store: &mut Store, id: &str) -> Result<usize, crate::store::StoreError> {
-    let secret_file = secret_file(&store.provider(id)?);
+    let secrets = SecretStore::of(&store.provider(id)?.settings);
     let removed = store.remove_provider(id)?;
-    if let Some(file) = secret_file
-        && let Err(e) = secrets::remove(&file, id)
+    if let Some(secrets) = secrets
+        && let Err(e) = secrets.remove(id)
     {
-        tracing::warn!("cannot forget the secret in {}: {e}", file.display());
+        tracing::warn!("cannot forget the secret in {secrets}: {e}");
     }
     Ok(removed)
 }
 
 /// Adds a provider to the library at `db`: checks it, builds its settings,
-/// adds its row, stores its secret (S3 and WebDAV need one) in the secret
-/// store beside `db`, and opens it once. On failure nothing stays behind
+/// adds its row, stores its secret (S3 and WebDAV need one) in the OS
+/// keychain or the secrets file beside `db`, and opens it once. On failure nothing stays behind
 /// (but a host key trusted on request, which the error then mentions).
 pub fn register(
     store: &mut Store,
@@ -340,11 +355,11 @@ pub fn register(
 ) -> anyhow::Result<Registered> {
     spec.check()?;
     check_secret(&spec.target, secret.as_ref(), true)?;
-    let secret_file = secrets::secrets_path(db);
+    let secrets = secret_store_for(&spec.target, None, db)?;
     let Prepared {
         settings,
         trusted_host,
-    } = prepare(&spec, &secret_file)?;
+    } = prepare(&spec, secrets.as_ref())?;
     let row = store
         .add_provider(&spec.name, spec.target.kind(), &settings, spec.concurrency)
         .map_err(|e| with_trust_note(e.into(), &trusted_host))?;
@@ -376,16 +391,16 @@ pub fn update(
     }
     spec.check()?;
     check_secret(&spec.target, secret.as_ref(), false)?;
-    let secret_file = secret_file(&old).unwrap_or_else(|| secrets::secrets_path(db));
+    let secrets = secret_store_for(&spec.target, SecretStore::of(&old.settings), db)?;
     let Prepared {
         settings,
         trusted_host,
-    } = prepare(&spec, &secret_file)?;
+    } = prepare(&spec, secrets.as_ref())?;
     store
         .update_provider(id, &spec.name, &settings, spec.concurrency)
         .map_err(|e| with_trust_note(e.into(), &trusted_host))?;
     let old_secret = match &secret {
-        Some(_) => secrets::load(&secret_file, id).ok().flatten(),
+        Some(_) => secrets.as_ref().and_then(|s| s.load(id).ok().flatten()),
         None => None,
     };
     let row = store.provider(id);
@@ -396,10 +411,10 @@ pub fn update(
         Ok(row) => Ok(Registered { row, trusted_host }),
         Err(e) => {
             let _ = store.update_provider(id, &old.name, &old.settings, old.concurrency);
-            if secret.is_some() {
+            if let (Some(_), Some(secrets)) = (&secret, &secrets) {
                 let _ = match &old_secret {
-                    Some(s) => secrets::store(&secret_file, id, s),
-                    None => secrets::remove(&secret_file, id),
+                    Some(s) => secrets.store(id, &old.name, s),
+                    None => secrets.remove(id),
                 };
             }
             Err(with_trust_note(e, &trusted_host))

@@ -3,12 +3,10 @@
 //! means. Secrets are handed to the storage client and nowhere else: no
 //! message built here contains one.
 
-use std::path::Path;
-
 use opendal::ErrorKind;
 
 use super::{Failure, FailureKind};
-use crate::secrets::{self, Secret};
+use crate::secrets::{Secret, SecretStore};
 use crate::store::{ProviderKind, ProviderRow};
 
 /// A text setting, if set and not empty.
@@ -29,19 +27,29 @@ pub(super) fn required<'a>(row: &'a ProviderRow, key: &str) -> Result<&'a str, F
     })
 }
 
-/// The provider's secret, from the store its settings name.
+/// The provider's secret, from the store its settings name. A keychain that
+/// cannot be reached (locked, not running) makes the provider wait as
+/// offline; a missing secret is permanent.
 pub(super) fn secret(row: &ProviderRow) -> Result<Secret, Failure> {
-    let path = required(row, "secret_file")?;
-    match secrets::load(Path::new(path), &row.id) {
+    let store = SecretStore::of(&row.settings).ok_or_else(|| {
+        Failure::permanent(format!(
+            "provider '{}' names no secret store in its settings",
+            row.name
+        ))
+    })?;
+    match store.load(&row.id) {
         Ok(Some(s)) => Ok(s),
         Ok(None) => Err(Failure::permanent(format!(
-            "provider '{}' has no secret in {path}; add the provider again with --secret-stdin",
+            "provider '{}' has no secret in {store}; add the provider again with --secret-stdin",
+            row.name
+        ))),
+        Err(e) if e.unavailable => Err(Failure::offline(format!(
+            "provider '{}' is offline: its secret cannot be read from {store}: {e}",
             row.name
         ))),
         Err(e) => Err(Failure::permanent(format!(
-            "cannot read the secret of provider '{}' from {path}: {}",
-            row.name,
-            e.kind()
+            "cannot read the secret of provider '{}' from {store}: {e}",
+            row.name
         ))),
     }
 }

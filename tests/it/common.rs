@@ -8,12 +8,16 @@ use std::process::{Command, Output};
 /// A temporary folder holding a library database and whatever a test puts in it.
 pub struct TempLib {
     pub dir: tempfile::TempDir,
+    /// Environment given to every command run on this library, after the
+    /// defaults (which keep secrets in the file: see [`TempLib::cmd`]).
+    pub env: Vec<(String, String)>,
 }
 
 impl TempLib {
     pub fn new() -> TempLib {
         TempLib {
             dir: tempfile::tempdir().expect("temp dir"),
+            env: Vec::new(),
         }
     }
 
@@ -25,11 +29,15 @@ impl TempLib {
         self.path("library.db")
     }
 
-    /// A `breakdex --db <this library>` command.
+    /// A `breakdex --db <this library>` command. Secrets go to the secrets
+    /// file unless the library's `env` says otherwise, whatever keychain the
+    /// machine running the tests has.
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_breakdex"));
         c.arg("--db").arg(self.db());
         c.env_remove("BREAKDEX_DB").env_remove("RUST_LOG");
+        c.env("BREAKDEX_SECRET_STORE", "file");
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -223,7 +231,10 @@ impl TempLib {
         };
         let dir = tempfile::tempdir_in(base).expect("temp dir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        TempLib { dir }
+        TempLib {
+            dir,
+            env: Vec::new(),
+        }
     }
 
     /// A `breakdex --db <db>` command that runs as `nobody` when the tests

@@ -5,6 +5,7 @@ mod common;
 mod crash;
 mod desktop;
 mod engine;
+mod keychain;
 mod remote;
 mod store;
 mod ui;

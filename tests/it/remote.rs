@@ -17,7 +17,7 @@ const BIG: usize = 48 << 20;
 /// Bytes a second through the throttling proxy (see [`throttled`]) in the
 /// round trips: a big transfer then lasts about 2.4 s, several progress
 /// reports long.
-const RATE: u64 = 20 << 20;
+pub(crate) const RATE: u64 = 20 << 20;
 
 // ---------------------------------------------------------------------------
 // Servers.
@@ -29,7 +29,7 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    fn start(cmd: &mut Command, log: PathBuf) -> Server {
+    pub(crate) fn start(cmd: &mut Command, log: PathBuf) -> Server {
         let file = std::fs::File::create(&log).unwrap();
         let child = cmd
             .stdin(Stdio::null())
@@ -40,8 +40,13 @@ impl Server {
         Server { child, log }
     }
 
+    /// A server started by the caller (who needed more than `start` does).
+    pub(crate) fn adopt(child: Child, log: PathBuf) -> Server {
+        Server { child, log }
+    }
+
     /// Waits until `port` accepts connections (the server is up).
-    fn wait_for(&mut self, port: u16) {
+    pub(crate) fn wait_for(&mut self, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -61,7 +66,7 @@ impl Server {
         }
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -75,7 +80,7 @@ impl Drop for Server {
 }
 
 /// Fails the test, plainly, when a program the tests need is missing.
-fn need(program: &str) -> PathBuf {
+pub(crate) fn need(program: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let dirs = std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin")]);
     for dir in dirs {
@@ -335,8 +340,8 @@ fn ops_of(lib: &TempLib) -> Vec<serde_json::Value> {
 
 /// The full round trip on a provider that is already added: upload (a
 /// small and a big file, progress seen), verify, download, delete_remote;
-/// then no trace of `secret` anywhere.
-fn round_trip(lib: &TempLib, provider: &str, secret: Option<&str>) {
+/// then no trace of `secret` anywhere but in its store.
+pub(crate) fn round_trip(lib: &TempLib, provider: &str, secret: Option<&str>) {
     let mut seen = Seen::default();
     let o = lib.exec(&["provider", "test", provider]);
     seen.add(&o);
@@ -441,7 +446,6 @@ fn assert_secret_nowhere(lib: &TempLib, secret: &str, seen: &Seen) {
             "provider list shows the secret"
         );
     }
-    assert!(stdout(&list).contains("secret: file "), "{}", stdout(&list));
     if let Some(at) = seen.0.windows(needle.len()).position(|w| w == needle) {
         let around = &seen.0[at.saturating_sub(300)..(at + needle.len() + 100).min(seen.0.len())];
         let around = String::from_utf8_lossy(around).replace(secret, "<SECRET>");
@@ -455,10 +459,16 @@ fn assert_secret_nowhere(lib: &TempLib, secret: &str, seen: &Seen) {
             assert!(!contains(&bytes), "the secret is in {}", path.display());
         }
     }
-    // It is in the secret store, which only the user can read.
+}
+
+/// The secret is in the secrets file, which only the user can read, and
+/// `provider list` says so.
+fn assert_secret_in_file(lib: &TempLib, secret: &str) {
     use std::os::unix::fs::PermissionsExt;
+    let list = stdout(&lib.ok(&["provider", "list"]));
+    assert!(list.contains("secret: file "), "{list}");
     let store = lib.path("library-secrets.json");
-    assert!(contains(&std::fs::read(&store).unwrap()));
+    assert!(std::fs::read_to_string(&store).unwrap().contains(secret));
     assert_eq!(
         std::fs::metadata(&store).unwrap().permissions().mode() & 0o777,
         0o600
@@ -486,7 +496,7 @@ fn add_s3(lib: &TempLib, name: &str, port: u16, key_id: &str, secret: &str) -> O
     )
 }
 
-fn add_webdav(lib: &TempLib, name: &str, port: u16, password: &str) -> Output {
+pub(crate) fn add_webdav(lib: &TempLib, name: &str, port: u16, password: &str) -> Output {
     with_stdin(
         lib,
         &[
@@ -569,6 +579,7 @@ fn s3_round_trip_with_progress_and_no_secret_leaks() {
         "provider add s3",
     );
     round_trip(&lib, "s3x", Some(&secret));
+    assert_secret_in_file(&lib, &secret);
 }
 
 #[test]
@@ -674,6 +685,7 @@ fn webdav_round_trip_with_progress_and_no_secret_leaks() {
         "provider add webdav",
     );
     round_trip(&lib, "davx", Some(&password));
+    assert_secret_in_file(&lib, &password);
 }
 
 #[test]
@@ -1690,7 +1702,7 @@ fn http_statuses_are_classed_as_transient_or_permanent() {
 /// A TCP proxy to `target` on 127.0.0.1 that moves at most `rate` bytes a
 /// second in all (all connections, both ways), so that a transfer on 127.0.0.1
 /// lasts long enough for its progress to be seen part way. Returns its port.
-fn throttled(target: u16, rate: u64) -> u16 {
+pub(crate) fn throttled(target: u16, rate: u64) -> u16 {
     use std::io::Read;
     use std::sync::{Arc, Mutex};
     // Every piece that passes waits its time at one gate: no credit builds
