@@ -73,6 +73,30 @@ pub async fn run<F: FnMut(i64, i64)>(job: Job, progress: &mut Progress<F>) -> Ou
         OpType::Verify => verify(&job, progress, &mut bytes).await,
         OpType::DeleteRemote => delete_remote(&job).await,
     };
+    outcome(result, bytes)
+}
+
+/// Whether the job is an upload to a local folder, which the engine runs
+/// start to end on one blocking thread with [`run_blocking`]: plain file
+/// calls, and no hops between threads (a small file is stat'ed, opened,
+/// copied, hashed, synced and renamed without a single one).
+pub fn runs_blocking(job: &Job) -> bool {
+    job.op.operation_type == OpType::Upload && job.provider.local_root().is_some()
+}
+
+/// Runs a job that [`runs_blocking`] on the calling thread. Once `cancelled`
+/// is set it stops before its next chunk and never lands the copy.
+pub fn run_blocking<F: FnMut(i64, i64)>(
+    job: Job,
+    cancelled: Arc<AtomicBool>,
+    progress: &mut Progress<F>,
+) -> Outcome {
+    let mut sent = 0u64;
+    let result = local_upload(&job, cancelled, progress, &mut sent);
+    outcome(result, sent)
+}
+
+fn outcome(result: OpResult, bytes: u64) -> Outcome {
     let (change, failure) = match result {
         Ok(change) => (change, None),
         Err((change, failure)) => (change, Some(failure)),
@@ -106,22 +130,24 @@ pub fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
 }
 
+/// The local file an upload sends, and its size as recorded.
+fn upload_source(job: &Job) -> Result<(PathBuf, u64), (Option<CopyChange>, Failure)> {
+    let asset = asset_of(job).map_err(fail)?;
+    match asset.local_path.as_deref() {
+        Some(path) => Ok((PathBuf::from(path), asset.size_bytes as u64)),
+        None => Err(fail(Failure::permanent(format!(
+            "source missing: the library has no local file for {}",
+            asset.original_name
+        )))),
+    }
+}
+
 async fn upload<F: FnMut(i64, i64)>(
     job: &Job,
     progress: &mut Progress<F>,
     sent: &mut u64,
 ) -> OpResult {
-    let asset = asset_of(job).map_err(fail)?;
-    let Some(path) = asset.local_path.as_deref().map(PathBuf::from) else {
-        return Err(fail(Failure::permanent(format!(
-            "source missing: the library has no local file for {}",
-            asset.original_name
-        ))));
-    };
-    if let Some(root) = job.provider.local_root() {
-        let upload = LocalUpload::new(job, root, path, asset.size_bytes as u64);
-        return upload.run(progress, sent).await;
-    }
+    let (path, expected) = upload_source(job)?;
     // Looked at before opening: opening a named pipe would block.
     let meta = tokio::fs::metadata(&path)
         .await
@@ -144,7 +170,6 @@ async fn upload<F: FnMut(i64, i64)>(
     } else {
         key.clone()
     };
-    let expected = asset.size_bytes as u64;
     if let Some(dav) = job.provider.webdav() {
         return webdav_upload(job, dav, file, &path, expected, progress, sent).await;
     }
@@ -241,11 +266,10 @@ async fn webdav_upload<F: FnMut(i64, i64)>(
     Ok(Some(CopyChange::Stored { remote_key: key }))
 }
 
-/// An upload to a local provider's folder, done with plain file calls on the
-/// blocking pool. Same steps, order, layout and messages as the OpenDAL path
-/// in [`upload`] (whose fs service writes `root/<key>` with tokio::fs), but
-/// one blocking-pool hop per 4 MiB instead of a dozen per file: a small file
-/// is stat'ed, opened, copied, hashed, synced and renamed in a single hop.
+/// An upload to a local provider's folder, done with plain file calls on a
+/// blocking thread (see [`run_blocking`]). Same steps, order, layout and
+/// messages as the OpenDAL path in [`upload`] (whose fs service writes
+/// `root/<key>` with tokio::fs, a dozen blocking-pool hops per file).
 struct LocalUpload {
     provider: crate::providers::Provider,
     source: PathBuf,
@@ -259,22 +283,41 @@ struct LocalUpload {
     hasher: blake3::Hasher,
     buf: Vec<u8>,
     sent: u64,
-    /// Set when the op's task is dropped (aborted): a hop still running
-    /// then stops before its next chunk and never renames into place.
+    /// Set when the engine gives the op up: the upload stops before its
+    /// next chunk and never renames into place.
     cancelled: Arc<AtomicBool>,
 }
 
-/// Sets the flag when dropped.
-struct CancelOnDrop(Arc<AtomicBool>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
+/// Runs a local upload chunk by chunk, reporting progress between chunks.
+fn local_upload<F: FnMut(i64, i64)>(
+    job: &Job,
+    cancelled: Arc<AtomicBool>,
+    progress: &mut Progress<F>,
+    sent: &mut u64,
+) -> OpResult {
+    let (source, expected) = upload_source(job)?;
+    let Some(root) = job.provider.local_root() else {
+        return Err(fail(Failure::permanent("not a local provider")));
+    };
+    let mut upload = LocalUpload::new(job, root, source, expected, cancelled);
+    loop {
+        let done = upload.step();
+        *sent = upload.sent;
+        if let Some(result) = done {
+            return result;
+        }
+        progress.update(upload.sent, upload.expected);
     }
 }
 
 impl LocalUpload {
-    fn new(job: &Job, root: &Path, source: PathBuf, expected: u64) -> LocalUpload {
+    fn new(
+        job: &Job,
+        root: &Path,
+        source: PathBuf,
+        expected: u64,
+        cancelled: Arc<AtomicBool>,
+    ) -> LocalUpload {
         LocalUpload {
             provider: job.provider.clone(),
             source,
@@ -286,32 +329,7 @@ impl LocalUpload {
             hasher: blake3::Hasher::new(),
             buf: Vec::new(),
             sent: 0,
-            cancelled: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    async fn run<F: FnMut(i64, i64)>(
-        mut self,
-        progress: &mut Progress<F>,
-        sent: &mut u64,
-    ) -> OpResult {
-        let _cancel = CancelOnDrop(self.cancelled.clone());
-        loop {
-            let hop = tokio::task::spawn_blocking(move || {
-                let done = self.step();
-                (self, done)
-            });
-            let (back, done) = match hop.await {
-                Ok(r) => r,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(e) => return Err(fail(Failure::transient(format!("upload stopped: {e}")))),
-            };
-            self = back;
-            *sent = self.sent;
-            if let Some(result) = done {
-                return result;
-            }
-            progress.update(self.sent, self.expected);
+            cancelled,
         }
     }
 
@@ -375,15 +393,19 @@ impl LocalUpload {
             ))));
         }
         let file = std::fs::File::open(path).map_err(|e| fail(source_failure(path, &e)))?;
-        self.provider.check_online().map_err(fail)?;
         let mut options = std::fs::OpenOptions::new();
         options.create(true).write(true).truncate(true);
         // The folder is almost always there already; when the first try
-        // fails, the steps OpenDAL takes (make the folder, open) say why.
+        // fails, the provider's folder is looked at (a missing one is an
+        // unplugged drive: nothing is made in its place), then the steps
+        // OpenDAL takes (make the folder, open) say why.
         let out = match options.open(&self.tmp) {
             Ok(out) => out,
-            Err(_) => in_folder(&self.tmp, || options.open(&self.tmp))
-                .map_err(|e| fail(self.provider.io_failure("writing", &e)))?,
+            Err(_) => {
+                self.provider.check_online().map_err(fail)?;
+                in_folder(&self.tmp, || options.open(&self.tmp))
+                    .map_err(|e| fail(self.provider.io_failure("writing", &e)))?
+            }
         };
         self.files = Some((file, out));
         Ok(())
@@ -410,10 +432,15 @@ impl LocalUpload {
         if self.cancelled.load(Ordering::Relaxed) {
             return Err(fail(Failure::transient("upload stopped")));
         }
-        if std::fs::rename(&self.tmp, &self.dest).is_err() {
+        let folders = self.provider.object_folders();
+        let renamed = if folders.known(&self.content_hash) {
+            std::fs::rename(&self.tmp, &self.dest)
+                .or_else(|_| in_folder(&self.dest, || std::fs::rename(&self.tmp, &self.dest)))
+        } else {
             in_folder(&self.dest, || std::fs::rename(&self.tmp, &self.dest))
-                .map_err(|e| fail(self.provider.io_failure("renaming the upload", &e)))?;
-        }
+        };
+        renamed.map_err(|e| fail(self.provider.io_failure("renaming the upload", &e)))?;
+        folders.remember(&self.content_hash);
         Ok(Some(CopyChange::Stored {
             remote_key: object_key(&self.content_hash),
         }))
@@ -731,10 +758,9 @@ mod tests {
     }
 
     fn upload_now(job: Job) -> Outcome {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(run(job, &mut Progress::new(|_, _| {})))
+        assert!(runs_blocking(&job));
+        let cancelled = Arc::new(AtomicBool::new(false));
+        run_blocking(job, cancelled, &mut Progress::new(|_, _| {}))
     }
 
     fn bytes(n: usize) -> Vec<u8> {
@@ -778,6 +804,40 @@ mod tests {
     }
 
     #[test]
+    fn local_uploads_land_whether_their_folder_is_new_there_or_gone_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("remote");
+        std::fs::create_dir(&root).unwrap();
+        let data = bytes(5000);
+        let source = dir.path().join("src");
+        std::fs::write(&source, &data).unwrap();
+        let hash = blake3::hash(&data).to_hex().to_string();
+        let key = root.join(object_key(&hash));
+        let folder = key.parent().unwrap().to_owned();
+        let job = job(&root, &source, data.len() as u64, &hash);
+        let provider = job.provider.clone();
+        assert!(!provider.object_folders().known(&hash));
+        // New: the folder is made, and remembered by every clone.
+        assert!(upload_now(job).failure.is_none());
+        assert_eq!(std::fs::read(&key).unwrap(), data);
+        assert!(provider.object_folders().known(&hash));
+        // Known but removed behind our back: made again.
+        std::fs::remove_dir_all(root.join("objects")).unwrap();
+        let mut again = self::job(&root, &source, data.len() as u64, &hash);
+        again.provider = provider.clone();
+        assert!(upload_now(again).failure.is_none());
+        assert_eq!(std::fs::read(&key).unwrap(), data);
+        // There already but not known (another process made it).
+        std::fs::remove_file(&key).unwrap();
+        let mut fresh = self::job(&root, &source, data.len() as u64, &hash);
+        assert!(!fresh.provider.object_folders().known(&hash));
+        assert!(folder.is_dir());
+        fresh.op.id = "op2".into();
+        assert!(upload_now(fresh).failure.is_none());
+        assert_eq!(std::fs::read(&key).unwrap(), data);
+    }
+
+    #[test]
     fn local_uploads_refuse_sources_that_grew_or_shrank() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("remote");
@@ -815,10 +875,12 @@ mod tests {
         std::fs::write(&source, &data).unwrap();
         let hash = blake3::hash(&data).to_hex().to_string();
         let job = job(&root, &source, data.len() as u64, &hash);
-        let mut upload = LocalUpload::new(&job, &root, source, data.len() as u64);
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let mut upload =
+            LocalUpload::new(&job, &root, source, data.len() as u64, cancelled.clone());
         assert!(upload.step().is_none(), "one chunk per step");
-        // What the drop of the op's task does.
-        drop(CancelOnDrop(upload.cancelled.clone()));
+        // What the engine does when it gives the op up.
+        cancelled.store(true, Ordering::Relaxed);
         let ended = upload.step().expect("stopped");
         assert!(ended.is_err());
         assert!(!root.join(object_key(&hash)).exists());

@@ -13,6 +13,8 @@ mod retry;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,9 @@ pub use owner::Owner;
 pub use retry::RetryPolicy;
 
 use crate::providers::{Failure, FailureKind, Provider, temp_key};
-use crate::store::{ClaimedOp, Finish, OpEvent, OpType, ProviderRow, Retry, Store, StoreError};
+use crate::store::{
+    ClaimedOp, Finish, ManifestEntry, OpEvent, OpType, ProviderRow, Retry, Store, StoreError,
+};
 
 /// How an engine runs.
 #[derive(Clone, Debug)]
@@ -121,6 +125,9 @@ const FINISH_FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// finished op's slot is filled at once from the ops already claimed, and
 /// claims and reports go to the database in batches.
 const PREFETCH: usize = 2;
+/// How long a claimed op may wait for its slot before its `started_at` is
+/// corrected to when it really started.
+const STARTED_SLACK: Duration = Duration::from_millis(5);
 /// How long an offline provider is left alone before the next try.
 const OFFLINE_RECHECK: Duration = Duration::from_secs(10);
 
@@ -168,7 +175,59 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
 
 struct Running {
     provider_id: String,
-    abort: tokio::task::AbortHandle,
+    stop: Stop,
+}
+
+/// How a running op is stopped.
+enum Stop {
+    /// A task on the runtime: aborted.
+    Task(tokio::task::AbortHandle),
+    /// A job on a blocking thread: told to stop before its next chunk.
+    Flag(Arc<AtomicBool>),
+}
+
+impl Stop {
+    fn stop(&self) {
+        match self {
+            Stop::Task(handle) => handle.abort(),
+            Stop::Flag(flag) => flag.store(true, Ordering::Relaxed),
+        }
+    }
+}
+
+/// Progress reports of op `id`, sent to the engine.
+fn progress_to(
+    tx: &mpsc::Sender<Msg>,
+    id: &str,
+) -> Progress<impl FnMut(i64, i64) + Send + 'static> {
+    let (tx, id) = (tx.clone(), id.to_string());
+    Progress::new(move |bytes, total| {
+        let _ = tx.send(Msg::Progress(OpEvent::Progress {
+            id: id.clone(),
+            bytes,
+            total,
+        }));
+    })
+}
+
+/// The outcome of an op whose executor panicked.
+fn internal_error() -> Outcome {
+    Outcome {
+        bytes: 0,
+        change: None,
+        failure: Some(Failure::permanent(
+            "internal error while running this op (please report it)",
+        )),
+    }
+}
+
+/// A claimed op waiting for a free slot.
+struct Ready {
+    op: ClaimedOp,
+    /// Its asset, read along with the claim.
+    asset: Option<ManifestEntry>,
+    /// When the claim (which set its `started_at`) was made.
+    claimed_at: Instant,
 }
 
 struct Runner {
@@ -180,7 +239,7 @@ struct Runner {
     rx: mpsc::Receiver<Msg>,
     running: HashMap<String, Running>,
     /// Claimed ops waiting for a free slot, best first.
-    ready: VecDeque<ClaimedOp>,
+    ready: VecDeque<Ready>,
     last_exchange: Instant,
     /// Starts and ends of ops, not yet written.
     reports: Vec<OpEvent>,
@@ -358,7 +417,13 @@ impl Runner {
             }
         }
         let n = claimed.len();
-        self.ready.extend(claimed);
+        let hashes: Vec<&str> = claimed.iter().map(|op| op.content_hash.as_str()).collect();
+        let assets = self.store.assets(&hashes)?;
+        self.ready.extend(claimed.into_iter().map(|op| Ready {
+            asset: assets.get(&op.content_hash).cloned(),
+            op,
+            claimed_at: now,
+        }));
         Ok(n)
     }
 
@@ -371,7 +436,7 @@ impl Runner {
             + self
                 .ready
                 .iter()
-                .filter(|o| o.provider_id == provider_id)
+                .filter(|r| r.op.provider_id == provider_id)
                 .count()
     }
 
@@ -410,11 +475,13 @@ impl Runner {
     }
 
     /// Starts ready ops while their providers and the engine have free slots.
-    /// An op cancelled or removed while it waited is dropped.
+    /// An op cancelled or removed while it waited is dropped (the ops started
+    /// together are looked up in one query).
     fn start_ready(&mut self) -> Result<(), StoreError> {
+        let mut picked: Vec<Ready> = Vec::new();
         let mut i = 0;
-        while i < self.ready.len() && self.running.len() < self.config.concurrency {
-            let provider_id = &self.ready[i].provider_id;
+        while i < self.ready.len() && self.running.len() + picked.len() < self.config.concurrency {
+            let provider_id = &self.ready[i].op.provider_id;
             let limit = self
                 .providers
                 .get(provider_id)
@@ -423,22 +490,36 @@ impl Runner {
                 .running
                 .values()
                 .filter(|r| &r.provider_id == provider_id)
-                .count();
+                .count()
+                + picked
+                    .iter()
+                    .filter(|r| &r.op.provider_id == provider_id)
+                    .count();
             if busy >= limit {
                 i += 1;
                 continue;
             }
-            let Some(op) = self.ready.remove(i) else {
-                break;
-            };
-            if self.store.lost_ops(&self.owner.id, &[&op.id])?.is_empty() {
-                self.start_op(op)?;
+            picked.extend(self.ready.remove(i));
+        }
+        if picked.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = picked.iter().map(|r| r.op.id.as_str()).collect();
+        let lost = self.store.lost_ops(&self.owner.id, &ids)?;
+        for ready in picked {
+            if !lost.contains(&ready.op.id) {
+                self.start_op(ready)?;
             }
         }
         Ok(())
     }
 
-    fn start_op(&mut self, op: ClaimedOp) -> Result<(), StoreError> {
+    fn start_op(&mut self, ready: Ready) -> Result<(), StoreError> {
+        let Ready {
+            op,
+            asset,
+            claimed_at,
+        } = ready;
         let provider = match self.providers.get(&op.provider_id) {
             Some((_, Ok(p))) => p.clone(),
             Some((_, Err(f))) => {
@@ -449,7 +530,6 @@ impl Runner {
                 return self.finish_now(op, Failure::permanent("its provider was removed"));
             }
         };
-        let asset = self.store.asset(&op.content_hash)?;
         let refuse_delete = if op.operation_type == OpType::DeleteRemote {
             self.delete_refusal(&op, &provider, asset.as_ref())?
         } else {
@@ -465,39 +545,37 @@ impl Runner {
         let tx = self.tx.clone();
         let id = op.id.clone();
         let provider_id = op.provider_id.clone();
-        let task = self.runtime.spawn(async move {
-            let progress_tx = tx.clone();
-            let progress_id = op.id.clone();
-            let mut progress = Progress::new(move |bytes, total| {
-                let _ = progress_tx.send(Msg::Progress(OpEvent::Progress {
-                    id: progress_id.clone(),
-                    bytes,
-                    total,
-                }));
+        let mut progress = progress_to(&tx, &id);
+        let stop = if executor::runs_blocking(&job) {
+            let cancelled = Arc::new(AtomicBool::new(false));
+            let flag = cancelled.clone();
+            self.runtime.spawn_blocking(move || {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    executor::run_blocking(job, flag, &mut progress)
+                }))
+                .unwrap_or_else(|_| internal_error());
+                let _ = tx.send(Msg::Done { op, outcome });
             });
-            let outcome = std::panic::AssertUnwindSafe(executor::run(job, &mut progress))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| Outcome {
-                    bytes: 0,
-                    change: None,
-                    failure: Some(Failure::permanent(
-                        "internal error while running this op (please report it)",
-                    )),
-                });
-            let _ = tx.send(Msg::Done { op, outcome });
-        });
-        self.reports.push(OpEvent::Started {
-            id: id.clone(),
-            at: Instant::now(),
-        });
-        self.running.insert(
-            id,
-            Running {
-                provider_id,
-                abort: task.abort_handle(),
-            },
-        );
+            Stop::Flag(cancelled)
+        } else {
+            let task = self.runtime.spawn(async move {
+                let outcome = std::panic::AssertUnwindSafe(executor::run(job, &mut progress))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| internal_error());
+                let _ = tx.send(Msg::Done { op, outcome });
+            });
+            Stop::Task(task.abort_handle())
+        };
+        // The claim set `started_at`; it is corrected only when the op
+        // waited for a slot long enough for the difference to show.
+        if claimed_at.elapsed() >= STARTED_SLACK {
+            self.reports.push(OpEvent::Started {
+                id: id.clone(),
+                at: Instant::now(),
+            });
+        }
+        self.running.insert(id, Running { provider_id, stop });
         Ok(())
     }
 
@@ -520,7 +598,7 @@ impl Runner {
         &self,
         op: &ClaimedOp,
         provider: &Provider,
-        asset: Option<&crate::store::ManifestEntry>,
+        asset: Option<&ManifestEntry>,
     ) -> Result<Option<String>, StoreError> {
         let local_present = asset
             .and_then(|a| a.local_path.as_deref())
@@ -545,7 +623,7 @@ impl Runner {
 
     /// Stops every running op and hands it and the ready ones back to the queue.
     fn release_all(&mut self) {
-        for op in self.ready.drain(..) {
+        for Ready { op, .. } in self.ready.drain(..) {
             self.reports.push(OpEvent::Finished {
                 id: op.id,
                 bytes: 0,
@@ -554,7 +632,7 @@ impl Runner {
             });
         }
         for (id, running) in self.running.drain() {
-            running.abort.abort();
+            running.stop.stop();
             self.progress.remove(&id);
             self.reports.push(OpEvent::Finished {
                 id,
@@ -573,7 +651,7 @@ impl Runner {
         let ids: Vec<&str> = self.running.keys().map(|s| s.as_str()).collect();
         for id in self.store.lost_ops(&self.owner.id, &ids)? {
             if let Some(running) = self.running.remove(&id) {
-                running.abort.abort();
+                running.stop.stop();
                 self.progress.remove(&id);
                 if let Some((_, Ok(provider))) = self.providers.get(&running.provider_id) {
                     let op = provider.operator().clone();

@@ -3,6 +3,8 @@
 //! (worth a retry, hopeless, or the provider is simply not there).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use opendal::{ErrorKind, Operator};
@@ -73,6 +75,42 @@ pub fn object_key(content_hash: &str) -> String {
     )
 }
 
+/// The `objects/ab/cd` folders of a local provider that this process has
+/// made or seen, one bit per folder: an upload into a folder not known yet
+/// makes it before renaming into it, instead of a rename that fails first
+/// (on a new drive nearly every small file goes to a folder of its own).
+#[derive(Debug)]
+pub struct ObjectFolders(Box<[AtomicU64]>);
+
+impl Default for ObjectFolders {
+    fn default() -> ObjectFolders {
+        ObjectFolders((0..1 << 10).map(|_| AtomicU64::new(0)).collect())
+    }
+}
+
+impl ObjectFolders {
+    /// The folder's number: its two levels of two hex digits, read as one
+    /// 16-bit number.
+    fn slot(content_hash: &str) -> Option<usize> {
+        content_hash
+            .get(..4)
+            .and_then(|digits| usize::from_str_radix(digits, 16).ok())
+    }
+
+    /// Whether the folder of this content is known to exist.
+    pub fn known(&self, content_hash: &str) -> bool {
+        Self::slot(content_hash)
+            .is_some_and(|n| self.0[n >> 6].load(Ordering::Relaxed) & (1 << (n & 63)) != 0)
+    }
+
+    /// Remembers that the folder of this content exists.
+    pub fn remember(&self, content_hash: &str) {
+        if let Some(n) = Self::slot(content_hash) {
+            self.0[n >> 6].fetch_or(1 << (n & 63), Ordering::Relaxed);
+        }
+    }
+}
+
 /// Where an upload is written before it is renamed into place. One name per
 /// op, so a rerun after a crash overwrites its own leftovers.
 pub fn temp_key(op_id: &str) -> String {
@@ -89,6 +127,8 @@ pub struct Provider {
     /// The folder of a local provider, checked before each use: a missing
     /// folder means the drive is not there.
     local_root: Option<PathBuf>,
+    /// For a local provider: its object folders known to exist.
+    folders: Arc<ObjectFolders>,
     /// For WebDAV: the line that streams uploads (see `webdav::Direct`).
     webdav: Option<webdav::Direct>,
 }
@@ -120,6 +160,7 @@ impl Provider {
                     kind: row.kind,
                     op,
                     local_root: Some(root),
+                    folders: Arc::default(),
                     webdav: None,
                 })
             }
@@ -135,6 +176,7 @@ impl Provider {
                     kind: row.kind,
                     op,
                     local_root: None,
+                    folders: Arc::default(),
                     webdav: match row.kind {
                         ProviderKind::Webdav => Some(webdav::direct(row)?),
                         _ => None,
@@ -166,6 +208,12 @@ impl Provider {
     /// file calls (see `engine::executor`), in the same layout OpenDAL uses.
     pub fn local_root(&self) -> Option<&Path> {
         self.local_root.as_deref()
+    }
+
+    /// The object folders of a local provider known to exist (shared by
+    /// every clone of this provider).
+    pub fn object_folders(&self) -> &ObjectFolders {
+        &self.folders
     }
 
     /// Explains an OpenDAL error met while doing `what` on this provider.

@@ -1,9 +1,24 @@
 //! `asset_manifest`: one row per content hash, and where its bytes live locally.
 
-use rusqlite::{OptionalExtension, params};
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
+
+const SELECT_ENTRY: &str = "SELECT content_hash, size_bytes, original_name, local_path, media_type, added_at FROM asset_manifest";
+
+fn entry(r: &Row) -> rusqlite::Result<ManifestEntry> {
+    Ok(ManifestEntry {
+        content_hash: r.get(0)?,
+        size_bytes: r.get(1)?,
+        original_name: r.get(2)?,
+        local_path: r.get(3)?,
+        media_type: r.get(4)?,
+        added_at: r.get(5)?,
+    })
+}
 
 /// One asset as recorded.
 #[derive(Clone, Debug, Serialize)]
@@ -46,20 +61,25 @@ impl Store {
     pub fn asset(&self, content_hash: &str) -> Result<Option<ManifestEntry>> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT content_hash, size_bytes, original_name, local_path, media_type, added_at
-                 FROM asset_manifest WHERE content_hash = ?1",
-            )?
-            .query_row([content_hash], |r| {
-                Ok(ManifestEntry {
-                    content_hash: r.get(0)?,
-                    size_bytes: r.get(1)?,
-                    original_name: r.get(2)?,
-                    local_path: r.get(3)?,
-                    media_type: r.get(4)?,
-                    added_at: r.get(5)?,
-                })
-            })
+            .prepare_cached(&format!("{SELECT_ENTRY} WHERE content_hash = ?1"))?
+            .query_row([content_hash], entry)
             .optional()?)
+    }
+
+    /// The recorded assets among these hashes (one query, whatever their
+    /// number), keyed by hash.
+    pub fn assets(&self, hashes: &[&str]) -> Result<HashMap<String, ManifestEntry>> {
+        if hashes.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let list = serde_json::to_string(hashes).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{SELECT_ENTRY} WHERE content_hash IN (SELECT value FROM json_each(?1))"
+        ))?;
+        let found = stmt
+            .query_map([list], entry)?
+            .map(|e| e.map(|e| (e.content_hash.clone(), e)))
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(found)
     }
 }

@@ -91,6 +91,16 @@ impl Store {
         store.conn.pragma_update(None, "temp_store", "MEMORY")?;
         store.conn.pragma_update(None, "cache_size", -32768)?;
         store.conn.pragma_update(None, "foreign_keys", true)?;
+        // Plans that do not depend on bound values: SQLite (built with
+        // STAT4) would otherwise prepare a statement afresh whenever a new
+        // value is bound to a parameter its plan looked at.
+        store.conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
+        // Room for every statement the engine and the window run over and
+        // over (the default 16 evicts some on each turn of the engine).
+        store.conn.set_prepared_statement_cache_capacity(64);
         store.migrate()?;
         Ok(store)
     }

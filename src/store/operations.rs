@@ -579,17 +579,17 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let held: std::collections::HashSet<String> = {
-            let sql = format!(
-                "SELECT id FROM sync_operations WHERE id IN ({}) AND status = 'in_progress' AND lease_owner = ?",
-                placeholders(ids.len())
-            );
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            let mut args: Vec<&dyn ToSql> = ids.iter().map(|s| s as &dyn ToSql).collect();
-            args.push(&owner);
-            stmt.query_map(args.as_slice(), |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?
-        };
+        // One statement whatever the number of ids: the list goes in as JSON.
+        let list = serde_json::to_string(ids).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let held: std::collections::HashSet<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM sync_operations
+                 WHERE id IN (SELECT value FROM json_each(?1))
+                   AND status = 'in_progress' AND lease_owner = ?2",
+            )?
+            .query_map(params![list, owner], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(ids
             .iter()
             .filter(|id| !held.contains(**id))
