@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::providers::{Failure, Provider, object_key, temp_key};
+use crate::providers::stream::Watch;
+use crate::providers::{Failure, Provider, object_key, s3, temp_key};
 use crate::store::{ClaimedOp, CopyChange, ManifestEntry, OpType, VerifyStatus};
 
 /// Bytes moved per read or write.
@@ -173,12 +174,17 @@ async fn upload<F: FnMut(i64, i64)>(
     if let Some(dav) = job.provider.webdav() {
         return webdav_upload(job, dav, file, &path, expected, progress, sent).await;
     }
+    if let Some(signer) = job.provider.s3_signer()
+        && expected <= s3::SINGLE_PUT_MAX
+    {
+        return s3_put(job, signer, file, &path, expected, progress, sent).await;
+    }
     // Remote objects go up in parts (S3 multipart), a few at a time, so
     // memory stays flat whatever the file's size.
     let mut writer = op
         .writer_with(&write_to)
-        .chunk(crate::providers::s3::PART)
-        .concurrent(crate::providers::s3::PARTS_IN_FLIGHT)
+        .chunk(s3::PART)
+        .concurrent(s3::PARTS_IN_FLIGHT)
         .await
         .map_err(|e| fail(job.provider.failure("writing", &e)))?;
     let mut hasher = blake3::Hasher::new();
@@ -205,10 +211,7 @@ async fn upload<F: FnMut(i64, i64)>(
         if can_rename {
             let _ = op.delete(&write_to).await;
         }
-        return Err(fail(Failure::permanent(format!(
-            "source changed: {} no longer matches what was added to the library",
-            path.display()
-        ))));
+        return Err(fail(source_changed(&path)));
     }
     if let Err(e) = writer.close().await {
         // An S3 multipart upload that could not be completed is aborted, so
@@ -224,8 +227,21 @@ async fn upload<F: FnMut(i64, i64)>(
     Ok(Some(CopyChange::Stored { remote_key: key }))
 }
 
-/// An upload to a WebDAV provider: one streaming PUT to the temporary name
-/// (hashed and counted as it goes out), then a MOVE into place.
+/// The folder a key is in.
+fn parent_key(key: &str) -> &str {
+    key.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// The source of an upload is no longer the content that was added.
+fn source_changed(path: &Path) -> Failure {
+    Failure::permanent(format!(
+        "source changed: {} no longer matches what was added to the library",
+        path.display()
+    ))
+}
+
+/// An upload to a WebDAV provider: one streamed PUT to the temporary name,
+/// then a MOVE into place.
 async fn webdav_upload<F: FnMut(i64, i64)>(
     job: &Job,
     dav: &crate::providers::webdav::Direct,
@@ -235,35 +251,72 @@ async fn webdav_upload<F: FnMut(i64, i64)>(
     progress: &mut Progress<F>,
     sent: &mut u64,
 ) -> OpResult {
-    let op = job.provider.operator();
     let tmp = temp_key(&job.op.id);
     let key = object_key(&job.op.content_hash);
-    op.create_dir(".breakdex-tmp/")
-        .await
-        .map_err(|e| fail(job.provider.failure("writing", &e)))?;
-    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let put = dav.put_file(&tmp, file, counter.clone());
+    dav.make_dir(parent_key(&tmp)).await.map_err(fail)?;
+    let watch = Watch::default();
+    let put = dav.put_file(&tmp, file, expected, &job.op.content_hash, &watch);
+    if let Err(e) = streamed(put, &watch, path, expected, progress, sent).await {
+        if watch.changed.load(Ordering::Relaxed) {
+            let _ = job.provider.operator().delete(&tmp).await;
+        }
+        return Err(e);
+    }
+    dav.make_dir(parent_key(&key)).await.map_err(fail)?;
+    dav.move_to(&tmp, &key).await.map_err(fail)?;
+    Ok(Some(CopyChange::Stored { remote_key: key }))
+}
+
+/// An upload to S3 of a file that fits one request: a streamed PUT straight
+/// to the object's key (S3 cannot rename; the request fails before it is
+/// complete if the source changed, so no object is stored).
+async fn s3_put<F: FnMut(i64, i64)>(
+    job: &Job,
+    signer: &s3::Signer,
+    file: tokio::fs::File,
+    path: &Path,
+    expected: u64,
+    progress: &mut Progress<F>,
+    sent: &mut u64,
+) -> OpResult {
+    let key = object_key(&job.op.content_hash);
+    let watch = Watch::default();
+    let put = s3::put_file(
+        &job.provider,
+        signer,
+        &key,
+        file,
+        expected,
+        &job.op.content_hash,
+        &watch,
+    );
+    streamed(put, &watch, path, expected, progress, sent).await?;
+    Ok(Some(CopyChange::Stored { remote_key: key }))
+}
+
+/// Drives a streamed PUT to its end, reporting its progress; a source that
+/// changed on the way is said so.
+async fn streamed<F: FnMut(i64, i64)>(
+    put: impl std::future::Future<Output = Result<(), Failure>>,
+    watch: &Watch,
+    path: &Path,
+    expected: u64,
+    progress: &mut Progress<F>,
+    sent: &mut u64,
+) -> Result<(), (Option<CopyChange>, Failure)> {
     tokio::pin!(put);
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
     let result = loop {
         tokio::select! {
             r = &mut put => break r,
-            _ = tick.tick() => progress.update(counter.load(Ordering::Relaxed), expected),
+            _ = tick.tick() => progress.update(watch.sent.load(Ordering::Relaxed), expected),
         }
     };
-    *sent = counter.load(Ordering::Relaxed);
-    let (hash, len) = result.map_err(fail)?;
-    if len != expected || hash != job.op.content_hash {
-        let _ = op.delete(&tmp).await;
-        return Err(fail(Failure::permanent(format!(
-            "source changed: {} no longer matches what was added to the library",
-            path.display()
-        ))));
+    *sent = watch.sent.load(Ordering::Relaxed);
+    if watch.changed.load(Ordering::Relaxed) {
+        return Err(fail(source_changed(path)));
     }
-    op.rename(&tmp, &key)
-        .await
-        .map_err(|e| fail(job.provider.failure("renaming the upload", &e)))?;
-    Ok(Some(CopyChange::Stored { remote_key: key }))
+    result.map_err(fail)
 }
 
 /// An upload to a local provider's folder, done with plain file calls on a
@@ -421,10 +474,7 @@ impl LocalUpload {
         {
             drop(out);
             let _ = std::fs::remove_file(&self.tmp);
-            return Err(fail(Failure::permanent(format!(
-                "source changed: {} no longer matches what was added to the library",
-                self.source.display()
-            ))));
+            return Err(fail(source_changed(&self.source)));
         }
         out.sync_all()
             .map_err(|e| fail(self.provider.io_failure("writing", &e)))?;

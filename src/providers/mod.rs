@@ -16,6 +16,7 @@ pub use remote::reachable;
 pub mod register;
 pub mod s3;
 pub mod sftp;
+pub mod stream;
 pub mod webdav;
 
 /// What kind of trouble a failure is, which decides what the queue does next.
@@ -129,8 +130,19 @@ pub struct Provider {
     local_root: Option<PathBuf>,
     /// For a local provider: its object folders known to exist.
     folders: Arc<ObjectFolders>,
-    /// For WebDAV: the line that streams uploads (see `webdav::Direct`).
-    webdav: Option<webdav::Direct>,
+    /// What Breakdex's own requests (streamed uploads) need.
+    direct: Direct,
+}
+
+/// What a provider needs for the requests Breakdex sends itself, beside
+/// OpenDAL's.
+#[derive(Clone, Debug)]
+pub enum Direct {
+    None,
+    /// The signer of streamed S3 PUTs.
+    S3(s3::Signer),
+    /// The line for WebDAV's streamed PUT, folders and MOVE.
+    Webdav(webdav::Direct),
 }
 
 impl Provider {
@@ -161,14 +173,19 @@ impl Provider {
                     op,
                     local_root: Some(root),
                     folders: Arc::default(),
-                    webdav: None,
+                    direct: Direct::None,
                 })
             }
             ProviderKind::S3 | ProviderKind::Webdav | ProviderKind::Sftp => {
-                let op = match row.kind {
-                    ProviderKind::S3 => s3::operator(row)?,
-                    ProviderKind::Webdav => webdav::operator(row)?,
-                    _ => sftp::operator(row)?,
+                let (op, direct) = match row.kind {
+                    ProviderKind::S3 => {
+                        let (op, signer) = s3::open(row)?;
+                        (op, Direct::S3(signer))
+                    }
+                    ProviderKind::Webdav => {
+                        (webdav::operator(row)?, Direct::Webdav(webdav::direct(row)?))
+                    }
+                    _ => (sftp::operator(row)?, Direct::None),
                 };
                 Ok(Provider {
                     id: row.id.clone(),
@@ -177,10 +194,7 @@ impl Provider {
                     op,
                     local_root: None,
                     folders: Arc::default(),
-                    webdav: match row.kind {
-                        ProviderKind::Webdav => Some(webdav::direct(row)?),
-                        _ => None,
-                    },
+                    direct,
                 })
             }
         }
@@ -188,7 +202,18 @@ impl Provider {
 
     /// For WebDAV: the line that streams uploads in one PUT.
     pub fn webdav(&self) -> Option<&webdav::Direct> {
-        self.webdav.as_ref()
+        match &self.direct {
+            Direct::Webdav(dav) => Some(dav),
+            _ => None,
+        }
+    }
+
+    /// For S3: the signer of streamed PUTs.
+    pub fn s3_signer(&self) -> Option<&s3::Signer> {
+        match &self.direct {
+            Direct::S3(signer) => Some(signer),
+            _ => None,
+        }
     }
 
     /// The OpenDAL operator behind this provider.

@@ -173,6 +173,71 @@ pub(super) fn explain(kind: ProviderKind, name: &str, what: &str, err: &opendal:
     Failure::transient(format!("{what} on provider '{name}' failed: {reason}"))
 }
 
+/// Explains a request of our own (a streamed PUT) that got no answer.
+/// Never prints the error itself: its text holds the URL, which for S3 is
+/// presigned (a key to write for a while).
+pub(super) fn request_failure(kind: ProviderKind, name: &str, e: &reqwest::Error) -> Failure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return Failure::offline(format!(
+                "provider '{name}' is offline: {} refused the connection",
+                service(kind)
+            ));
+        }
+        source = s.source();
+    }
+    let reason = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() {
+        "the upload stopped part way"
+    } else {
+        "the request failed"
+    };
+    Failure::transient(format!("writing on provider '{name}' failed: {reason}"))
+}
+
+/// Explains an HTTP status other than success that a remote provider gave
+/// a request of our own (`what`: what it was doing); `body` is the start of
+/// the answer (S3 names its error there).
+pub(super) fn status_failure(
+    kind: ProviderKind,
+    name: &str,
+    what: &str,
+    status: u16,
+    body: &str,
+) -> Failure {
+    let service = service(kind);
+    match status {
+        401 | 403 if kind == ProviderKind::S3 => Failure::permanent(format!(
+            "S3 rejected the access key for provider '{name}' ({what})"
+        )),
+        401 => Failure::permanent(format!(
+            "{service} rejected the user name or password for provider '{name}'"
+        )),
+        403 => Failure::permanent(format!(
+            "{service} refused access for provider '{name}' ({what})"
+        )),
+        404 if body.contains("NoSuchBucket") => {
+            Failure::permanent(format!("the bucket of provider '{name}' does not exist"))
+        }
+        507 => Failure::permanent(format!("{service} of provider '{name}' is full (507)")),
+        429 => Failure::transient(format!(
+            "{what} on provider '{name}' failed: the server asks to slow down (429)"
+        )),
+        500..=599 => Failure::transient(format!(
+            "{what} on provider '{name}' failed: server error {status}"
+        )),
+        s => Failure::transient(format!(
+            "{what} on provider '{name}' failed: server answered {s}"
+        )),
+    }
+}
+
 /// Installs OpenDAL's HTTP transport (reqwest with rustls) once per process:
 /// without the `auto-register-services` feature nothing does it before main.
 pub(super) fn http_ready() {

@@ -4,26 +4,137 @@
 //! secret store. Built with `disable_config_load`, so nothing from the
 //! environment (`AWS_*`, `~/.aws`) leaks into it.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use opendal::Operator;
 
 use super::Failure;
-use super::remote::{required, secret, setting};
-use crate::store::ProviderRow;
+use super::remote::{request_failure, required, secret, setting, status_failure};
+use super::stream::{Watch, checked_body};
+use crate::store::{ProviderKind, ProviderRow};
 
 /// Parts of a multipart upload: 8 MiB each, four in flight, so an upload
 /// holds about 40 MiB whatever the file's size.
 pub const PART: usize = 8 << 20;
 pub const PARTS_IN_FLIGHT: usize = 4;
+/// Files up to this size go up in one streamed PUT (AWS advises multipart
+/// from about 100 MB on): one request instead of a multipart upload's
+/// create, parts and complete, and nothing to clean up if it is cut short.
+/// Bigger files go up in parts.
+pub const SINGLE_PUT_MAX: u64 = 100 << 20;
+/// How long the presigned URL OpenDAL builds (used only for its address)
+/// is good for.
+const PUT_SIGNED_FOR: Duration = Duration::from_secs(15 * 60);
 
-/// The S3 operator a provider row describes.
-pub fn operator(row: &ProviderRow) -> Result<Operator, Failure> {
+/// Streams `file` to `key` in one PUT, signed with the provider's key,
+/// counting the bytes as they go out; a file that is not `expected` bytes
+/// of `content_hash` fails the request before it is complete, so no object
+/// is stored (see [`stream`](super::stream)).
+pub async fn put_file(
+    provider: &super::Provider,
+    signer: &Signer,
+    key: &str,
+    file: tokio::fs::File,
+    expected: u64,
+    content_hash: &str,
+    watch: &Watch,
+) -> Result<(), Failure> {
+    let name = provider.name.as_str();
+    let failed = |e: &dyn std::fmt::Display| {
+        tracing::debug!("signing a PUT on provider '{name}': {e}");
+        Failure::permanent(format!(
+            "writing on provider '{name}' failed: the request could not be signed"
+        ))
+    };
+    // The object's URL as OpenDAL builds it (endpoint, bucket, addressing
+    // style, prefix), without the query-string signature: servers that do
+    // not take presigned URLs take a signed header.
+    let presigned = provider
+        .operator()
+        .presign_write(key, PUT_SIGNED_FOR)
+        .await
+        .map_err(|e| super::remote::explain(ProviderKind::S3, name, "writing", &e))?;
+    let mut url = http::uri::Parts::from(presigned.uri().clone());
+    url.path_and_query = url
+        .path_and_query
+        .map(|pq| pq.path().parse())
+        .transpose()
+        .map_err(|e| failed(&e))?;
+    let uri = http::Uri::from_parts(url).map_err(|e| failed(&e))?;
+    let (mut request, ()) = http::Request::put(uri)
+        .body(())
+        .map_err(|e| failed(&e))?
+        .into_parts();
+    signer
+        .0
+        .sign(&mut request, None)
+        .await
+        .map_err(|e| failed(&e))?;
+    let client = super::remote::http_client().ok_or_else(|| {
+        Failure::permanent(format!("provider '{name}': cannot make an HTTP client"))
+    })?;
+    let response = client
+        .put(request.uri.to_string())
+        .headers(request.headers)
+        .header(reqwest::header::CONTENT_LENGTH, expected)
+        .body(checked_body(
+            file,
+            expected,
+            content_hash.to_string(),
+            watch,
+        ))
+        .send()
+        .await
+        .map_err(|e| request_failure(ProviderKind::S3, name, &e))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body = response.text().await.unwrap_or_default();
+    Err(status_failure(
+        ProviderKind::S3,
+        name,
+        "writing",
+        status.as_u16(),
+        &body,
+    ))
+}
+
+/// Signs the requests Breakdex sends to S3 itself (the streamed PUT) as
+/// OpenDAL signs its own: AWS Signature V4 in the Authorization header,
+/// payload unsigned. Prints as `<redacted>`.
+#[derive(Clone)]
+pub struct Signer(Arc<reqsign_core::Signer<reqsign_aws_v4::Credential>>);
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signer(<redacted>)")
+    }
+}
+
+/// The S3 operator a provider row describes, and the signer of Breakdex's
+/// own requests to it (the secret is read once for both).
+pub fn open(row: &ProviderRow) -> Result<(Operator, Signer), Failure> {
+    let secret = secret(row)?;
+    let region = setting(row, "region").unwrap_or("us-east-1");
+    let access_key_id = required(row, "access_key_id")?;
+    let signer = Signer(Arc::new(reqsign_core::Signer::new(
+        reqsign_core::Context::new(),
+        reqsign_aws_v4::StaticCredentialProvider::new(access_key_id, secret.expose()),
+        reqsign_aws_v4::RequestSigner::new("s3", region),
+    )));
+    Ok((operator(row, &secret)?, signer))
+}
+
+fn operator(row: &ProviderRow, secret: &crate::secrets::Secret) -> Result<Operator, Failure> {
     super::remote::http_ready();
     let mut builder = opendal::services::S3::default()
         .endpoint(required(row, "endpoint")?)
         .bucket(required(row, "bucket")?)
         .region(setting(row, "region").unwrap_or("us-east-1"))
         .access_key_id(required(row, "access_key_id")?)
-        .secret_access_key(secret(row)?.expose())
+        .secret_access_key(secret.expose())
         .disable_config_load()
         .disable_ec2_metadata();
     if let Some(prefix) = setting(row, "prefix") {

@@ -1,16 +1,16 @@
 //! WebDAV (Nextcloud, ownCloud, most NAS boxes): endpoint, root folder, user;
 //! the password lives in the secret store.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use opendal::Operator;
-use tokio::io::AsyncReadExt;
 
 use super::Failure;
-use super::remote::{required, secret, setting};
+use super::remote::{request_failure, required, secret, setting, status_failure};
+use super::stream::{Watch, checked_body};
 use crate::secrets::Secret;
-use crate::store::ProviderRow;
+use crate::store::{ProviderKind, ProviderRow};
 
 /// The WebDAV operator a provider row describes.
 pub fn operator(row: &ProviderRow) -> Result<Operator, Failure> {
@@ -27,23 +27,32 @@ pub fn operator(row: &ProviderRow) -> Result<Operator, Failure> {
         .map_err(|e| Failure::permanent(format!("provider '{}': {}", row.name, e.kind())))
 }
 
-/// A direct line to the WebDAV server, for uploads that stream the file in
-/// a single PUT (OpenDAL's WebDAV writer takes the whole object at once, so
-/// its memory grows with the file and it shows no progress).
+/// A direct line to the WebDAV server, for uploads: a PUT that streams the
+/// file (OpenDAL's WebDAV writer takes the whole object at once, so its
+/// memory grows with the file and it shows no progress), then a MOVE into
+/// place. Folders are made once per process, with a MKCOL per missing
+/// level, instead of OpenDAL's look (PROPFIND) at every level before each
+/// write and rename; a folder that another upload is making at the same
+/// moment (423 Locked) is waited for, not failed.
 #[derive(Clone)]
 pub struct Direct {
     name: String,
     client: reqwest::Client,
-    /// The endpoint and root folder, without a trailing slash.
-    base: String,
+    /// The endpoint, without a trailing slash.
+    endpoint: String,
+    /// The root folder on the server, without slashes around it.
+    root: String,
     user: String,
     password: Secret,
+    /// Folders (paths from the endpoint) known to exist.
+    folders: Arc<Mutex<HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Direct {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Direct")
-            .field("base", &self.base)
+            .field("endpoint", &self.endpoint)
+            .field("root", &self.root)
             .field("user", &self.user)
             .finish_non_exhaustive()
     }
@@ -51,13 +60,6 @@ impl std::fmt::Debug for Direct {
 
 /// The direct line a provider row describes.
 pub fn direct(row: &ProviderRow) -> Result<Direct, Failure> {
-    let endpoint = required(row, "endpoint")?.trim_end_matches('/');
-    let root = setting(row, "root").unwrap_or("").trim_matches('/');
-    let base = if root.is_empty() {
-        endpoint.to_string()
-    } else {
-        format!("{endpoint}/{}", encode_path(root))
-    };
     let client = super::remote::http_client().ok_or_else(|| {
         Failure::permanent(format!(
             "provider '{}': cannot make an HTTP client",
@@ -67,10 +69,31 @@ pub fn direct(row: &ProviderRow) -> Result<Direct, Failure> {
     Ok(Direct {
         name: row.name.clone(),
         client,
-        base,
+        endpoint: required(row, "endpoint")?.trim_end_matches('/').to_string(),
+        root: setting(row, "root")
+            .unwrap_or("")
+            .trim_matches('/')
+            .to_string(),
         user: required(row, "user")?.to_string(),
         password: secret(row)?,
+        folders: Arc::default(),
     })
+}
+
+/// How many times a request meeting a locked folder (423) is tried.
+const LOCKED_TRIES: u32 = 20;
+
+/// The folder a path is in ("" for the endpoint itself).
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// What a MKCOL found.
+enum Mkcol {
+    /// Made, or there already.
+    Done,
+    /// The folder above it is missing.
+    ParentMissing,
 }
 
 /// Percent-encodes each segment of a path, keeping the slashes.
@@ -87,108 +110,165 @@ fn encode_path(path: &str) -> String {
 }
 
 impl Direct {
-    /// Streams `file` to `key` (relative to the root) in one PUT, hashing
-    /// and counting the bytes as they go out (`sent`). The folder `key` is
-    /// in must exist. Returns the BLAKE3 of what was sent and its length.
+    /// The path from the endpoint of `key` (relative to the root).
+    fn path(&self, key: &str) -> String {
+        match (self.root.is_empty(), key.is_empty()) {
+            (true, _) => key.to_string(),
+            (false, true) => self.root.clone(),
+            (false, false) => format!("{}/{key}", self.root),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.endpoint, encode_path(path))
+    }
+
+    fn request(&self, method: &'static str, path: &str) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::PUT);
+        self.client
+            .request(method, self.url(path))
+            .basic_auth(&self.user, Some(self.password.expose()))
+    }
+
+    /// Sends a request made by `build`, again while the server answers
+    /// 423 Locked (another request is working on the same path).
+    async fn send_unlocked(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Failure> {
+        let mut tries = 0;
+        loop {
+            let response = build()
+                .send()
+                .await
+                .map_err(|e| request_failure(ProviderKind::Webdav, &self.name, &e))?;
+            tries += 1;
+            if response.status().as_u16() != 423 || tries >= LOCKED_TRIES {
+                return Ok(response);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(tries))).await;
+        }
+    }
+
+    /// Makes the folder `dir` (relative to the root) and the ones above it
+    /// that are missing, the root included.
+    pub async fn make_dir(&self, dir: &str) -> Result<(), Failure> {
+        let dir = self.path(dir);
+        if dir.is_empty() || self.folders.lock().expect("folders").contains(&dir) {
+            return Ok(());
+        }
+        let mut missing = Vec::new();
+        let mut at = dir.as_str();
+        loop {
+            match self.mkcol(at).await? {
+                Mkcol::Done => break,
+                Mkcol::ParentMissing if !parent(at).is_empty() => {
+                    missing.push(at);
+                    at = parent(at);
+                }
+                Mkcol::ParentMissing => {
+                    return Err(status_failure(
+                        ProviderKind::Webdav,
+                        &self.name,
+                        "making a folder",
+                        409,
+                        "",
+                    ));
+                }
+            }
+        }
+        for at in missing.into_iter().rev() {
+            if let Mkcol::ParentMissing = self.mkcol(at).await? {
+                return Err(status_failure(
+                    ProviderKind::Webdav,
+                    &self.name,
+                    "making a folder",
+                    409,
+                    "",
+                ));
+            }
+        }
+        self.folders.lock().expect("folders").insert(dir);
+        Ok(())
+    }
+
+    async fn mkcol(&self, path: &str) -> Result<Mkcol, Failure> {
+        let folder = format!("{path}/");
+        let response = self
+            .send_unlocked(|| self.request("MKCOL", &folder))
+            .await?;
+        match response.status().as_u16() {
+            // Made; or there already (405: MKCOL only works where nothing is).
+            201 | 405 => Ok(Mkcol::Done),
+            409 => Ok(Mkcol::ParentMissing),
+            s => Err(status_failure(
+                ProviderKind::Webdav,
+                &self.name,
+                "making a folder",
+                s,
+                "",
+            )),
+        }
+    }
+
+    /// Moves `from` to `to` (both relative to the root), replacing what is
+    /// there. The folder of `to` must exist.
+    pub async fn move_to(&self, from: &str, to: &str) -> Result<(), Failure> {
+        let destination = self.url(&self.path(to));
+        let from = self.path(from);
+        let response = self
+            .send_unlocked(|| {
+                self.request("MOVE", &from)
+                    .header("Destination", &destination)
+                    .header("Overwrite", "T")
+            })
+            .await?;
+        self.check(response.status(), "renaming the upload")
+    }
+
+    /// An answer other than success as a failure. A 409 (Conflict) means a
+    /// folder was removed behind our back: none is taken as known any more,
+    /// so the retry makes them again.
+    fn check(&self, status: reqwest::StatusCode, what: &str) -> Result<(), Failure> {
+        if status.is_success() {
+            return Ok(());
+        }
+        if status.as_u16() == 409 {
+            self.folders.lock().expect("folders").clear();
+        }
+        Err(status_failure(
+            ProviderKind::Webdav,
+            &self.name,
+            what,
+            status.as_u16(),
+            "",
+        ))
+    }
+
+    /// Streams `file` to `key` (relative to the root) in one PUT, counting
+    /// the bytes as they go out; a file that is not `expected` bytes of
+    /// `content_hash` fails the request before it is complete (see
+    /// [`stream`](super::stream)). The folder `key` is in must exist.
     pub async fn put_file(
         &self,
         key: &str,
         file: tokio::fs::File,
-        sent: Arc<AtomicU64>,
-    ) -> Result<(String, u64), Failure> {
-        let hasher = Arc::new(Mutex::new(blake3::Hasher::new()));
-        let h = hasher.clone();
-        let counter = sent.clone();
-        let body = futures::stream::try_unfold(file, move |mut file| {
-            let h = h.clone();
-            let counter = counter.clone();
-            async move {
-                let mut buf = vec![0u8; PIECE];
-                let n = file.read(&mut buf).await?;
-                if n == 0 {
-                    return Ok::<_, std::io::Error>(None);
-                }
-                buf.truncate(n);
-                h.lock().expect("hasher").update(&buf);
-                counter.fetch_add(n as u64, Ordering::Relaxed);
-                Ok(Some((buf, file)))
-            }
-        });
-        let url = format!("{}/{}", self.base, encode_path(key));
+        expected: u64,
+        content_hash: &str,
+        watch: &Watch,
+    ) -> Result<(), Failure> {
         let response = self
-            .client
-            .put(&url)
-            .basic_auth(&self.user, Some(self.password.expose()))
-            .body(reqwest::Body::wrap_stream(body))
+            .request("PUT", &self.path(key))
+            .header(reqwest::header::CONTENT_LENGTH, expected)
+            .body(checked_body(
+                file,
+                expected,
+                content_hash.to_string(),
+                watch,
+            ))
             .send()
             .await
-            .map_err(|e| self.request_failure(&e))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(self.status_failure(status.as_u16()));
-        }
-        let hash = hasher
-            .lock()
-            .expect("hasher")
-            .finalize()
-            .to_hex()
-            .to_string();
-        Ok((hash, sent.load(Ordering::Relaxed)))
-    }
-
-    fn request_failure(&self, e: &reqwest::Error) -> Failure {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-        let mut refused = false;
-        while let Some(s) = source {
-            if let Some(io) = s.downcast_ref::<std::io::Error>()
-                && io.kind() == std::io::ErrorKind::ConnectionRefused
-            {
-                refused = true;
-            }
-            source = s.source();
-        }
-        if refused {
-            return Failure::offline(format!(
-                "provider '{}' is offline: the WebDAV server refused the connection",
-                self.name
-            ));
-        }
-        let reason = if e.is_timeout() {
-            "timed out"
-        } else if e.is_connect() {
-            "cannot connect"
-        } else if e.is_body() {
-            "the upload stopped part way"
-        } else {
-            "the request failed"
-        };
-        Failure::transient(format!(
-            "writing on provider '{}' failed: {reason}",
-            self.name
-        ))
-    }
-
-    fn status_failure(&self, status: u16) -> Failure {
-        let name = &self.name;
-        match status {
-            401 => Failure::permanent(format!(
-                "the WebDAV server rejected the user name or password for provider '{name}'"
-            )),
-            403 => Failure::permanent(format!(
-                "the WebDAV server refused access for provider '{name}' (writing)"
-            )),
-            507 => Failure::permanent(format!(
-                "the WebDAV server of provider '{name}' is full (507)"
-            )),
-            429 => Failure::transient(format!(
-                "writing on provider '{name}' failed: the server asks to slow down (429)"
-            )),
-            s => Failure::transient(format!(
-                "writing on provider '{name}' failed: server answered {s}"
-            )),
-        }
+            .map_err(|e| request_failure(ProviderKind::Webdav, &self.name, &e))?;
+        self.check(response.status(), "writing")
     }
 }
-
-/// Bytes read from the file per piece of the request body.
-const PIECE: usize = 1 << 20;

@@ -766,8 +766,8 @@ fn sftp_round_trip_with_host_key_check() {
 // Faults and memory, on every kind.
 
 /// A large upload holds a bounded amount of memory, whatever the file's size:
-/// S3 multipart (8 MiB parts, 4 in flight), a streaming WebDAV PUT, SFTP
-/// writes in pieces. The file (192 MiB) is bigger than the limit.
+/// S3 multipart (8 MiB parts, 4 in flight; files above the 100 MiB single
+/// PUT limit), a streaming WebDAV PUT, SFTP writes in pieces. The file (192 MiB) is bigger than the limit.
 #[test]
 fn large_uploads_keep_memory_flat_on_every_kind() {
     const SIZE: u64 = 192 << 20;
@@ -1503,11 +1503,13 @@ fn s3_connection_lost_mid_run_and_back_loses_nothing() {
     let port = relay.borrow().port;
     assert_success(&add_s3(&lib, "s3f", port, &key_id, &secret), "add");
 
-    // Big files of three parts each, so that the outage can cut one short.
+    // Big files go up in parts (above the single-PUT limit, 13 parts of 8
+    // MiB), so that the outage can cut a multipart upload short; the small
+    // ones are single streamed PUTs.
     let outage = upload_through_an_outage(
         &lib,
         "s3f",
-        24 << 20,
+        104 << 20,
         || relay.borrow_mut().stop(),
         || relay.borrow_mut().start(),
     );
