@@ -255,6 +255,7 @@ async fn webdav_upload<F: FnMut(i64, i64)>(
     let key = object_key(&job.op.content_hash);
     dav.make_dir(parent_key(&tmp)).await.map_err(fail)?;
     let watch = Watch::default();
+    let file = file.into_std().await;
     let put = dav.put_file(&tmp, file, expected, &job.op.content_hash, &watch);
     if let Err(e) = streamed(put, &watch, path, expected, progress, sent).await {
         if watch.changed.load(Ordering::Relaxed) {
@@ -281,6 +282,7 @@ async fn s3_put<F: FnMut(i64, i64)>(
 ) -> OpResult {
     let key = object_key(&job.op.content_hash);
     let watch = Watch::default();
+    let file = file.into_std().await;
     let put = s3::put_file(
         &job.provider,
         signer,

@@ -35,7 +35,7 @@ pub async fn put_file(
     provider: &super::Provider,
     signer: &Signer,
     key: &str,
-    file: tokio::fs::File,
+    file: std::fs::File,
     expected: u64,
     content_hash: &str,
     watch: &Watch,

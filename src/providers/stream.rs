@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use tokio::io::AsyncReadExt;
+use std::io::Read;
 
 /// Bytes read from the file per piece of the body.
 const PIECE: usize = 1 << 20;
@@ -25,17 +25,36 @@ pub struct Watch {
 
 /// Reading state of the body.
 struct Reader {
-    file: tokio::fs::File,
-    hasher: blake3::Hasher,
+    /// The file and the hash of what was read from it, away while a piece
+    /// is read on a blocking thread.
+    source: Option<(std::fs::File, blake3::Hasher)>,
     read: u64,
     held: Option<Vec<u8>>,
     done: bool,
 }
 
+/// Reads (and hashes) the next piece of at most `room` bytes, on a blocking
+/// thread: straight from the file into the piece, with no buffer between
+/// and no zeroing first.
+async fn next_piece(
+    source: (std::fs::File, blake3::Hasher),
+    room: usize,
+) -> std::io::Result<((std::fs::File, blake3::Hasher), Vec<u8>)> {
+    tokio::task::spawn_blocking(move || {
+        let (mut file, mut hasher) = source;
+        let mut piece = Vec::with_capacity(room);
+        (&mut file).take(room as u64).read_to_end(&mut piece)?;
+        hasher.update(&piece);
+        Ok(((file, hasher), piece))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 /// The body that sends `file`, which must be `expected` bytes with BLAKE3
 /// `content_hash`.
 pub fn checked_body(
-    file: tokio::fs::File,
+    file: std::fs::File,
     expected: u64,
     content_hash: String,
     watch: &Watch,
@@ -45,15 +64,14 @@ pub fn checked_body(
 
 /// The pieces of [`checked_body`].
 fn checked_pieces(
-    file: tokio::fs::File,
+    file: std::fs::File,
     expected: u64,
     content_hash: String,
     watch: &Watch,
 ) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
     let watch = watch.clone();
     let reader = Reader {
-        file,
-        hasher: blake3::Hasher::new(),
+        source: Some((file, blake3::Hasher::new())),
         read: 0,
         held: None,
         done: false,
@@ -68,16 +86,18 @@ fn checked_pieces(
                 }
                 // One byte past the expected size at most, so growth shows.
                 let room = (expected + 1).saturating_sub(r.read).min(PIECE as u64) as usize;
-                let mut piece = vec![0u8; room];
-                let n = r.file.read(&mut piece).await?;
-                piece.truncate(n);
-                r.hasher.update(&piece);
+                let source = r
+                    .source
+                    .take()
+                    .ok_or_else(|| std::io::Error::other("no file"))?;
+                let ((file, hasher), piece) = next_piece(source, room).await?;
+                let n = piece.len();
                 r.read += n as u64;
                 let ended = n == 0;
                 let grew = r.read > expected;
                 let wrong = ended
-                    && (r.read != expected
-                        || r.hasher.finalize().to_hex().as_str() != content_hash);
+                    && (r.read != expected || hasher.finalize().to_hex().as_str() != content_hash);
+                r.source = Some((file, hasher));
                 if grew || wrong {
                     watch.changed.store(true, Ordering::Relaxed);
                     return Err(std::io::Error::other("the file changed while it was sent"));
@@ -107,7 +127,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, data).unwrap();
-        let file = tokio::fs::File::open(&path).await.unwrap();
+        let file = std::fs::File::open(&path).unwrap();
         let watch = Watch::default();
         let hash = blake3::hash(expected).to_hex().to_string();
         let stream = checked_pieces(file, expected.len() as u64, hash, &watch);

@@ -252,7 +252,7 @@ impl Direct {
     pub async fn put_file(
         &self,
         key: &str,
-        file: tokio::fs::File,
+        file: std::fs::File,
         expected: u64,
         content_hash: &str,
         watch: &Watch,
