@@ -11,7 +11,7 @@ use opendal::Operator;
 
 use super::Failure;
 use super::remote::{request_failure, required, secret, setting, status_failure};
-use super::stream::{Watch, checked_body};
+use super::stream::{Watch, with_checked_body};
 use crate::store::{ProviderKind, ProviderRow};
 
 /// Parts of a multipart upload: 8 MiB each, four in flight, so an upload
@@ -74,16 +74,8 @@ pub async fn put_file(
     let client = super::remote::http_client().ok_or_else(|| {
         Failure::permanent(format!("provider '{name}': cannot make an HTTP client"))
     })?;
-    let response = client
-        .put(request.uri.to_string())
-        .headers(request.headers)
-        .header(reqwest::header::CONTENT_LENGTH, expected)
-        .body(checked_body(
-            file,
-            expected,
-            content_hash.to_string(),
-            watch,
-        ))
+    let put = client.put(request.uri.to_string()).headers(request.headers);
+    let response = with_checked_body(put, file, expected, content_hash, watch)
         .send()
         .await
         .map_err(|e| request_failure(ProviderKind::S3, name, &e))?;

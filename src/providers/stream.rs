@@ -51,18 +51,22 @@ async fn next_piece(
     .map_err(std::io::Error::other)?
 }
 
-/// The body that sends `file`, which must be `expected` bytes with BLAKE3
-/// `content_hash`.
-pub fn checked_body(
+/// The request with the body that sends `file`, which must be `expected`
+/// bytes with BLAKE3 `content_hash`, and its length.
+pub fn with_checked_body(
+    request: reqwest::RequestBuilder,
     file: std::fs::File,
     expected: u64,
-    content_hash: String,
+    content_hash: &str,
     watch: &Watch,
-) -> reqwest::Body {
-    reqwest::Body::wrap_stream(checked_pieces(file, expected, content_hash, watch))
+) -> reqwest::RequestBuilder {
+    let pieces = checked_pieces(file, expected, content_hash.to_string(), watch);
+    request
+        .header(reqwest::header::CONTENT_LENGTH, expected)
+        .body(reqwest::Body::wrap_stream(pieces))
 }
 
-/// The pieces of [`checked_body`].
+/// The pieces of the body of [`with_checked_body`].
 fn checked_pieces(
     file: std::fs::File,
     expected: u64,

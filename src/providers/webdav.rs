@@ -8,7 +8,7 @@ use opendal::Operator;
 
 use super::Failure;
 use super::remote::{request_failure, required, secret, setting, status_failure};
-use super::stream::{Watch, checked_body};
+use super::stream::{Watch, with_checked_body};
 use crate::secrets::Secret;
 use crate::store::{ProviderKind, ProviderRow};
 
@@ -157,6 +157,7 @@ impl Direct {
         if dir.is_empty() || self.folders.lock().expect("folders").contains(&dir) {
             return Ok(());
         }
+        let stuck = || status_failure(ProviderKind::Webdav, &self.name, "making a folder", 409, "");
         let mut missing = Vec::new();
         let mut at = dir.as_str();
         loop {
@@ -166,26 +167,12 @@ impl Direct {
                     missing.push(at);
                     at = parent(at);
                 }
-                Mkcol::ParentMissing => {
-                    return Err(status_failure(
-                        ProviderKind::Webdav,
-                        &self.name,
-                        "making a folder",
-                        409,
-                        "",
-                    ));
-                }
+                Mkcol::ParentMissing => return Err(stuck()),
             }
         }
         for at in missing.into_iter().rev() {
             if let Mkcol::ParentMissing = self.mkcol(at).await? {
-                return Err(status_failure(
-                    ProviderKind::Webdav,
-                    &self.name,
-                    "making a folder",
-                    409,
-                    "",
-                ));
+                return Err(stuck());
             }
         }
         self.folders.lock().expect("folders").insert(dir);
@@ -257,15 +244,8 @@ impl Direct {
         content_hash: &str,
         watch: &Watch,
     ) -> Result<(), Failure> {
-        let response = self
-            .request("PUT", &self.path(key))
-            .header(reqwest::header::CONTENT_LENGTH, expected)
-            .body(checked_body(
-                file,
-                expected,
-                content_hash.to_string(),
-                watch,
-            ))
+        let put = self.request("PUT", &self.path(key));
+        let response = with_checked_body(put, file, expected, content_hash, watch)
             .send()
             .await
             .map_err(|e| request_failure(ProviderKind::Webdav, &self.name, &e))?;
