@@ -1,15 +1,16 @@
 //! A request body that streams a local file to a server (the WebDAV PUT, the
 //! S3 single PUT), with flat memory whatever the file's size.
 //!
-//! The bytes are hashed and counted as they go out, and the last piece is
-//! held back until the whole file has been read and found to be the content
-//! that was added (its size and BLAKE3): a file that changed makes the body
-//! fail before the request is complete, so the server never stores it.
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+//! The file is read and hashed a few pieces ahead on a blocking thread
+//! while the connection sends, the bytes are counted as they go out, and
+//! the last piece is held back until the whole file has been read and found
+//! to be the content that was added (its size and BLAKE3): a file that
+//! changed makes the body fail before the request is complete, so the
+//! server never stores it.
 
 use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Bytes read from the file per piece of the body.
 const PIECE: usize = 1 << 20;
@@ -23,33 +24,8 @@ pub struct Watch {
     pub changed: Arc<AtomicBool>,
 }
 
-/// Reading state of the body.
-struct Reader {
-    /// The file and the hash of what was read from it, away while a piece
-    /// is read on a blocking thread.
-    source: Option<(std::fs::File, blake3::Hasher)>,
-    read: u64,
-    held: Option<Vec<u8>>,
-    done: bool,
-}
-
-/// Reads (and hashes) the next piece of at most `room` bytes, on a blocking
-/// thread: straight from the file into the piece, with no buffer between
-/// and no zeroing first.
-async fn next_piece(
-    source: (std::fs::File, blake3::Hasher),
-    room: usize,
-) -> std::io::Result<((std::fs::File, blake3::Hasher), Vec<u8>)> {
-    tokio::task::spawn_blocking(move || {
-        let (mut file, mut hasher) = source;
-        let mut piece = Vec::with_capacity(room);
-        (&mut file).take(room as u64).read_to_end(&mut piece)?;
-        hasher.update(&piece);
-        Ok(((file, hasher), piece))
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
+/// Pieces the reader may be ahead of the connection.
+const AHEAD: usize = 2;
 
 /// The request with the body that sends `file`, which must be `expected`
 /// bytes with BLAKE3 `content_hash`, and its length.
@@ -66,59 +42,78 @@ pub fn with_checked_body(
         .body(reqwest::Body::wrap_stream(pieces))
 }
 
-/// The pieces of the body of [`with_checked_body`].
+/// The pieces of the body of [`with_checked_body`], read and hashed ahead
+/// on a blocking thread while the connection sends the ones before.
 fn checked_pieces(
     file: std::fs::File,
     expected: u64,
     content_hash: String,
     watch: &Watch,
 ) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
-    let watch = watch.clone();
-    let reader = Reader {
-        source: Some((file, blake3::Hasher::new())),
-        read: 0,
-        held: None,
-        done: false,
-    };
-    futures::stream::try_unfold(reader, move |mut r| {
-        let watch = watch.clone();
-        let content_hash = content_hash.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel(AHEAD);
+    let changed = watch.changed.clone();
+    tokio::task::spawn_blocking(move || read_checked(file, expected, &content_hash, &changed, &tx));
+    let sent = watch.sent.clone();
+    futures::stream::unfold(rx, move |mut rx| {
+        let sent = sent.clone();
         async move {
-            loop {
-                if r.done {
-                    return Ok(None);
-                }
-                // One byte past the expected size at most, so growth shows.
-                let room = (expected + 1).saturating_sub(r.read).min(PIECE as u64) as usize;
-                let source = r
-                    .source
-                    .take()
-                    .ok_or_else(|| std::io::Error::other("no file"))?;
-                let ((file, hasher), piece) = next_piece(source, room).await?;
-                let n = piece.len();
-                r.read += n as u64;
-                let ended = n == 0;
-                let grew = r.read > expected;
-                let wrong = ended
-                    && (r.read != expected || hasher.finalize().to_hex().as_str() != content_hash);
-                r.source = Some((file, hasher));
-                if grew || wrong {
-                    watch.changed.store(true, Ordering::Relaxed);
-                    return Err(std::io::Error::other("the file changed while it was sent"));
-                }
-                r.done = ended;
-                let out = if ended {
-                    r.held.take()
-                } else {
-                    r.held.replace(piece)
-                };
-                if let Some(out) = out {
-                    watch.sent.fetch_add(out.len() as u64, Ordering::Relaxed);
-                    return Ok(Some((out, r)));
-                }
+            let piece = rx.recv().await?;
+            if let Ok(piece) = &piece {
+                sent.fetch_add(piece.len() as u64, Ordering::Relaxed);
             }
+            Some((piece, rx))
         }
     })
+}
+
+/// Reads `file` piece by piece (straight into each piece, no buffer between)
+/// into `tx`. A piece goes out once the next one has been read; the last
+/// once the whole file matched, or an error instead. Stops when the body is
+/// dropped.
+fn read_checked(
+    mut file: std::fs::File,
+    expected: u64,
+    content_hash: &str,
+    changed: &AtomicBool,
+    tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+) {
+    let mut hasher = blake3::Hasher::new();
+    let mut read = 0u64;
+    let mut held: Option<Vec<u8>> = None;
+    loop {
+        // One byte past the expected size at most, so growth shows.
+        let room = (expected + 1).saturating_sub(read).min(PIECE as u64);
+        let mut piece = Vec::with_capacity(room as usize);
+        if let Err(e) = (&mut file).take(room).read_to_end(&mut piece) {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+        hasher.update(&piece);
+        read += piece.len() as u64;
+        let ended = piece.is_empty();
+        let wrong =
+            ended && (read != expected || hasher.finalize().to_hex().as_str() != content_hash);
+        if read > expected || wrong {
+            changed.store(true, Ordering::Relaxed);
+            let _ = tx.blocking_send(Err(std::io::Error::other(
+                "the file changed while it was sent",
+            )));
+            return;
+        }
+        let out = if ended {
+            held.take()
+        } else {
+            held.replace(piece)
+        };
+        if let Some(out) = out
+            && tx.blocking_send(Ok(out)).is_err()
+        {
+            return;
+        }
+        if ended {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
