@@ -137,7 +137,7 @@ pub struct Provider {
 /// What a provider needs for the requests Breakdex sends itself, beside
 /// OpenDAL's.
 #[derive(Clone, Debug)]
-pub enum Direct {
+enum Direct {
     None,
     /// The signer of streamed S3 PUTs.
     S3(s3::Signer),

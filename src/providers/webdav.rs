@@ -123,8 +123,10 @@ impl Direct {
         format!("{}/{}", self.endpoint, encode_path(path))
     }
 
-    fn request(&self, method: &'static str, path: &str) -> reqwest::RequestBuilder {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::PUT);
+    /// A request of method `method` (an HTTP or WebDAV method name) for
+    /// `path`, with the provider's credentials.
+    fn request(&self, method: &'static [u8], path: &str) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method).expect("a method name is valid");
         self.client
             .request(method, self.url(path))
             .basic_auth(&self.user, Some(self.password.expose()))
@@ -182,7 +184,7 @@ impl Direct {
     async fn mkcol(&self, path: &str) -> Result<Mkcol, Failure> {
         let folder = format!("{path}/");
         let response = self
-            .send_unlocked(|| self.request("MKCOL", &folder))
+            .send_unlocked(|| self.request(b"MKCOL", &folder))
             .await?;
         match response.status().as_u16() {
             // Made; or there already (405: MKCOL only works where nothing is).
@@ -205,7 +207,7 @@ impl Direct {
         let from = self.path(from);
         let response = self
             .send_unlocked(|| {
-                self.request("MOVE", &from)
+                self.request(b"MOVE", &from)
                     .header("Destination", &destination)
                     .header("Overwrite", "T")
             })
@@ -244,7 +246,7 @@ impl Direct {
         content_hash: &str,
         watch: &Watch,
     ) -> Result<(), Failure> {
-        let put = self.request("PUT", &self.path(key));
+        let put = self.request(b"PUT", &self.path(key));
         let response = with_checked_body(put, file, expected, content_hash, watch)
             .send()
             .await

@@ -17,7 +17,7 @@ use zbus_secret_service_keyring_store::Store;
 use super::SecretError;
 
 /// The Secret Service `service` attribute of Breakdex's items.
-pub const SERVICE: &str = "Breakdex";
+const SERVICE: &str = "Breakdex";
 
 /// How long a keychain call may take, unlock prompts included.
 const ANSWER_WITHIN: Duration = Duration::from_secs(30);

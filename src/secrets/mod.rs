@@ -15,8 +15,6 @@ mod keychain;
 
 use std::path::{Path, PathBuf};
 
-pub use keychain::SERVICE as KEYCHAIN_SERVICE;
-
 /// A secret that never shows itself in `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -90,7 +88,7 @@ pub enum SecretStore {
 }
 
 /// The environment variable that picks the store for new providers.
-pub const STORE_ENV: &str = "BREAKDEX_SECRET_STORE";
+const STORE_ENV: &str = "BREAKDEX_SECRET_STORE";
 
 impl SecretStore {
     /// The store for the secret of a provider added to the library at `db`:
