@@ -78,6 +78,8 @@ fn cycle(
                 bytes: op.total_bytes,
                 change: None,
                 failure: None,
+                started: None,
+                ended: std::time::SystemTime::now(),
             })
             .collect();
     }

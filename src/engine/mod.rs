@@ -9,6 +9,7 @@
 
 mod executor;
 mod owner;
+mod pace;
 mod retry;
 
 use std::collections::{HashMap, VecDeque};
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::FutureExt;
 use serde::Serialize;
@@ -24,6 +25,8 @@ use serde::Serialize;
 pub use executor::{CHUNK, Job, Outcome, Progress, hash_file, safe_file_name, short};
 pub use owner::Owner;
 pub use retry::RetryPolicy;
+
+use pace::Pace;
 
 use crate::providers::{Failure, FailureKind, Provider, temp_key};
 use crate::store::{
@@ -121,12 +124,8 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_millis(500);
 const PROGRESS_FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// Longest wait before finished reports are written (they are grouped).
 const FINISH_FLUSH_EVERY: Duration = Duration::from_millis(50);
-/// Ops claimed per provider: this many times its concurrency, so that a
-/// finished op's slot is filled at once from the ops already claimed, and
-/// claims and reports go to the database in batches.
-const PREFETCH: usize = 2;
 /// How long a claimed op may wait for its slot before its `started_at` is
-/// corrected to when it really started.
+/// corrected while it runs (its end corrects it anyway).
 const STARTED_SLACK: Duration = Duration::from_millis(5);
 /// How long an offline provider is left alone before the next try.
 const OFFLINE_RECHECK: Duration = Duration::from_secs(10);
@@ -161,6 +160,7 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         reports: Vec::new(),
         progress: HashMap::new(),
         providers: HashMap::new(),
+        pace: Pace::default(),
         offline_until: HashMap::new(),
         empty_until: HashMap::new(),
         paused: false,
@@ -176,6 +176,12 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
 struct Running {
     provider_id: String,
     stop: Stop,
+    started: Instant,
+    /// The same moment, as written to the queue: with the op's end (which
+    /// corrects the claim's `started_at`), or at the next progress write
+    /// if `start_unwritten` (the op waited for its slot) and it still runs.
+    started_at: SystemTime,
+    start_unwritten: bool,
 }
 
 /// How a running op is stopped.
@@ -247,6 +253,8 @@ struct Runner {
     progress: HashMap<String, OpEvent>,
     /// Providers as last read, and whether they could be opened.
     providers: HashMap<String, (ProviderRow, Result<Provider, Failure>)>,
+    /// How quickly each provider's ops run, which sets how far ahead they are claimed.
+    pace: Pace,
     offline_until: HashMap<String, Instant>,
     /// Providers that had nothing queued, not asked again before this time.
     empty_until: HashMap<String, Instant>,
@@ -323,9 +331,10 @@ impl Runner {
                 }
             }
             Msg::Done { op, outcome } => {
-                if self.running.remove(&op.id).is_some() {
+                if let Some(running) = self.running.remove(&op.id) {
                     self.progress.remove(&op.id);
-                    let event = self.finished_event(&op, outcome);
+                    self.pace.record(&op.provider_id, running.started.elapsed());
+                    let event = self.finished_event(&op, outcome, Some(running.started_at));
                     self.reports.push(event);
                 }
             }
@@ -333,8 +342,14 @@ impl Runner {
         false
     }
 
-    /// Turns an executor's outcome into the report written to the queue.
-    fn finished_event(&mut self, op: &ClaimedOp, outcome: Outcome) -> OpEvent {
+    /// Turns an executor's outcome, just received, into the report written to
+    /// the queue; `started` corrects the op's `started_at`.
+    fn finished_event(
+        &mut self,
+        op: &ClaimedOp,
+        outcome: Outcome,
+        started: Option<SystemTime>,
+    ) -> OpEvent {
         let failure = outcome.failure.map(|f| {
             let retry = match f.kind {
                 FailureKind::Transient => {
@@ -354,6 +369,8 @@ impl Runner {
             bytes: outcome.bytes,
             change: outcome.change,
             failure,
+            started,
+            ended: SystemTime::now(),
         }
     }
 
@@ -366,22 +383,30 @@ impl Runner {
         }
     }
 
-    /// Writes finished reports (grouped: when enough are waiting, when they
-    /// have waited long enough, or along with a claim), progress if
+    /// Writes finished reports (grouped: along with a claim, once they have
+    /// waited long enough, or at once when nothing else runs), progress and corrected start times if
     /// `with_progress`, and, if `claim`, claims ops to refill the ready queue.
     /// Returns how many ops were claimed.
     fn exchange(&mut self, claim: bool, with_progress: bool) -> Result<usize, StoreError> {
         let wants = if claim { self.wants() } else { Vec::new() };
-        let with_progress = with_progress && !self.progress.is_empty();
+        let starts: Vec<OpEvent> = if with_progress {
+            self.running
+                .iter_mut()
+                .filter_map(|(id, r)| {
+                    std::mem::take(&mut r.start_unwritten).then(|| OpEvent::Started {
+                        id: id.clone(),
+                        at: r.started_at,
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let with_progress = with_progress && !(self.progress.is_empty() && starts.is_empty());
         let finished_due = !self.reports.is_empty()
             && (!claim
                 || !wants.is_empty()
-                || self
-                    .reports
-                    .iter()
-                    .filter(|e| matches!(e, OpEvent::Finished { .. }))
-                    .count()
-                    >= self.config.concurrency
+                || (self.running.is_empty() && self.ready.is_empty())
                 || self.last_exchange.elapsed() >= FINISH_FLUSH_EVERY);
         if !finished_due && !with_progress && wants.is_empty() {
             return Ok(0);
@@ -393,6 +418,7 @@ impl Runner {
             Vec::new()
         };
         if with_progress {
+            events.extend(starts);
             events.extend(self.progress.drain().map(|(_, e)| e));
         }
         let (applied, claimed) =
@@ -440,43 +466,31 @@ impl Runner {
                 .count()
     }
 
-    /// Ops to claim per provider. Claims wait until the engine holds at most
-    /// one round of work for it (its concurrency), then fill up to `PREFETCH`
-    /// rounds at once.
+    /// Ops to claim per provider. A provider's target is some rounds of its
+    /// concurrency (as many as its pace asks, see [`Pace`]); its claims wait
+    /// until the engine holds at most half its target, then fill it at once.
     fn wants(&self) -> Vec<(String, usize)> {
-        let held = self.running.len() + self.ready.len();
-        if held > self.config.concurrency {
-            return Vec::new();
-        }
-        let mut free = PREFETCH * self.config.concurrency - held;
         let now = Instant::now();
         let mut wants = Vec::new();
         for (id, (row, _)) in &self.providers {
-            if free == 0 {
-                break;
-            }
             if !row.enabled
                 || self.offline_until.get(id).is_some_and(|t| *t > now)
                 || self.empty_until.get(id).is_some_and(|t| *t > now)
             {
                 continue;
             }
-            let (limit, held) = (row.concurrency.max(1) as usize, self.held(id));
-            if held > limit {
-                continue;
-            }
-            let n = (PREFETCH * limit - held).min(free);
-            if n > 0 {
-                free -= n;
-                wants.push((id.clone(), n));
+            let slots = (row.concurrency.max(1) as usize).min(self.config.concurrency);
+            let (target, held) = (slots * self.pace.rounds(id), self.held(id));
+            if held * 2 <= target {
+                wants.push((id.clone(), target - held));
             }
         }
         wants
     }
 
     /// Starts ready ops while their providers and the engine have free slots.
-    /// An op cancelled or removed while it waited is dropped (the ops started
-    /// together are looked up in one query).
+    /// (An op cancelled or removed while it waited is dropped at the next
+    /// housekeeping, like a running one.)
     fn start_ready(&mut self) -> Result<(), StoreError> {
         let mut picked: Vec<Ready> = Vec::new();
         let mut i = 0;
@@ -501,15 +515,8 @@ impl Runner {
             }
             picked.extend(self.ready.remove(i));
         }
-        if picked.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<&str> = picked.iter().map(|r| r.op.id.as_str()).collect();
-        let lost = self.store.lost_ops(&self.owner.id, &ids)?;
         for ready in picked {
-            if !lost.contains(&ready.op.id) {
-                self.start_op(ready)?;
-            }
+            self.start_op(ready)?;
         }
         Ok(())
     }
@@ -569,13 +576,16 @@ impl Runner {
         };
         // The claim set `started_at`; it is corrected only when the op
         // waited for a slot long enough for the difference to show.
-        if claimed_at.elapsed() >= STARTED_SLACK {
-            self.reports.push(OpEvent::Started {
-                id: id.clone(),
-                at: Instant::now(),
-            });
-        }
-        self.running.insert(id, Running { provider_id, stop });
+        self.running.insert(
+            id,
+            Running {
+                provider_id,
+                stop,
+                started: Instant::now(),
+                started_at: SystemTime::now(),
+                start_unwritten: claimed_at.elapsed() >= STARTED_SLACK,
+            },
+        );
         Ok(())
     }
 
@@ -588,6 +598,7 @@ impl Runner {
                 change: None,
                 failure: Some(failure),
             },
+            None,
         );
         self.reports.push(event);
         Ok(())
@@ -629,6 +640,8 @@ impl Runner {
                 bytes: 0,
                 change: None,
                 failure: Some((None, Retry::Release(Duration::ZERO))),
+                started: None,
+                ended: SystemTime::now(),
             });
         }
         for (id, running) in self.running.drain() {
@@ -639,6 +652,8 @@ impl Runner {
                 bytes: 0,
                 change: None,
                 failure: Some((None, Retry::Release(Duration::ZERO))),
+                started: None,
+                ended: SystemTime::now(),
             });
         }
     }
@@ -648,8 +663,12 @@ impl Runner {
         if !self.running.is_empty() || !self.ready.is_empty() {
             self.store.renew_leases(&self.owner.id, self.config.lease)?;
         }
-        let ids: Vec<&str> = self.running.keys().map(|s| s.as_str()).collect();
-        for id in self.store.lost_ops(&self.owner.id, &ids)? {
+        let ids: Vec<&str> = (self.running.keys().map(|s| s.as_str()))
+            .chain(self.ready.iter().map(|r| r.op.id.as_str()))
+            .collect();
+        let lost = self.store.lost_ops(&self.owner.id, &ids)?;
+        self.ready.retain(|r| !lost.contains(&r.op.id));
+        for id in lost {
             if let Some(running) = self.running.remove(&id) {
                 running.stop.stop();
                 self.progress.remove(&id);

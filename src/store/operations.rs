@@ -9,7 +9,7 @@
 //! - "permanently failed" is the seed's rule, `retry_count >= max_retries`: an
 //!   error that retrying cannot fix sets `retry_count = max_retries` at once.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
 use serde::Serialize;
@@ -181,7 +181,7 @@ pub enum OpEvent {
     /// The op really started (it may have waited after its claim).
     Started {
         id: String,
-        at: std::time::Instant,
+        at: SystemTime,
     },
     Finished {
         id: String,
@@ -190,6 +190,11 @@ pub enum OpEvent {
         /// `None` when the work really happened; otherwise why not (a message
         /// for a person, absent when it is nobody's fault) and what comes next.
         failure: Option<(Option<String>, Retry)>,
+        /// When the op really started, if its `started_at` (set by the claim)
+        /// is to be corrected.
+        started: Option<SystemTime>,
+        /// When it ended.
+        ended: SystemTime,
     },
 }
 
@@ -638,7 +643,7 @@ impl Store {
     pub fn retry_now(&mut self, ids: &[String]) -> Result<usize> {
         self.update_ids(
             "UPDATE OR IGNORE sync_operations
-             SET status = 'queued', next_attempt_at = NULL,
+             SET status = 'queued', next_attempt_at = NULL, finished_at = NULL,
                  retry_count = CASE WHEN retry_count >= max_retries THEN 0 ELSE retry_count END
              WHERE (status = 'failed' OR status = 'queued') AND id IN",
             ids,
@@ -649,7 +654,7 @@ impl Store {
     pub fn retry_all_failed(&mut self) -> Result<usize> {
         Ok(self.conn.execute(
             "UPDATE OR IGNORE sync_operations
-             SET status = 'queued', next_attempt_at = NULL, retry_count = 0
+             SET status = 'queued', next_attempt_at = NULL, retry_count = 0, finished_at = NULL
              WHERE status = 'failed' AND retry_count >= max_retries",
             [],
         )?)
@@ -659,11 +664,13 @@ impl Store {
     /// the reason "cancelled by the user"; a running one is stopped by its engine.
     pub fn cancel(&mut self, ids: &[String]) -> Result<usize> {
         self.update_ids(
-            "UPDATE sync_operations
-             SET status = 'failed', retry_count = max_retries, error_message = 'cancelled by the user',
-                 next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL
-             WHERE (status IN ('queued', 'in_progress')
-                    OR (status = 'failed' AND retry_count < max_retries)) AND id IN",
+            &format!(
+                "UPDATE sync_operations
+                 SET status = 'failed', retry_count = max_retries, error_message = 'cancelled by the user',
+                     next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                     finished_at = {NOW}
+                 WHERE finished_at IS NULL AND id IN"
+            ),
             ids,
         )
     }
@@ -829,23 +836,33 @@ fn apply_in(
             "UPDATE sync_operations SET bytes_transferred = ?3, total_bytes = ?4
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'",
         )?;
+        // Times are Julian day numbers (see `julian`): `?4` and `?5` (complete),
+        // `?7` and `?8` (fail) are when the op really started (NULL keeps the
+        // claim's `started_at`) and ended.
         let mut complete = tx.prepare_cached(&format!(
             "UPDATE sync_operations
-                 SET status = 'completed', completed_at = {NOW}, bytes_transferred = ?3,
+                 SET status = 'completed', completed_at = {ENDED}, finished_at = {ENDED},
+                     started_at = COALESCE({STARTED}, started_at), bytes_transferred = ?3,
                      error_message = NULL, lease_owner = NULL, lease_expires_at = NULL
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
-                 RETURNING content_hash, provider_id"
+                 RETURNING content_hash, provider_id",
+            STARTED = time_of("?4"),
+            ENDED = time_of("?5"),
         ))?;
         let mut fail = tx.prepare_cached(&format!(
             "UPDATE sync_operations
                  SET status = 'failed', error_message = ?3, bytes_transferred = ?4,
                      retry_count = MIN(max_retries, retry_count + ?5),
                      next_attempt_at = {NOW_PLUS_ARG},
+                     finished_at = CASE WHEN retry_count + ?5 >= max_retries THEN {ENDED} END,
+                     started_at = COALESCE({STARTED}, started_at),
                      lease_owner = NULL, lease_expires_at = NULL
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
                  RETURNING content_hash, provider_id, retry_count >= max_retries",
             NOW_PLUS_ARG =
-                "strftime('%Y-%m-%d %H:%M:%f','now', '+' || printf('%.3f', ?6) || ' seconds')"
+                "strftime('%Y-%m-%d %H:%M:%f','now', '+' || printf('%.3f', ?6) || ' seconds')",
+            STARTED = time_of("?7"),
+            ENDED = time_of("?8"),
         ))?;
         let mut release = tx.prepare_cached(
                 "UPDATE sync_operations
@@ -855,28 +872,31 @@ fn apply_in(
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
                  RETURNING content_hash, provider_id",
             )?;
-        let mut started = tx.prepare_cached(
-            "UPDATE sync_operations
-             SET started_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || printf('%.3f', ?3) || ' seconds')
+        let mut started = tx.prepare_cached(&format!(
+            "UPDATE sync_operations SET started_at = {}
              WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'",
-        )?;
+            time_of("?3")
+        ))?;
         for event in events {
             match event {
                 OpEvent::Progress { id, bytes, total } => {
                     progress.execute(params![id, owner, bytes, total])?;
                 }
                 OpEvent::Started { id, at } => {
-                    started.execute(params![id, owner, at.elapsed().as_secs_f64()])?;
+                    started.execute(params![id, owner, julian(*at)])?;
                 }
                 OpEvent::Finished {
                     id,
                     bytes,
                     change,
                     failure,
+                    started,
+                    ended,
                 } => {
+                    let (started, ended) = (started.map(julian), julian(*ended));
                     let target: Option<(String, String, Option<Finish>)> = match failure {
                         None => complete
-                            .query_row(params![id, owner, bytes], |r| {
+                            .query_row(params![id, owner, bytes, started, ended], |r| {
                                 Ok((r.get(0)?, r.get(1)?, Some(Finish::Completed)))
                             })
                             .optional()?,
@@ -890,18 +910,21 @@ fn apply_in(
                                 Retry::Backoff(d) => (1, d.as_secs_f64()),
                                 _ => (i64::MAX / 2, 0.0),
                             };
-                            fail.query_row(params![id, owner, message, bytes, spend, wait], |r| {
-                                let permanent: bool = r.get(2)?;
-                                Ok((
-                                    r.get(0)?,
-                                    r.get(1)?,
-                                    Some(if permanent {
-                                        Finish::Failed
-                                    } else {
-                                        Finish::WillRetry
-                                    }),
-                                ))
-                            })
+                            fail.query_row(
+                                params![id, owner, message, bytes, spend, wait, started, ended],
+                                |r| {
+                                    let permanent: bool = r.get(2)?;
+                                    Ok((
+                                        r.get(0)?,
+                                        r.get(1)?,
+                                        Some(if permanent {
+                                            Finish::Failed
+                                        } else {
+                                            Finish::WillRetry
+                                        }),
+                                    ))
+                                },
+                            )
                             .optional()?
                         }
                     };
@@ -919,6 +942,22 @@ fn apply_in(
         }
     }
     Ok(applied)
+}
+
+/// A time as a Julian day number, SQLite's own scale: an engine's times are
+/// taken when things happen and written later, in batches.
+fn julian(t: SystemTime) -> f64 {
+    let unix = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    };
+    unix / 86_400.0 + 2_440_587.5
+}
+
+/// SQL for the time in the Julian day parameter `param`, in the schema's
+/// format (NULL when `param` is).
+fn time_of(param: &str) -> String {
+    format!("strftime('%Y-%m-%d %H:%M:%f', {param})")
 }
 
 fn apply_copy_change(

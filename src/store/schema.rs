@@ -85,4 +85,86 @@ CREATE UNIQUE INDEX idx_sync_operations_live
     WHERE status IN ('queued', 'in_progress')
        OR (status = 'failed' AND retry_count < max_retries);
 "#,
+    // 2: `finished_at`, and the live index keyed on it instead of on status.
+    // Under migration 1's index, every claim (queued -> in_progress) rewrote
+    // the op's entry in it, a random page per op since the index is sorted by
+    // hash; now only the end of an op touches it.
+    r#"
+-- finished_at: when the op ended for good: completed, or failed with no
+--   retries left (cancelled included). NULL exactly while the op is live
+--   (queued, running or waiting to retry); a manual retry clears it.
+ALTER TABLE sync_operations ADD COLUMN finished_at DATETIME;
+UPDATE sync_operations SET finished_at = COALESCE(completed_at, started_at, created_at)
+    WHERE status = 'completed' OR (status = 'failed' AND retry_count >= max_retries);
+DROP INDEX idx_sync_operations_live;
+CREATE UNIQUE INDEX idx_sync_operations_live
+    ON sync_operations (content_hash, provider_id, operation_type)
+    WHERE finished_at IS NULL;
+"#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use crate::store::{NewOp, OpType, Store};
+
+    /// A library made before migration 2 keeps every op, live or over as it
+    /// was, and its live ops still block duplicates.
+    #[test]
+    fn a_version_1_library_is_migrated_with_each_op_live_or_finished_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO sync_providers (id, name, kind) VALUES ('p', 'nas', 'local');
+                 INSERT INTO sync_operations
+                     (id, content_hash, provider_id, operation_type, status, retry_count,
+                      started_at, completed_at)
+                 VALUES
+                     ('queued', 'h1', 'p', 'verify', 'queued', 0, NULL, NULL),
+                     ('running', 'h2', 'p', 'verify', 'in_progress', 0, '2026-01-02 03:04:05.000', NULL),
+                     ('retrying', 'h3', 'p', 'verify', 'failed', 1, '2026-01-02 03:04:05.000', NULL),
+                     ('failed', 'h4', 'p', 'verify', 'failed', 3, '2026-01-02 03:04:05.000', NULL),
+                     ('done', 'h5', 'p', 'verify', 'completed', 0, '2026-01-02 03:04:05.000',
+                      '2026-01-02 03:04:06.000');",
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let finished: Vec<(String, Option<String>)> = {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            let mut stmt = c
+                .prepare("SELECT id, finished_at FROM sync_operations ORDER BY rowid")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        };
+        let at = |s: &str| Some(s.to_string());
+        assert_eq!(
+            finished,
+            [
+                ("queued".into(), None),
+                ("running".into(), None),
+                ("retrying".into(), None),
+                ("failed".into(), at("2026-01-02 03:04:05.000")),
+                ("done".into(), at("2026-01-02 03:04:06.000")),
+            ]
+        );
+        // The same work again: only the contents whose ops are over get a new op.
+        let again: Vec<NewOp> = (1..=5)
+            .map(|i| NewOp {
+                content_hash: format!("h{i}"),
+                provider_id: "p".into(),
+                operation_type: OpType::Verify,
+                priority: 0,
+                total_bytes: 0,
+            })
+            .collect();
+        assert_eq!(store.enqueue(&again).unwrap().len(), 2);
+    }
+}

@@ -146,6 +146,8 @@ fn the_window_tells_when_the_queue_finishes_and_when_an_op_fails() {
             bytes,
             change: None,
             failure: None,
+            started: None,
+            ended: std::time::SystemTime::now(),
         })
         .collect();
     store.apply("test", &events).unwrap();

@@ -84,10 +84,28 @@ fn finished(id: &str, failure: Option<(&str, Retry)>) -> OpEvent {
         bytes: 100,
         change: None,
         failure: failure.map(|(m, r)| (Some(m.to_string()), r)),
+        started: None,
+        ended: std::time::SystemTime::now(),
     }
 }
 
+/// The state of an op, after checking that every op's `finished_at` is
+/// set exactly when it is over (completed or permanently failed): the
+/// live-op index, which keeps work from being queued twice, depends on it.
 fn state_of(f: &Fixture, id: &str) -> OpState {
+    let misfits: i64 = raw(f)
+        .query_row(
+            "SELECT COUNT(*) FROM sync_operations
+             WHERE (finished_at IS NULL) <> (status IN ('queued', 'in_progress')
+                   OR (status = 'failed' AND retry_count < max_retries))",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        misfits, 0,
+        "ops whose finished_at does not match their state"
+    );
     f.store.op(id).unwrap().unwrap().state
 }
 
@@ -128,7 +146,12 @@ fn sync_operations_has_exactly_the_seed_columns() {
         .collect();
     assert_eq!(
         extra,
-        ["next_attempt_at", "lease_owner", "lease_expires_at"]
+        [
+            "next_attempt_at",
+            "lease_owner",
+            "lease_expires_at",
+            "finished_at"
+        ]
     );
 
     let index_cols: Vec<String> = c
@@ -253,7 +276,7 @@ fn queued_in_progress_completed() {
         .unwrap();
     assert_eq!(claimed.len(), 1);
     let row = f.store.op(&ids[0]).unwrap().unwrap();
-    assert_eq!(row.state, OpState::InProgress);
+    assert_eq!(state_of(&f, &ids[0]), OpState::InProgress);
     assert!(row.started_at.is_some());
     // Progress is visible while it runs.
     f.store
@@ -271,7 +294,7 @@ fn queued_in_progress_completed() {
     let applied = f.store.apply("me", &[finished(&ids[0], None)]).unwrap();
     assert_eq!(applied, [(ids[0].clone(), Finish::Completed)]);
     let row = f.store.op(&ids[0]).unwrap().unwrap();
-    assert_eq!(row.state, OpState::Completed);
+    assert_eq!(state_of(&f, &ids[0]), OpState::Completed);
     assert!(row.completed_at.is_some());
     assert_eq!(row.bytes_transferred, 100);
     // Nothing left to claim.
@@ -313,13 +336,13 @@ fn transient_failures_retry_until_max_retries_then_fail_permanently() {
         assert_eq!(row.error_message.as_deref(), Some("timed out"));
         if attempt < 3 {
             assert_eq!(applied[0].1, Finish::WillRetry);
-            assert_eq!(row.state, OpState::RetryPending);
+            assert_eq!(state_of(&f, &id), OpState::RetryPending);
             assert!(row.next_attempt_at.is_some());
             assert_eq!(f.store.requeue_due_retries().unwrap(), 1);
             assert_eq!(state_of(&f, &id), OpState::Queued);
         } else {
             assert_eq!(applied[0].1, Finish::Failed);
-            assert_eq!(row.state, OpState::PermanentlyFailed);
+            assert_eq!(state_of(&f, &id), OpState::PermanentlyFailed);
             assert_eq!(f.store.requeue_due_retries().unwrap(), 0);
         }
     }
@@ -378,14 +401,14 @@ fn permanent_errors_fail_at_once_and_manual_retry_restores_them() {
         )
         .unwrap();
     let row = f.store.op(&id).unwrap().unwrap();
-    assert_eq!(row.state, OpState::PermanentlyFailed);
+    assert_eq!(state_of(&f, &id), OpState::PermanentlyFailed);
     assert_eq!(row.retry_count, row.max_retries);
     assert_eq!(row.error_message.as_deref(), Some("source changed"));
     assert_eq!(f.store.counts(None).unwrap().permanently_failed, 1);
 
     assert_eq!(f.store.retry_now(std::slice::from_ref(&id)).unwrap(), 1);
     let row = f.store.op(&id).unwrap().unwrap();
-    assert_eq!((row.state, row.retry_count), (OpState::Queued, 0));
+    assert_eq!((state_of(&f, &id), row.retry_count), (OpState::Queued, 0));
     assert_eq!(
         f.store
             .claim("me", LEASE, &[(f.provider.clone(), 1)])
@@ -418,7 +441,7 @@ fn released_ops_go_back_to_the_queue_without_spending_a_retry() {
         .unwrap();
     assert!(applied.is_empty());
     let row = f.store.op(&id).unwrap().unwrap();
-    assert_eq!((row.state, row.retry_count), (OpState::Queued, 0));
+    assert_eq!((state_of(&f, &id), row.retry_count), (OpState::Queued, 0));
     // Not runnable before its wait is over.
     assert!(
         f.store
@@ -484,7 +507,7 @@ fn retry_all_failed_and_cancel() {
     );
     for id in &ids[1..] {
         let row = f.store.op(id).unwrap().unwrap();
-        assert_eq!(row.state, OpState::PermanentlyFailed);
+        assert_eq!(state_of(&f, id), OpState::PermanentlyFailed);
         assert_eq!(row.error_message.as_deref(), Some("cancelled by the user"));
     }
     // The engine that ran ids[1] lost it: its late report is dropped.
@@ -502,6 +525,7 @@ fn retry_all_failed_and_cancel() {
 
     assert_eq!(f.store.retry_all_failed().unwrap(), 3);
     assert_eq!(f.store.counts(None).unwrap().queued, 3);
+    assert_eq!(state_of(&f, &ids[0]), OpState::Queued);
 }
 
 #[test]
@@ -578,6 +602,8 @@ fn the_same_live_work_is_queued_once() {
             remote_key: "objects/x".into(),
         }),
         failure: None,
+        started: None,
+        ended: std::time::SystemTime::now(),
     };
     f.store.apply("me", &[done]).unwrap();
     assert_eq!(f.store.enqueue(std::slice::from_ref(&op)).unwrap().len(), 0);
@@ -596,6 +622,8 @@ fn the_same_live_work_is_queued_once() {
             status: VerifyStatus::Corrupt,
         }),
         failure: Some((Some("corrupt".into()), Retry::Never)),
+        started: None,
+        ended: std::time::SystemTime::now(),
     };
     f.store.apply("me", &[bad]).unwrap();
     assert_eq!(

@@ -92,6 +92,8 @@ pub(crate) fn library(lib: &TempLib) -> Store {
                 bytes: 0,
                 change: None,
                 failure: Some((None, Retry::Release(Duration::ZERO))),
+                started: None,
+                ended: std::time::SystemTime::now(),
             });
             continue;
         }
@@ -120,6 +122,8 @@ pub(crate) fn library(lib: &TempLib) -> Store {
             bytes: op.total_bytes,
             change: None,
             failure,
+            started: None,
+            ended: std::time::SystemTime::now(),
         });
     }
     store.apply("test", &events).unwrap();
