@@ -1,9 +1,10 @@
 //! The engine: a background thread that runs the queue against the library
 //! database with a tokio runtime for the transfers.
 //!
-//! One loop owns the database connection. Each turn it takes the workers'
-//! reports, writes them and claims the next ops in one transaction, and hands
-//! the claimed ops to the runtime. Concurrency is bounded globally and per
+//! One loop runs it all. It takes the workers' reports and hands them in
+//! batches to its writer thread (`writer.rs`), which writes them and claims
+//! the next ops in one transaction, while the loop goes on starting the ops
+//! already claimed on the runtime. Concurrency is bounded globally and per
 //! provider. Leases are renewed while ops run; an op this engine no longer
 //! holds (cancelled, removed, rescued by another engine) is stopped.
 
@@ -11,6 +12,7 @@ mod executor;
 mod owner;
 mod pace;
 mod retry;
+mod writer;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -27,6 +29,7 @@ pub use owner::Owner;
 pub use retry::RetryPolicy;
 
 use pace::Pace;
+use writer::{Batch, Writer, Written};
 
 use crate::providers::{Failure, FailureKind, Provider, temp_key};
 use crate::store::{
@@ -89,7 +92,12 @@ pub enum Control {
 enum Msg {
     Control(Control),
     Progress(OpEvent),
-    Done { op: ClaimedOp, outcome: Outcome },
+    Done {
+        op: ClaimedOp,
+        outcome: Outcome,
+    },
+    /// The writer's answer to the last batch.
+    Written(Result<Written, StoreError>),
 }
 
 /// A handle on an engine thread.
@@ -147,8 +155,12 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         .build()
         .map_err(|e| StoreError::Invalid(format!("cannot start the engine: {e}")))?;
     let (tx, rx) = mpsc::channel();
+    let writer = Writer::start(&config.db_path, &owner.id, config.lease, tx.clone())?;
     let runner = Runner {
         store,
+        writer,
+        writing: false,
+        stopping: false,
         owner,
         config,
         runtime,
@@ -216,6 +228,18 @@ fn progress_to(
     })
 }
 
+/// The report that hands op `id` back to the queue, as it was.
+fn released(id: String) -> OpEvent {
+    OpEvent::Finished {
+        id,
+        bytes: 0,
+        change: None,
+        failure: Some((None, Retry::Release(Duration::ZERO))),
+        started: None,
+        ended: SystemTime::now(),
+    }
+}
+
 /// The outcome of an op whose executor panicked.
 fn internal_error() -> Outcome {
     Outcome {
@@ -237,7 +261,13 @@ struct Ready {
 }
 
 struct Runner {
+    /// For everything but the hot path, which is the writer's.
     store: Store,
+    writer: Writer,
+    /// A batch is with the writer; the next waits for its answer.
+    writing: bool,
+    /// The engine is ending: ops claimed from now on are handed back.
+    stopping: bool,
     owner: Owner,
     config: EngineConfig,
     runtime: tokio::runtime::Runtime,
@@ -265,9 +295,14 @@ struct Runner {
 impl Runner {
     fn run(mut self) -> Result<RunSummary, StoreError> {
         let result = self.store.end_offline_waits().and_then(|_| self.run_loop());
-        // Whatever happened, hand running ops back to the queue.
+        // Whatever happened, hand running ops back to the queue, and the ops
+        // a batch still with the writer claims.
+        self.stopping = true;
         self.release_all();
-        let flushed = self.exchange(false, true);
+        let flushed = self.settle().and_then(|()| {
+            self.send_batch(false, true)?;
+            self.settle()
+        });
         let summary = self.summary.clone();
         // Do not wait long for blocking reads of aborted ops (a stalled disk).
         self.runtime.shutdown_timeout(Duration::from_secs(2));
@@ -284,17 +319,14 @@ impl Runner {
             }
             self.start_ready()?;
             let flush_progress = last_flush.elapsed() >= PROGRESS_FLUSH_EVERY;
-            let claimed = self.exchange(!self.paused, flush_progress)?;
-            if flush_progress {
+            if self.send_batch(!self.paused, flush_progress)? && flush_progress {
                 last_flush = Instant::now();
             }
-            self.start_ready()?;
-            if self.config.until_idle && claimed == 0 && self.is_idle()? {
+            if self.config.until_idle && self.is_idle()? {
                 return Ok(());
             }
-            let wait = if claimed > 0 {
-                Duration::ZERO
-            } else if !self.reports.is_empty() {
+            // A batch with the writer wakes the loop when it is written.
+            let wait = if !self.writing && !self.reports.is_empty() {
                 FINISH_FLUSH_EVERY
             } else {
                 HOUSEKEEPING_EVERY.min(PROGRESS_FLUSH_EVERY)
@@ -306,7 +338,7 @@ impl Runner {
             };
             let mut next = first;
             while let Some(msg) = next {
-                if self.handle(msg) {
+                if self.handle(msg)? {
                     return Ok(());
                 }
                 next = self.rx.try_recv().ok();
@@ -314,10 +346,24 @@ impl Runner {
         }
     }
 
+    /// Waits until the writer has answered the batch it has, taking the
+    /// other messages meanwhile.
+    fn settle(&mut self) -> Result<(), StoreError> {
+        while self.writing {
+            match self.rx.recv() {
+                Ok(msg) => {
+                    self.handle(msg)?;
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
     /// Takes one message; true when the engine must stop.
-    fn handle(&mut self, msg: Msg) -> bool {
+    fn handle(&mut self, msg: Msg) -> Result<bool, StoreError> {
         match msg {
-            Msg::Control(Control::Stop) => return true,
+            Msg::Control(Control::Stop) => return Ok(true),
             Msg::Control(Control::Pause) => {
                 self.paused = true;
                 self.release_all();
@@ -338,8 +384,47 @@ impl Runner {
                     self.reports.push(event);
                 }
             }
+            Msg::Written(written) => {
+                self.writing = false;
+                self.take_written(written?);
+            }
         }
-        false
+        Ok(false)
+    }
+
+    /// Takes the writer's answer: counts the ops that ended, and queues the
+    /// ops claimed (or hands them back if the engine paused or is ending).
+    fn take_written(&mut self, written: Written) {
+        for (_, finish) in &written.applied {
+            match finish {
+                Finish::Completed => self.summary.completed += 1,
+                Finish::WillRetry => self.summary.retried += 1,
+                Finish::Failed => self.summary.failed += 1,
+            }
+        }
+        let now = Instant::now();
+        for (provider_id, n) in &written.wants {
+            let got = written
+                .claimed
+                .iter()
+                .filter(|(c, _)| &c.provider_id == provider_id)
+                .count();
+            if got < *n {
+                self.empty_until
+                    .insert(provider_id.clone(), now + HOUSEKEEPING_EVERY);
+            }
+        }
+        for (op, asset) in written.claimed {
+            if self.paused || self.stopping {
+                self.reports.push(released(op.id));
+            } else {
+                self.ready.push_back(Ready {
+                    op,
+                    asset,
+                    claimed_at: now,
+                });
+            }
+        }
     }
 
     /// Turns an executor's outcome, just received, into the report written to
@@ -383,11 +468,15 @@ impl Runner {
         }
     }
 
-    /// Writes finished reports (grouped: along with a claim, once they have
-    /// waited long enough, or at once when nothing else runs), progress and corrected start times if
-    /// `with_progress`, and, if `claim`, claims ops to refill the ready queue.
-    /// Returns how many ops were claimed.
-    fn exchange(&mut self, claim: bool, with_progress: bool) -> Result<usize, StoreError> {
+    /// Hands the writer a batch, unless it still has one: finished reports
+    /// (grouped: along with a claim, once they have waited long enough, or at
+    /// once when nothing else runs), progress and corrected start times if
+    /// `with_progress`, and, if `claim`, claims to refill the ready queue.
+    /// Returns whether a batch went.
+    fn send_batch(&mut self, claim: bool, with_progress: bool) -> Result<bool, StoreError> {
+        if self.writing {
+            return Ok(false);
+        }
         let wants = if claim { self.wants() } else { Vec::new() };
         let starts: Vec<OpEvent> = if with_progress {
             self.running
@@ -409,7 +498,7 @@ impl Runner {
                 || (self.running.is_empty() && self.ready.is_empty())
                 || self.last_exchange.elapsed() >= FINISH_FLUSH_EVERY);
         if !finished_due && !with_progress && wants.is_empty() {
-            return Ok(0);
+            return Ok(false);
         }
         self.last_exchange = Instant::now();
         let mut events = if finished_due {
@@ -421,36 +510,13 @@ impl Runner {
             events.extend(starts);
             events.extend(self.progress.drain().map(|(_, e)| e));
         }
-        let (applied, claimed) =
-            self.store
-                .exchange(&self.owner.id, &events, self.config.lease, &wants)?;
-        for (_, finish) in &applied {
-            match finish {
-                Finish::Completed => self.summary.completed += 1,
-                Finish::WillRetry => self.summary.retried += 1,
-                Finish::Failed => self.summary.failed += 1,
-            }
+        if !self.writer.send(Batch { events, wants }) {
+            return Err(StoreError::Invalid(
+                "the engine's database writer stopped".into(),
+            ));
         }
-        let now = Instant::now();
-        for (provider_id, n) in &wants {
-            let got = claimed
-                .iter()
-                .filter(|c| &c.provider_id == provider_id)
-                .count();
-            if got < *n {
-                self.empty_until
-                    .insert(provider_id.clone(), now + HOUSEKEEPING_EVERY);
-            }
-        }
-        let n = claimed.len();
-        let hashes: Vec<&str> = claimed.iter().map(|op| op.content_hash.as_str()).collect();
-        let assets = self.store.assets(&hashes)?;
-        self.ready.extend(claimed.into_iter().map(|op| Ready {
-            asset: assets.get(&op.content_hash).cloned(),
-            op,
-            claimed_at: now,
-        }));
-        Ok(n)
+        self.writing = true;
+        Ok(true)
     }
 
     /// How many ops this engine holds (running or ready) for a provider.
@@ -635,26 +701,12 @@ impl Runner {
     /// Stops every running op and hands it and the ready ones back to the queue.
     fn release_all(&mut self) {
         for Ready { op, .. } in self.ready.drain(..) {
-            self.reports.push(OpEvent::Finished {
-                id: op.id,
-                bytes: 0,
-                change: None,
-                failure: Some((None, Retry::Release(Duration::ZERO))),
-                started: None,
-                ended: SystemTime::now(),
-            });
+            self.reports.push(released(op.id));
         }
         for (id, running) in self.running.drain() {
             running.stop.stop();
             self.progress.remove(&id);
-            self.reports.push(OpEvent::Finished {
-                id,
-                bytes: 0,
-                change: None,
-                failure: Some((None, Retry::Release(Duration::ZERO))),
-                started: None,
-                ended: SystemTime::now(),
-            });
+            self.reports.push(released(id));
         }
     }
 
@@ -721,7 +773,11 @@ impl Runner {
     /// Nothing runs here and nothing will become runnable for this engine
     /// (ops of offline or disabled providers do not count).
     fn is_idle(&self) -> Result<bool, StoreError> {
-        if !self.running.is_empty() || !self.reports.is_empty() || !self.ready.is_empty() {
+        if self.writing
+            || !self.running.is_empty()
+            || !self.reports.is_empty()
+            || !self.ready.is_empty()
+        {
             return Ok(false);
         }
         let now = Instant::now();
