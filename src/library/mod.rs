@@ -11,6 +11,8 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use serde::Serialize;
 
@@ -168,50 +170,132 @@ impl Walk {
     }
 }
 
-/// Hashes files on all cores; returns the hashed files and one problem line
-/// per file that could not be read.
-pub fn hash_files(files: &[PathBuf]) -> (Vec<ImportedFile>, Vec<String>) {
+/// Files recorded per transaction by [`import`].
+const IMPORT_BATCH: usize = 512;
+/// A hashing thread hands over its results after this many files or bytes,
+/// whichever comes first.
+const HAND_OVER_FILES: usize = 32;
+const HAND_OVER_BYTES: u64 = 16 << 20;
+
+/// One file hashed, or why it could not be.
+type Hashed = Result<ImportedFile, String>;
+
+/// What [`hash_and_record`] reports after each batch it recorded.
+pub struct Recorded<'a> {
+    /// The batch's files, by their place in the list given.
+    pub range: std::ops::Range<usize>,
+    /// Ops created for the batch.
+    pub enqueued: usize,
+    /// One line per file of the batch that could not be read.
+    pub problems: &'a [String],
+}
+
+/// Hashes `files` on all cores and, as their hashes come in, records them
+/// and enqueues their uploads (see [`record_and_enqueue`]), `batch` files
+/// per transaction, in the order given: the database work overlaps the
+/// hashing. `recorded` hears of each batch.
+pub fn hash_and_record(
+    store: &mut Store,
+    files: &[PathBuf],
+    providers: &[ProviderRow],
+    priority: i64,
+    batch: usize,
+    mut recorded: impl FnMut(Recorded<'_>),
+) -> Result<ImportReport, StoreError> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(files.len().max(1));
-    let per = files.len().div_ceil(threads).max(1);
-    let results: Vec<Result<ImportedFile, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(per)
-            .map(|chunk| {
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|path| match hash_path(path) {
-                            Ok((content_hash, size_bytes)) => Ok(ImportedFile {
-                                path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
-                                content_hash,
-                                size_bytes,
-                            }),
-                            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(
-                                format!("{}: cannot be read (permission denied)", path.display()),
-                            ),
-                            Err(e) => Err(format!("{}: cannot be read ({e})", path.display())),
-                        })
-                        .collect::<Vec<_>>()
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let mut slots: Vec<Option<Hashed>> = (0..files.len()).map(|_| None).collect();
+    let mut report = ImportReport::default();
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..threads {
+            let (tx, next, stop) = (tx.clone(), &next, &stop);
+            s.spawn(move || hash_worker(files, next, stop, tx));
+        }
+        drop(tx);
+        // Files recorded, and files hashed without a gap from the start.
+        let (mut done, mut ready) = (0, 0);
+        let record = || -> Result<(), StoreError> {
+            for results in rx {
+                for (i, hashed) in results {
+                    slots[i] = Some(hashed);
+                }
+                while slots.get(ready).is_some_and(Option::is_some) {
+                    ready += 1;
+                }
+                while ready - done >= batch.max(1) || (ready == files.len() && done < ready) {
+                    let end = (done + batch.max(1)).min(ready);
+                    let (ok, problems): (Vec<_>, Vec<_>) = slots[done..end]
+                        .iter_mut()
+                        .filter_map(Option::take)
+                        .partition(Result::is_ok);
+                    let ok: Vec<ImportedFile> = ok.into_iter().filter_map(Result::ok).collect();
+                    let problems: Vec<String> =
+                        problems.into_iter().filter_map(Result::err).collect();
+                    let enqueued = record_and_enqueue(store, &ok, providers, priority)?;
+                    recorded(Recorded {
+                        range: done..end,
+                        enqueued,
+                        problems: &problems,
+                    });
+                    report.files.extend(ok);
+                    report.problems.extend(problems);
+                    report.enqueued += enqueued;
+                    done = end;
+                }
+            }
+            Ok(())
+        };
+        let result = record();
+        // On a database error, the hashing threads stop at their next file.
+        stop.store(true, Ordering::Relaxed);
+        result
+    })?;
+    Ok(report)
+}
+
+/// One hashing thread: takes the next file not taken yet until none is left,
+/// handing its results over in small groups.
+fn hash_worker(
+    files: &[PathBuf],
+    next: &AtomicUsize,
+    stop: &AtomicBool,
+    tx: mpsc::Sender<Vec<(usize, Hashed)>>,
+) {
+    let (mut out, mut bytes) = (Vec::new(), 0u64);
+    while !stop.load(Ordering::Relaxed) {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(path) = files.get(i) else { break };
+        let hashed = match hash_path(path) {
+            Ok((content_hash, size_bytes)) => {
+                bytes += size_bytes;
+                Ok(ImportedFile {
+                    path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+                    content_hash,
+                    size_bytes,
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let mut ok = Vec::new();
-    let mut problems = Vec::new();
-    for r in results {
-        match r {
-            Ok(f) => ok.push(f),
-            Err(p) => problems.push(p),
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(
+                "{}: cannot be read (permission denied)",
+                path.display()
+            )),
+            Err(e) => Err(format!("{}: cannot be read ({e})", path.display())),
+        };
+        out.push((i, hashed));
+        if out.len() >= HAND_OVER_FILES || bytes >= HAND_OVER_BYTES {
+            if tx.send(std::mem::take(&mut out)).is_err() {
+                return;
+            }
+            bytes = 0;
         }
     }
-    (ok, problems)
+    if !out.is_empty() {
+        let _ = tx.send(out);
+    }
 }
 
 /// Records hashed files in the manifest and enqueues their uploads to
@@ -263,12 +347,8 @@ pub fn import(
     priority: i64,
 ) -> Result<ImportReport, StoreError> {
     let (found, mut problems) = collect_files(paths);
-    let (files, hash_problems) = hash_files(&found);
-    problems.extend(hash_problems);
-    let enqueued = record_and_enqueue(store, &files, providers, priority)?;
-    Ok(ImportReport {
-        files,
-        enqueued,
-        problems,
-    })
+    let mut report = hash_and_record(store, &found, providers, priority, IMPORT_BATCH, |_| {})?;
+    problems.append(&mut report.problems);
+    report.problems = problems;
+    Ok(report)
 }

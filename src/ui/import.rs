@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::library;
 use crate::setup;
 
-/// Files hashed per batch between two progress updates and queue writes.
+/// Files per batch between two progress updates and queue writes.
 const BATCH: usize = 64;
 
 /// What a running import has done so far.
@@ -79,19 +79,19 @@ fn run(
     p.files_total.store(files.len() as u64, Ordering::SeqCst);
     p.bytes_total.store(sizes.iter().sum(), Ordering::SeqCst);
     wake();
-    for (batch, batch_sizes) in files.chunks(BATCH).zip(sizes.chunks(BATCH)) {
-        let (hashed, problems) = library::hash_files(batch);
+    library::hash_and_record(&mut store, &files, &providers, 0, BATCH, |batch| {
         p.problems
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .extend(problems);
-        let n = library::record_and_enqueue(&mut store, &hashed, &providers, 0)
-            .map_err(|e| e.to_string())?;
-        p.enqueued.fetch_add(n as u64, Ordering::SeqCst);
-        p.files_done.fetch_add(batch.len() as u64, Ordering::SeqCst);
+            .extend_from_slice(batch.problems);
+        p.enqueued
+            .fetch_add(batch.enqueued as u64, Ordering::SeqCst);
+        p.files_done
+            .fetch_add(batch.range.len() as u64, Ordering::SeqCst);
         p.bytes_done
-            .fetch_add(batch_sizes.iter().sum(), Ordering::SeqCst);
+            .fetch_add(sizes[batch.range].iter().sum(), Ordering::SeqCst);
         wake();
-    }
+    })
+    .map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -398,3 +398,59 @@ fn downloads_never_leave_the_library_folder() {
         "a bare .. becomes the hash"
     );
 }
+
+#[test]
+fn files_are_recorded_in_batches_in_the_order_given_while_others_are_hashed() {
+    let mut l = Lib::new();
+    let mut paths: Vec<PathBuf> = (0..300)
+        .map(|i| {
+            if i % 37 == 5 {
+                l.lib.path(&format!("in/missing-{i}.bin"))
+            } else {
+                l.lib.write_file(&format!("in/{i}.bin"), 100 + i, i as u64)
+            }
+        })
+        .collect();
+    // A big file early on: the other thread hashes many small ones meanwhile.
+    paths[10] = l.lib.write_file("in/big.bin", 24 << 20, 999);
+    let mut batches = Vec::new();
+    let report = library::hash_and_record(
+        &mut l.store,
+        &paths,
+        std::slice::from_ref(&l.provider),
+        0,
+        7,
+        |b| batches.push((b.range.clone(), b.problems.len(), b.enqueued)),
+    )
+    .unwrap();
+
+    // Batches of 7 (the last one shorter) cover every file once, in order.
+    let mut next = 0;
+    for (range, _, _) in &batches {
+        assert_eq!(range.start, next, "batches {batches:?}");
+        assert!(range.len() == 7 || range.end == paths.len(), "{range:?}");
+        next = range.end;
+    }
+    assert_eq!(next, paths.len());
+    let present: Vec<PathBuf> = paths.iter().filter(|p| p.exists()).cloned().collect();
+    let missing = paths.len() - present.len();
+    assert_eq!(missing, 8);
+    assert_eq!(batches.iter().map(|b| b.1).sum::<usize>(), missing);
+    assert_eq!(report.problems.len(), missing);
+    assert!(report.problems.iter().all(|p| p.contains("missing-")));
+    assert_eq!(batches.iter().map(|b| b.2).sum::<usize>(), present.len());
+    assert_eq!(report.enqueued, present.len());
+    // Listed, and queued, in the order given.
+    let listed: Vec<PathBuf> = report.files.iter().map(|f| f.path.clone()).collect();
+    assert_eq!(listed, present);
+    let queued: Vec<String> = rusqlite::Connection::open(l.lib.db())
+        .unwrap()
+        .prepare("SELECT content_hash FROM sync_operations ORDER BY rowid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let hashes: Vec<String> = present.iter().map(|p| hash_of(p)).collect();
+    assert_eq!(queued, hashes);
+}
