@@ -92,12 +92,21 @@ pub enum Control {
 enum Msg {
     Control(Control),
     Progress(OpEvent),
+    /// A lane ended: the ops it ran, in order.
     Done {
-        op: ClaimedOp,
-        outcome: Outcome,
+        lane: u64,
+        ran: Vec<Ran>,
     },
     /// The writer's answer to the last batch.
     Written(Result<Written, StoreError>),
+}
+
+/// One op as a worker ran it.
+struct Ran {
+    op: ClaimedOp,
+    outcome: Outcome,
+    started: SystemTime,
+    ended: SystemTime,
 }
 
 /// A handle on an engine thread.
@@ -135,6 +144,10 @@ const FINISH_FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// How long a claimed op may wait for its slot before its `started_at` is
 /// corrected while it runs (its end corrects it anyway).
 const STARTED_SLACK: Duration = Duration::from_millis(5);
+/// Most small uploads to a local folder run in one lane, one after another.
+const CHAIN_MAX: usize = 16;
+/// An upload this small (or smaller) to a local folder may share a lane.
+const CHAIN_BYTES: i64 = 1 << 20;
 /// How long an offline provider is left alone before the next try.
 const OFFLINE_RECHECK: Duration = Duration::from_secs(10);
 
@@ -167,6 +180,8 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         tx: tx.clone(),
         rx,
         running: HashMap::new(),
+        lanes: HashMap::new(),
+        next_lane: 0,
         ready: VecDeque::new(),
         last_exchange: Instant::now(),
         reports: Vec::new(),
@@ -188,10 +203,11 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
 struct Running {
     provider_id: String,
     stop: Stop,
-    started: Instant,
-    /// The same moment, as written to the queue: with the op's end (which
-    /// corrects the claim's `started_at`), or at the next progress write
-    /// if `start_unwritten` (the op waited for its slot) and it still runs.
+    /// The lane (slot) it runs in.
+    lane: u64,
+    /// When it was handed to its lane, written to the queue at the next
+    /// progress write if `start_unwritten` (it waited for its slot) and it
+    /// still runs. Its end writes when it really started.
     started_at: SystemTime,
     start_unwritten: bool,
 }
@@ -274,6 +290,10 @@ struct Runner {
     tx: mpsc::Sender<Msg>,
     rx: mpsc::Receiver<Msg>,
     running: HashMap<String, Running>,
+    /// The lanes (slots) in use, each with its provider: a task, or a
+    /// blocking thread running a chain of small local uploads.
+    lanes: HashMap<u64, String>,
+    next_lane: u64,
     /// Claimed ops waiting for a free slot, best first.
     ready: VecDeque<Ready>,
     last_exchange: Instant,
@@ -376,12 +396,22 @@ impl Runner {
                     self.progress.insert(id.clone(), event);
                 }
             }
-            Msg::Done { op, outcome } => {
-                if let Some(running) = self.running.remove(&op.id) {
-                    self.progress.remove(&op.id);
-                    self.pace.record(&op.provider_id, running.started.elapsed());
-                    let event = self.finished_event(&op, outcome, Some(running.started_at));
-                    self.reports.push(event);
+            Msg::Done { lane, ran } => {
+                self.lanes.remove(&lane);
+                for Ran {
+                    op,
+                    outcome,
+                    started,
+                    ended,
+                } in ran
+                {
+                    if self.running.remove(&op.id).is_some() {
+                        self.progress.remove(&op.id);
+                        let took = ended.duration_since(started).unwrap_or_default();
+                        self.pace.record(&op.provider_id, took);
+                        let event = self.finished_event(&op, outcome, Some(started), ended);
+                        self.reports.push(event);
+                    }
                 }
             }
             Msg::Written(written) => {
@@ -427,13 +457,14 @@ impl Runner {
         }
     }
 
-    /// Turns an executor's outcome, just received, into the report written to
-    /// the queue; `started` corrects the op's `started_at`.
+    /// Turns an executor's outcome into the report written to the queue;
+    /// `started` corrects the op's `started_at`.
     fn finished_event(
         &mut self,
         op: &ClaimedOp,
         outcome: Outcome,
         started: Option<SystemTime>,
+        ended: SystemTime,
     ) -> OpEvent {
         let failure = outcome.failure.map(|f| {
             let retry = match f.kind {
@@ -455,7 +486,7 @@ impl Runner {
             change: outcome.change,
             failure,
             started,
-            ended: SystemTime::now(),
+            ended,
         }
     }
 
@@ -554,40 +585,153 @@ impl Runner {
         wants
     }
 
-    /// Starts ready ops while their providers and the engine have free slots.
-    /// (An op cancelled or removed while it waited is dropped at the next
-    /// housekeeping, like a running one.)
+    /// Starts ready ops while their providers and the engine have free
+    /// lanes (slots). Small uploads to a local folder go in chains: one lane
+    /// runs several, one after another on one blocking thread, so that each
+    /// costs no thread wake-ups of its own. (An op cancelled or removed while
+    /// it waited is dropped at the next housekeeping, like a running one.)
     fn start_ready(&mut self) -> Result<(), StoreError> {
-        let mut picked: Vec<Ready> = Vec::new();
         let mut i = 0;
-        while i < self.ready.len() && self.running.len() + picked.len() < self.config.concurrency {
-            let provider_id = &self.ready[i].op.provider_id;
+        while i < self.ready.len() && self.lanes.len() < self.config.concurrency {
+            let provider_id = self.ready[i].op.provider_id.clone();
             let limit = self
                 .providers
-                .get(provider_id)
+                .get(&provider_id)
                 .map_or(1, |(row, _)| row.concurrency.max(1) as usize);
-            let busy = self
-                .running
-                .values()
-                .filter(|r| &r.provider_id == provider_id)
-                .count()
-                + picked
-                    .iter()
-                    .filter(|r| &r.op.provider_id == provider_id)
-                    .count();
+            let busy = self.lanes.values().filter(|p| **p == provider_id).count();
             if busy >= limit {
                 i += 1;
                 continue;
             }
-            picked.extend(self.ready.remove(i));
-        }
-        for ready in picked {
-            self.start_op(ready)?;
+            let mut picked: Vec<Ready> = self.ready.remove(i).into_iter().collect();
+            if self.chains(&picked[0]) {
+                let free = (limit - busy).min(self.config.concurrency - self.lanes.len());
+                let alike = (self.ready.iter().skip(i))
+                    .filter(|r| r.op.provider_id == provider_id && self.chains(r))
+                    .count();
+                let len = (alike + 1).div_ceil(free).min(CHAIN_MAX);
+                let mut j = i;
+                while picked.len() < len && j < self.ready.len() {
+                    if self.ready[j].op.provider_id == provider_id && self.chains(&self.ready[j]) {
+                        picked.extend(self.ready.remove(j));
+                    } else {
+                        j += 1;
+                    }
+                }
+            }
+            self.start_lane(picked)?;
         }
         Ok(())
     }
 
-    fn start_op(&mut self, ready: Ready) -> Result<(), StoreError> {
+    /// Whether a ready op may share a lane: a small upload to a local folder.
+    fn chains(&self, ready: &Ready) -> bool {
+        ready.op.operation_type == OpType::Upload
+            && ready.op.total_bytes <= CHAIN_BYTES
+            && matches!(self.providers.get(&ready.op.provider_id),
+                        Some((_, Ok(p))) if p.local_root().is_some())
+    }
+
+    /// Starts ops in a new lane: a task for each (async ops come one per
+    /// lane), or one blocking thread that runs them in turn.
+    fn start_lane(&mut self, picked: Vec<Ready>) -> Result<(), StoreError> {
+        let mut jobs = Vec::with_capacity(picked.len());
+        for ready in picked {
+            if let Some(job) = self.job_for(ready)? {
+                jobs.push(job);
+            }
+        }
+        let Some((first, _)) = jobs.first() else {
+            return Ok(());
+        };
+        let blocking = executor::runs_blocking(first);
+        self.next_lane += 1;
+        let lane = self.next_lane;
+        self.lanes.insert(lane, first.op.provider_id.clone());
+        let tx = self.tx.clone();
+        let handed = SystemTime::now();
+        if blocking {
+            let mut run = Vec::with_capacity(jobs.len());
+            for (job, claimed_at) in jobs {
+                let cancelled = Arc::new(AtomicBool::new(false));
+                let progress = progress_to(&tx, &job.op.id);
+                let stop = Stop::Flag(cancelled.clone());
+                self.add_running(&job.op, stop, lane, handed, claimed_at);
+                run.push((job, cancelled, progress));
+            }
+            self.runtime.spawn_blocking(move || {
+                let mut ran = Vec::with_capacity(run.len());
+                for (job, cancelled, mut progress) in run {
+                    if cancelled.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    let (op, started) = (job.op.clone(), SystemTime::now());
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        executor::run_blocking(job, cancelled, &mut progress)
+                    }))
+                    .unwrap_or_else(|_| internal_error());
+                    let ended = SystemTime::now();
+                    ran.push(Ran {
+                        op,
+                        outcome,
+                        started,
+                        ended,
+                    });
+                }
+                let _ = tx.send(Msg::Done { lane, ran });
+            });
+        } else {
+            for (job, claimed_at) in jobs {
+                let op = job.op.clone();
+                let mut progress = progress_to(&tx, &op.id);
+                let tx = tx.clone();
+                let task = self.runtime.spawn(async move {
+                    let (op, started) = (job.op.clone(), SystemTime::now());
+                    let outcome = std::panic::AssertUnwindSafe(executor::run(job, &mut progress))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|_| internal_error());
+                    let ended = SystemTime::now();
+                    let ran = vec![Ran {
+                        op,
+                        outcome,
+                        started,
+                        ended,
+                    }];
+                    let _ = tx.send(Msg::Done { lane, ran });
+                });
+                let stop = Stop::Task(task.abort_handle());
+                self.add_running(&op, stop, lane, handed, claimed_at);
+            }
+        }
+        Ok(())
+    }
+
+    fn add_running(
+        &mut self,
+        op: &ClaimedOp,
+        stop: Stop,
+        lane: u64,
+        handed: SystemTime,
+        claimed_at: Instant,
+    ) {
+        // The claim set `started_at`; while the op runs it is corrected only
+        // when the op waited for a slot long enough for the difference to show.
+        self.running.insert(
+            op.id.clone(),
+            Running {
+                provider_id: op.provider_id.clone(),
+                stop,
+                lane,
+                started_at: handed,
+                start_unwritten: claimed_at.elapsed() >= STARTED_SLACK,
+            },
+        );
+    }
+
+    /// The job for a ready op, with when it was claimed; `None` if the op
+    /// cannot even start (its failure is reported).
+    fn job_for(&mut self, ready: Ready) -> Result<Option<(Job, Instant)>, StoreError> {
         let Ready {
             op,
             asset,
@@ -597,10 +741,12 @@ impl Runner {
             Some((_, Ok(p))) => p.clone(),
             Some((_, Err(f))) => {
                 let failure = f.clone();
-                return self.finish_now(op, failure);
+                self.finish_now(op, failure);
+                return Ok(None);
             }
             None => {
-                return self.finish_now(op, Failure::permanent("its provider was removed"));
+                self.finish_now(op, Failure::permanent("its provider was removed"));
+                return Ok(None);
             }
         };
         let refuse_delete = if op.operation_type == OpType::DeleteRemote {
@@ -609,65 +755,24 @@ impl Runner {
             None
         };
         let job = Job {
-            op: op.clone(),
+            op,
             asset,
             provider,
             library_dir: self.config.library_dir.clone(),
             refuse_delete,
         };
-        let tx = self.tx.clone();
-        let id = op.id.clone();
-        let provider_id = op.provider_id.clone();
-        let mut progress = progress_to(&tx, &id);
-        let stop = if executor::runs_blocking(&job) {
-            let cancelled = Arc::new(AtomicBool::new(false));
-            let flag = cancelled.clone();
-            self.runtime.spawn_blocking(move || {
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    executor::run_blocking(job, flag, &mut progress)
-                }))
-                .unwrap_or_else(|_| internal_error());
-                let _ = tx.send(Msg::Done { op, outcome });
-            });
-            Stop::Flag(cancelled)
-        } else {
-            let task = self.runtime.spawn(async move {
-                let outcome = std::panic::AssertUnwindSafe(executor::run(job, &mut progress))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|_| internal_error());
-                let _ = tx.send(Msg::Done { op, outcome });
-            });
-            Stop::Task(task.abort_handle())
-        };
-        // The claim set `started_at`; it is corrected only when the op
-        // waited for a slot long enough for the difference to show.
-        self.running.insert(
-            id,
-            Running {
-                provider_id,
-                stop,
-                started: Instant::now(),
-                started_at: SystemTime::now(),
-                start_unwritten: claimed_at.elapsed() >= STARTED_SLACK,
-            },
-        );
-        Ok(())
+        Ok(Some((job, claimed_at)))
     }
 
     /// Records a failure for an op that cannot even start.
-    fn finish_now(&mut self, op: ClaimedOp, failure: Failure) -> Result<(), StoreError> {
-        let event = self.finished_event(
-            &op,
-            Outcome {
-                bytes: 0,
-                change: None,
-                failure: Some(failure),
-            },
-            None,
-        );
+    fn finish_now(&mut self, op: ClaimedOp, failure: Failure) {
+        let outcome = Outcome {
+            bytes: 0,
+            change: None,
+            failure: Some(failure),
+        };
+        let event = self.finished_event(&op, outcome, None, SystemTime::now());
         self.reports.push(event);
-        Ok(())
     }
 
     /// Refuses to delete the last good copy of an asset whose local bytes are gone.
@@ -703,10 +808,19 @@ impl Runner {
         for Ready { op, .. } in self.ready.drain(..) {
             self.reports.push(released(op.id));
         }
-        for (id, running) in self.running.drain() {
+        for (id, running) in std::mem::take(&mut self.running) {
             running.stop.stop();
+            self.free_stopped_lane(&running);
             self.progress.remove(&id);
             self.reports.push(released(id));
+        }
+    }
+
+    /// Frees the lane of an op just stopped if it was an aborted task: a
+    /// blocking lane frees itself when its thread ends.
+    fn free_stopped_lane(&mut self, running: &Running) {
+        if matches!(running.stop, Stop::Task(_)) {
+            self.lanes.remove(&running.lane);
         }
     }
 
@@ -723,6 +837,7 @@ impl Runner {
         for id in lost {
             if let Some(running) = self.running.remove(&id) {
                 running.stop.stop();
+                self.free_stopped_lane(&running);
                 self.progress.remove(&id);
                 if let Some((_, Ok(provider))) = self.providers.get(&running.provider_id) {
                     let op = provider.operator().clone();
