@@ -15,7 +15,7 @@ use std::time::Duration;
 /// one ready to fill each slot the moment it frees.
 pub const MIN_ROUNDS: usize = 2;
 /// Rounds claimed ahead, at most.
-pub const MAX_ROUNDS: usize = 32;
+pub const MAX_ROUNDS: usize = 128;
 /// How long the ops claimed ahead should keep a provider's slots busy.
 const SPAN: Duration = Duration::from_millis(50);
 

@@ -145,12 +145,22 @@ impl Walk {
                     return;
                 }
             };
-            let mut children: Vec<PathBuf> =
-                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            // The folder listing says which entries are plain files (no
+            // link): those need no look of their own.
+            let mut children: Vec<(PathBuf, bool)> = entries
+                .filter_map(|e| {
+                    let e = e.ok()?;
+                    Some((e.path(), e.file_type().is_ok_and(|t| t.is_file())))
+                })
+                .collect();
             children.sort();
             self.ancestors.push(key);
-            for child in children {
-                self.visit(&child);
+            for (child, plain_file) in children {
+                if plain_file {
+                    self.files.push(child);
+                } else {
+                    self.visit(&child);
+                }
             }
             self.ancestors.pop();
         } else {
