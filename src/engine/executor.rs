@@ -180,7 +180,11 @@ async fn upload<F: FnMut(i64, i64)>(
         return s3_put(job, signer, file, &path, expected, progress, sent).await;
     }
     // Remote objects go up in parts (S3 multipart), a few at a time, so
-    // memory stays flat whatever the file's size.
+    // memory stays flat whatever the file's size. An earlier attempt's
+    // unfinished upload of the same object is aborted first.
+    if let Some(signer) = job.provider.s3_signer() {
+        s3::abort_unfinished(&job.provider, signer, &write_to).await;
+    }
     let mut writer = op
         .writer_with(&write_to)
         .chunk(s3::PART)

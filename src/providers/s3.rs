@@ -67,7 +67,7 @@ pub async fn put_file(
         .map_err(|e| failed(&e))?
         .into_parts();
     signer
-        .0
+        .inner
         .sign(&mut request, None)
         .await
         .map_err(|e| failed(&e))?;
@@ -93,11 +93,134 @@ pub async fn put_file(
     ))
 }
 
-/// Signs the requests Breakdex sends to S3 itself (the streamed PUT) as
-/// OpenDAL signs its own: AWS Signature V4 in the Authorization header,
-/// payload unsigned. Prints as `<redacted>`.
+/// Aborts the unfinished multipart uploads of `key`, the leftovers of an
+/// earlier attempt cut off while the server could not be reached (its abort
+/// could not reach it either): the bucket keeps, and bills, their parts.
+/// Best effort: a server that cannot list them, or a key not allowed to,
+/// leaves them as they are. Returns how many were aborted.
+pub async fn abort_unfinished(provider: &super::Provider, signer: &Signer, key: &str) -> usize {
+    match try_abort_unfinished(provider, signer, key).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::debug!(
+                "provider '{}': unfinished uploads of {key} not cleaned up: {e}",
+                provider.name
+            );
+            0
+        }
+    }
+}
+
+/// One entry of S3's ListMultipartUploads answer.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Upload {
+    key: String,
+    upload_id: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListMultipartUploadsResult {
+    #[serde(default)]
+    upload: Vec<Upload>,
+}
+
+async fn try_abort_unfinished(
+    provider: &super::Provider,
+    signer: &Signer,
+    key: &str,
+) -> Result<usize, String> {
+    // The object's URL as OpenDAL builds it; the bucket's is the same
+    // address without the object's full key (prefix included), which ends
+    // the path (after the bucket's name, in path-style addressing).
+    let presigned = provider
+        .operator()
+        .presign_write(key, PUT_SIGNED_FOR)
+        .await
+        .map_err(|e| e.kind().to_string())?;
+    let mut object =
+        reqwest::Url::parse(&presigned.uri().to_string()).map_err(|e| e.to_string())?;
+    object.set_query(None);
+    let bucket_path = signer.bucket_path.as_str();
+    let encoded_key = object
+        .path()
+        .strip_prefix(bucket_path)
+        .and_then(|p| p.strip_prefix('/'))
+        .ok_or("unexpected object URL")?;
+    let full_key = percent_encoding::percent_decode_str(encoded_key)
+        .decode_utf8()
+        .map_err(|e| e.to_string())?
+        .into_owned();
+    let mut list = object.clone();
+    list.set_path(&format!("{bucket_path}/"));
+    list.query_pairs_mut()
+        .append_key_only("uploads")
+        .append_pair("prefix", &full_key);
+    let listed = send(signer, http::Method::GET, &list).await?;
+    let listed: ListMultipartUploadsResult =
+        quick_xml::de::from_str(&listed).map_err(|e| e.to_string())?;
+    let mut aborted = 0;
+    for upload in listed.upload.iter().filter(|u| u.key == full_key) {
+        let mut abort = object.clone();
+        abort
+            .query_pairs_mut()
+            .append_pair("uploadId", &upload.upload_id);
+        send(signer, http::Method::DELETE, &abort).await?;
+        aborted += 1;
+    }
+    if aborted > 0 {
+        tracing::info!(
+            "provider '{}': aborted {aborted} unfinished upload(s) of {key} left by an earlier attempt",
+            provider.name
+        );
+    }
+    Ok(aborted)
+}
+
+/// Sends a bodiless request signed with the provider's key; its answer's
+/// body, or what went wrong (without the URL, which may hold the prefix).
+async fn send(signer: &Signer, method: http::Method, url: &reqwest::Url) -> Result<String, String> {
+    let (mut request, ()) = http::Request::builder()
+        .method(method.clone())
+        .uri(url.as_str())
+        .body(())
+        .map_err(|e| e.to_string())?
+        .into_parts();
+    signer
+        .inner
+        .sign(&mut request, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let client = super::remote::http_client().ok_or("no HTTP client")?;
+    let response = client
+        .request(method, url.as_str())
+        .headers(request.headers)
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(format!("HTTP {status}"))
+    }
+}
+
+/// Signs the requests Breakdex sends to S3 itself (the streamed PUT, the
+/// clean-up of unfinished uploads) as OpenDAL signs its own: AWS Signature
+/// V4 in the Authorization header, payload unsigned. Prints as `<redacted>`.
 #[derive(Clone)]
-pub struct Signer(Arc<reqsign_core::Signer<reqsign_aws_v4::Credential>>);
+pub struct Signer {
+    inner: Arc<reqsign_core::Signer<reqsign_aws_v4::Credential>>,
+    /// The bucket's part of an object URL's path: `/bucket` in path-style
+    /// addressing, nothing in virtual-host style.
+    bucket_path: String,
+}
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -111,12 +234,25 @@ pub fn open(row: &ProviderRow) -> Result<(Operator, Signer), Failure> {
     let secret = secret(row)?;
     let region = setting(row, "region").unwrap_or("us-east-1");
     let access_key_id = required(row, "access_key_id")?;
-    let signer = Signer(Arc::new(reqsign_core::Signer::new(
-        reqsign_core::Context::new(),
-        reqsign_aws_v4::StaticCredentialProvider::new(access_key_id, secret.expose()),
-        reqsign_aws_v4::RequestSigner::new("s3", region),
-    )));
+    let signer = Signer {
+        inner: Arc::new(reqsign_core::Signer::new(
+            reqsign_core::Context::new(),
+            reqsign_aws_v4::StaticCredentialProvider::new(access_key_id, secret.expose()),
+            reqsign_aws_v4::RequestSigner::new("s3", region),
+        )),
+        bucket_path: if path_style(row) {
+            format!("/{}", required(row, "bucket")?)
+        } else {
+            String::new()
+        },
+    };
     Ok((operator(row, &secret)?, signer))
+}
+
+fn path_style(row: &ProviderRow) -> bool {
+    (row.settings.get("path_style"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
 }
 
 fn operator(row: &ProviderRow, secret: &crate::secrets::Secret) -> Result<Operator, Failure> {
@@ -132,12 +268,7 @@ fn operator(row: &ProviderRow, secret: &crate::secrets::Secret) -> Result<Operat
     if let Some(prefix) = setting(row, "prefix") {
         builder = builder.root(prefix);
     }
-    if !row
-        .settings
-        .get("path_style")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false)
-    {
+    if !path_style(row) {
         builder = builder.enable_virtual_host_style();
     }
     Operator::new(builder)
