@@ -216,6 +216,7 @@ pub fn hash_and_record(
         .map(|n| n.get())
         .unwrap_or(1)
         .min(files.len().max(1));
+    let batch = batch.max(1);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let mut slots: Vec<Option<Hashed>> = (0..files.len()).map(|_| None).collect();
@@ -237,15 +238,15 @@ pub fn hash_and_record(
                 while slots.get(ready).is_some_and(Option::is_some) {
                     ready += 1;
                 }
-                while ready - done >= batch.max(1) || (ready == files.len() && done < ready) {
-                    let end = (done + batch.max(1)).min(ready);
-                    let (ok, problems): (Vec<_>, Vec<_>) = slots[done..end]
-                        .iter_mut()
-                        .filter_map(Option::take)
-                        .partition(Result::is_ok);
-                    let ok: Vec<ImportedFile> = ok.into_iter().filter_map(Result::ok).collect();
-                    let problems: Vec<String> =
-                        problems.into_iter().filter_map(Result::err).collect();
+                while ready - done >= batch || (ready == files.len() && done < ready) {
+                    let end = (done + batch).min(ready);
+                    let (mut ok, mut problems) = (Vec::new(), Vec::new());
+                    for hashed in slots[done..end].iter_mut().filter_map(Option::take) {
+                        match hashed {
+                            Ok(file) => ok.push(file),
+                            Err(problem) => problems.push(problem),
+                        }
+                    }
                     let enqueued = record_and_enqueue(store, &ok, providers, priority)?;
                     recorded(Recorded {
                         range: done..end,
