@@ -2,10 +2,14 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, ToSql};
 use serde::Serialize;
 
+use super::operations::value_rows;
 use super::{Result, Store, StoreError};
+
+/// Rows per INSERT of [`Store::record_assets`].
+const RECORD_ROWS: usize = 256;
 
 const SELECT_ENTRY: &str = "SELECT content_hash, size_bytes, original_name, local_path, media_type, added_at FROM asset_manifest";
 
@@ -37,21 +41,25 @@ impl Store {
     /// seen. All in one transaction.
     pub fn record_assets(&mut self, entries: &[ManifestEntry]) -> Result<()> {
         let tx = self.write_tx()?;
-        {
-            let mut stmt = tx.prepare_cached(
+        // Many rows per statement: one parse and one VM run per chunk.
+        for chunk in entries.chunks(RECORD_ROWS) {
+            let mut stmt = tx.prepare_cached(&format!(
                 "INSERT INTO asset_manifest (content_hash, size_bytes, original_name, local_path, media_type)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 VALUES {}
                  ON CONFLICT (content_hash) DO UPDATE SET local_path = excluded.local_path",
-            )?;
-            for e in entries {
-                stmt.execute(params![
-                    e.content_hash,
-                    e.size_bytes,
-                    e.original_name,
-                    e.local_path,
-                    e.media_type
-                ])?;
+                value_rows(chunk.len(), 5)
+            ))?;
+            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 5);
+            for e in chunk {
+                args.extend([
+                    &e.content_hash as &dyn ToSql,
+                    &e.size_bytes,
+                    &e.original_name,
+                    &e.local_path,
+                    &e.media_type,
+                ]);
             }
+            stmt.execute(args.as_slice())?;
         }
         tx.commit()?;
         Ok(())

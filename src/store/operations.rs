@@ -386,7 +386,7 @@ const ENQUEUE_ROWS: usize = 256;
 /// One `INSERT` of `n` ops that skips uploads of content the provider holds
 /// a good copy of, and ops that are already live.
 fn enqueue_sql(n: usize) -> String {
-    let values = vec!["(?,?,?,?,?,?)"; n].join(",");
+    let values = value_rows(n, 6);
     // `?1` is the creation time; the rows' parameters follow it.
     format!(
         "INSERT INTO sync_operations
@@ -399,6 +399,11 @@ fn enqueue_sql(n: usize) -> String {
                AND c.verify_status = 'ok')
          ON CONFLICT DO NOTHING"
     )
+}
+
+/// `(?,?),(?,?),…`: `n` rows of `width` placeholders, for a multi-row INSERT.
+pub(super) fn value_rows(n: usize, width: usize) -> String {
+    vec![format!("({})", placeholders(width)); n].join(",")
 }
 
 /// `?,?,?` with `n` placeholders.
