@@ -606,8 +606,10 @@ impl Runner {
             let mut picked: Vec<Ready> = self.ready.remove(i).into_iter().collect();
             if self.chains(&picked[0]) {
                 let free = (limit - busy).min(self.config.concurrency - self.lanes.len());
+                // (Counted only as far as it can make a difference.)
                 let alike = (self.ready.iter().skip(i))
                     .filter(|r| r.op.provider_id == provider_id && self.chains(r))
+                    .take(CHAIN_MAX * free)
                     .count();
                 let len = (alike + 1).div_ceil(free).min(CHAIN_MAX);
                 let mut j = i;
