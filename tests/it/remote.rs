@@ -1465,6 +1465,21 @@ fn sftp_server_lost_mid_run_and_restarted_loses_nothing() {
     drop(restarted);
 }
 
+/// Reads the whole bucket of the moto server on `port` with boto3: each
+/// object's bytes go to a numbered file in the returned folder; the JSON
+/// lists the keys, the unfinished multipart uploads, and their parts' bytes.
+fn s3_read_back(lib: &TempLib, port: u16) -> (PathBuf, serde_json::Value) {
+    let out = lib.path("read-back");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = Command::new("python3")
+        .args(["-c", S3_READ_BACK, &port.to_string()])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (out, serde_json::from_slice(&o.stdout).unwrap())
+}
+
 const S3_READ_BACK: &str = r#"
 import json, os, sys, boto3
 port, out = sys.argv[1], sys.argv[2]
@@ -1530,15 +1545,7 @@ fn s3_connection_lost_mid_run_and_back_loses_nothing() {
     assert_eq!(unverified, 0);
 
     // The bucket, read straight from moto: exactly the objects, each whole.
-    let out = lib.path("read-back");
-    std::fs::create_dir_all(&out).unwrap();
-    let o = Command::new("python3")
-        .args(["-c", S3_READ_BACK, &moto_port.to_string()])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (out, listed) = s3_read_back(&lib, moto_port);
     let keys: Vec<&str> = listed["keys"]
         .as_array()
         .unwrap()
@@ -1857,15 +1864,7 @@ fn s3_an_objects_unfinished_upload_is_aborted_when_it_goes_up_again() {
     let o = lib.exec(&["run", "--until-idle"]);
     assert_success(&o, "run");
 
-    let read_back = lib.path("read-back");
-    std::fs::create_dir_all(&read_back).unwrap();
-    let o = Command::new("python3")
-        .args(["-c", S3_READ_BACK, &port.to_string()])
-        .arg(&read_back)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (read_back, listed) = s3_read_back(&lib, port);
     assert_eq!(listed["keys"], serde_json::json!([key]));
     assert_eq!(hash_of(&read_back.join("0")), hash);
     assert_eq!(
