@@ -650,21 +650,10 @@ fn s3_offline_from_the_start_waits_then_completes() {
     // A copy changed on the server: verify reports it and marks it bad.
     assert_corruption_found_with(&lib, "s3off", |hash| {
         let key = format!("objects/{}/{}/{hash}", &hash[..2], &hash[2..4]);
-        let script = "import sys, boto3\n\
-            c = boto3.client('s3', endpoint_url='http://127.0.0.1:' + sys.argv[1], \
-            region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x')\n\
-            body = bytearray(c.get_object(Bucket='bx-bucket', Key=sys.argv[2])['Body'].read())\n\
+        let script = "body = bytearray(c.get_object(Bucket='bx-bucket', Key=sys.argv[1])['Body'].read())\n\
             body[1000] ^= 0xff\n\
-            c.put_object(Bucket='bx-bucket', Key=sys.argv[2], Body=bytes(body))\n";
-        let out = Command::new("python3")
-            .args(["-c", script, &port.to_string(), &key])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            c.put_object(Bucket='bx-bucket', Key=sys.argv[1], Body=bytes(body))\n";
+        with_boto3(port, script, &[&key]);
     });
 }
 
@@ -1471,20 +1460,35 @@ fn sftp_server_lost_mid_run_and_restarted_loses_nothing() {
 fn s3_read_back(lib: &TempLib, port: u16) -> (PathBuf, serde_json::Value) {
     let out = lib.path("read-back");
     std::fs::create_dir_all(&out).unwrap();
-    let o = Command::new("python3")
-        .args(["-c", S3_READ_BACK, &port.to_string()])
-        .arg(&out)
+    let listed = with_boto3(port, S3_READ_BACK, &[out.to_str().unwrap()]);
+    (out, serde_json::from_slice(&listed).unwrap())
+}
+
+/// Runs the Python snippet `body` against the moto server on `port`, with
+/// `c` a boto3 S3 client of it and `args` as `sys.argv[1:]`; returns what
+/// it printed. A snippet that fails fails the test.
+fn with_boto3(port: u16, body: &str, args: &[&str]) -> Vec<u8> {
+    let script = format!(
+        "import json, os, sys, boto3\n\
+         c = boto3.client('s3', endpoint_url='http://127.0.0.1:{port}', region_name='us-east-1', \
+         aws_access_key_id='x', aws_secret_access_key='x')\n{body}"
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .args(args)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    (out, serde_json::from_slice(&o.stdout).unwrap())
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 const S3_READ_BACK: &str = r#"
-import json, os, sys, boto3
-port, out = sys.argv[1], sys.argv[2]
-c = boto3.client("s3", endpoint_url="http://127.0.0.1:" + port, region_name="us-east-1",
-                 aws_access_key_id="x", aws_secret_access_key="x")
+out = sys.argv[1]
 keys = []
 for page in c.get_paginator("list_objects_v2").paginate(Bucket="bx-bucket"):
     keys += [o["Key"] for o in page.get("Contents", [])]
@@ -1844,21 +1848,10 @@ fn s3_an_objects_unfinished_upload_is_aborted_when_it_goes_up_again() {
     let big = lib.write_file("in/big.bin", 104 << 20, 77);
     let hash = hash_of(&big);
     let key = format!("my photos/objects/{}/{}/{hash}", &hash[..2], &hash[2..4]);
-    let leave = "import sys, boto3\n\
-        c = boto3.client('s3', endpoint_url='http://127.0.0.1:' + sys.argv[1], \
-        region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x')\n\
-        for key in (sys.argv[2], 'my photos/someone else'):\n\
+    let leave = "for key in (sys.argv[1], 'my photos/someone else'):\n\
         \x20   u = c.create_multipart_upload(Bucket='bx-bucket', Key=key)['UploadId']\n\
         \x20   c.upload_part(Bucket='bx-bucket', Key=key, UploadId=u, PartNumber=1, Body=b'x' * (5 << 20))\n";
-    let out = Command::new("python3")
-        .args(["-c", leave, &port.to_string(), &key])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    with_boto3(port, leave, &[&key]);
 
     lib.ok(&["add", "--provider", "s3l", big.to_str().unwrap()]);
     let o = lib.exec(&["run", "--until-idle"]);
