@@ -24,6 +24,7 @@ pub use operations::{
 };
 pub use providers::{ProviderKind, ProviderRow};
 pub use schema::NOW;
+use schema::timestamp;
 pub use view::{OpKey, parse_timestamp};
 
 /// Errors from the library database, each saying what went wrong in words a

@@ -9,12 +9,12 @@
 //! - "permanently failed" is the seed's rule, `retry_count >= max_retries`: an
 //!   error that retrying cannot fix sets `retry_count = max_retries` at once.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
 use serde::Serialize;
 
-use super::{NOW, Result, Store, StoreError, VerifyStatus, new_id, now_plus};
+use super::{NOW, Result, Store, StoreError, VerifyStatus, new_id, now_plus, timestamp};
 
 /// The seed's `operation_type` enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -807,20 +807,25 @@ fn claim_in(
 ) -> Result<Vec<ClaimedOp>> {
     let mut claimed = Vec::new();
     {
-        let mut stmt = tx.prepare_cached(&format!(
-                "UPDATE sync_operations
-                 SET status = 'in_progress', started_at = {NOW}, lease_owner = ?1,
-                     lease_expires_at = {lease}, bytes_transferred = 0, next_attempt_at = NULL
+        // `?4` is now and `?5` the end of the lease, made once for all rows.
+        let mut stmt = tx.prepare_cached(
+            "UPDATE sync_operations
+                 SET status = 'in_progress', started_at = ?4, lease_owner = ?1,
+                     lease_expires_at = ?5, bytes_transferred = 0, next_attempt_at = NULL
                  WHERE rowid IN (
                      SELECT rowid FROM sync_operations
                      WHERE status = 'queued' AND provider_id = ?2
-                       AND (next_attempt_at IS NULL OR next_attempt_at <= {NOW})
+                       AND (next_attempt_at IS NULL OR next_attempt_at <= ?4)
                      ORDER BY priority DESC, rowid LIMIT ?3)
                  RETURNING id, content_hash, provider_id, operation_type, priority, total_bytes, retry_count",
-                lease = now_plus(lease)
-            ))?;
+        )?;
+        let now = SystemTime::now();
+        let (now, until) = (timestamp(now), timestamp(now + lease));
         for (provider_id, n) in wants.iter().filter(|(_, n)| *n > 0) {
-            let rows = stmt.query_map(params![owner, provider_id, *n as i64], claimed_op)?;
+            let rows = stmt.query_map(
+                params![owner, provider_id, *n as i64, now, until],
+                claimed_op,
+            )?;
             for row in rows {
                 claimed.push(row?);
             }
@@ -841,33 +846,28 @@ fn apply_in(
             "UPDATE sync_operations SET bytes_transferred = ?3, total_bytes = ?4
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'",
         )?;
-        // Times are Julian day numbers (see `julian`): `?4` and `?5` (complete),
-        // `?7` and `?8` (fail) are when the op really started (NULL keeps the
-        // claim's `started_at`) and ended.
-        let mut complete = tx.prepare_cached(&format!(
+        // `?4` and `?5` (complete), `?7` and `?8` (fail) are when the op
+        // really started (NULL keeps the claim's `started_at`) and ended.
+        let mut complete = tx.prepare_cached(
             "UPDATE sync_operations
-                 SET status = 'completed', completed_at = {ENDED}, finished_at = {ENDED},
-                     started_at = COALESCE({STARTED}, started_at), bytes_transferred = ?3,
+                 SET status = 'completed', completed_at = ?5, finished_at = ?5,
+                     started_at = COALESCE(?4, started_at), bytes_transferred = ?3,
                      error_message = NULL, lease_owner = NULL, lease_expires_at = NULL
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
                  RETURNING content_hash, provider_id",
-            STARTED = time_of("?4"),
-            ENDED = time_of("?5"),
-        ))?;
+        )?;
         let mut fail = tx.prepare_cached(&format!(
             "UPDATE sync_operations
                  SET status = 'failed', error_message = ?3, bytes_transferred = ?4,
                      retry_count = MIN(max_retries, retry_count + ?5),
                      next_attempt_at = {NOW_PLUS_ARG},
-                     finished_at = CASE WHEN retry_count + ?5 >= max_retries THEN {ENDED} END,
-                     started_at = COALESCE({STARTED}, started_at),
+                     finished_at = CASE WHEN retry_count + ?5 >= max_retries THEN ?8 END,
+                     started_at = COALESCE(?7, started_at),
                      lease_owner = NULL, lease_expires_at = NULL
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
                  RETURNING content_hash, provider_id, retry_count >= max_retries",
             NOW_PLUS_ARG =
                 "strftime('%Y-%m-%d %H:%M:%f','now', '+' || printf('%.3f', ?6) || ' seconds')",
-            STARTED = time_of("?7"),
-            ENDED = time_of("?8"),
         ))?;
         let mut release = tx.prepare_cached(
                 "UPDATE sync_operations
@@ -877,18 +877,17 @@ fn apply_in(
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
                  RETURNING content_hash, provider_id",
             )?;
-        let mut started = tx.prepare_cached(&format!(
-            "UPDATE sync_operations SET started_at = {}
+        let mut started = tx.prepare_cached(
+            "UPDATE sync_operations SET started_at = ?3
              WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'",
-            time_of("?3")
-        ))?;
+        )?;
         for event in events {
             match event {
                 OpEvent::Progress { id, bytes, total } => {
                     progress.execute(params![id, owner, bytes, total])?;
                 }
                 OpEvent::Started { id, at } => {
-                    started.execute(params![id, owner, julian(*at)])?;
+                    started.execute(params![id, owner, timestamp(*at)])?;
                 }
                 OpEvent::Finished {
                     id,
@@ -898,7 +897,7 @@ fn apply_in(
                     started,
                     ended,
                 } => {
-                    let (started, ended) = (started.map(julian), julian(*ended));
+                    let (started, ended) = (started.map(timestamp), timestamp(*ended));
                     let target: Option<(String, String, Option<Finish>)> = match failure {
                         None => complete
                             .query_row(params![id, owner, bytes, started, ended], |r| {
@@ -937,7 +936,7 @@ fn apply_in(
                         continue;
                     };
                     if let Some(change) = change {
-                        apply_copy_change(tx, &hash, &provider, change)?;
+                        apply_copy_change(tx, &hash, &provider, change, &ended)?;
                     }
                     if let Some(finish) = finish {
                         applied.push((id.clone(), finish));
@@ -949,47 +948,34 @@ fn apply_in(
     Ok(applied)
 }
 
-/// A time as a Julian day number, SQLite's own scale: an engine's times are
-/// taken when things happen and written later, in batches.
-fn julian(t: SystemTime) -> f64 {
-    let unix = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs_f64(),
-        Err(e) => -e.duration().as_secs_f64(),
-    };
-    unix / 86_400.0 + 2_440_587.5
-}
-
-/// SQL for the time in the Julian day parameter `param`, in the schema's
-/// format (NULL when `param` is).
-fn time_of(param: &str) -> String {
-    format!("strftime('%Y-%m-%d %H:%M:%f', {param})")
-}
-
+/// Records what a finished op changed about a copy; `at` is when the op
+/// ended, the time the copy was stored or checked.
 fn apply_copy_change(
     tx: &rusqlite::Transaction,
     hash: &str,
     provider: &str,
     change: &CopyChange,
+    at: &str,
 ) -> Result<()> {
     match change {
         CopyChange::Stored { remote_key } => tx
-            .prepare_cached(&format!(
+            .prepare_cached(
                 "INSERT INTO asset_copies (content_hash, provider_id, remote_key, stored_at, verified_at, verify_status)
-                 VALUES (?1, ?2, ?3, {NOW}, {NOW}, 'ok')
+                 VALUES (?1, ?2, ?3, ?4, ?4, 'ok')
                  ON CONFLICT (content_hash, provider_id) DO UPDATE SET
                      remote_key = excluded.remote_key, stored_at = excluded.stored_at,
-                     verified_at = excluded.verified_at, verify_status = 'ok'"
-            ))?
-            .execute(params![hash, provider, remote_key])?,
+                     verified_at = excluded.verified_at, verify_status = 'ok'",
+            )?
+            .execute(params![hash, provider, remote_key, at])?,
         CopyChange::Checked { remote_key, status } => tx
-            .prepare_cached(&format!(
+            .prepare_cached(
                 "INSERT INTO asset_copies (content_hash, provider_id, remote_key, verified_at, verify_status)
-                 SELECT ?1, ?2, ?3, {NOW}, ?4 WHERE ?4 = 'ok' OR EXISTS (
+                 SELECT ?1, ?2, ?3, ?5, ?4 WHERE ?4 = 'ok' OR EXISTS (
                      SELECT 1 FROM asset_copies WHERE content_hash = ?1 AND provider_id = ?2)
                  ON CONFLICT (content_hash, provider_id) DO UPDATE SET
-                     verified_at = excluded.verified_at, verify_status = excluded.verify_status"
-            ))?
-            .execute(params![hash, provider, remote_key, status.as_str()])?,
+                     verified_at = excluded.verified_at, verify_status = excluded.verify_status",
+            )?
+            .execute(params![hash, provider, remote_key, status.as_str(), at])?,
         CopyChange::Removed => tx
             .prepare_cached("DELETE FROM asset_copies WHERE content_hash = ?1 AND provider_id = ?2")?
             .execute(params![hash, provider])?,

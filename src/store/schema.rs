@@ -5,9 +5,41 @@
 //! `sync_operations` follows the seed design card column by column; the few
 //! extra columns the engine needs are explained where they are declared.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 /// Timestamps are UTC text with millisecond precision, `YYYY-MM-DD HH:MM:SS.SSS`,
 /// so they sort and compare as text. `NOW` is the SQL expression for "now".
 pub const NOW: &str = "strftime('%Y-%m-%d %H:%M:%f','now')";
+
+/// A time in the schema's timestamp format, made in Rust: for times taken
+/// when things happen and written later, and to spare SQLite a `strftime`
+/// per row on the engine's hot path.
+pub fn timestamp(t: SystemTime) -> String {
+    // Whole milliseconds since the epoch, rounded down (before 1970 too).
+    let millis = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_nanos().div_ceil(1_000_000) as i64),
+    };
+    let (days, ms) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
+    // Howard Hinnant's `civil_from_days`: the proleptic Gregorian date of a
+    // day count, in 400-year eras starting on 1 March 0000.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
 
 /// Each entry moves the schema one version forward. Never edit a released
 /// entry: append a new one.
@@ -105,8 +137,9 @@ CREATE UNIQUE INDEX idx_sync_operations_live
 
 #[cfg(test)]
 mod tests {
-    use super::MIGRATIONS;
+    use super::{MIGRATIONS, timestamp};
     use crate::store::{NewOp, OpType, Store};
+    use std::time::{Duration, UNIX_EPOCH};
 
     /// A library made before migration 2 keeps every op, live or over as it
     /// was, and its live ops still block duplicates.
@@ -166,5 +199,38 @@ mod tests {
             })
             .collect();
         assert_eq!(store.enqueue(&again).unwrap().len(), 2);
+    }
+
+    /// Rust's timestamps are SQLite's, to the millisecond: across leap days,
+    /// century years, the ends of days and years, and before 1970.
+    #[test]
+    fn timestamps_made_in_rust_read_as_sqlite_writes_them() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        let day = 86_400_000i64;
+        let mut millis = vec![0, 1, 999, day - 1, day, -1, -day - 1, 951_782_400_000];
+        // 1900-02-28 to 2400-03-01, in steps that land on every time of day.
+        let mut m = -2_203_977_600_000i64;
+        while m < 13_574_563_200_000 {
+            millis.push(m);
+            m += 7 * day + 3_600_000 * 5 + 60_000 * 7 + 1_001;
+        }
+        for m in millis {
+            let t = if m >= 0 {
+                UNIX_EPOCH + Duration::from_millis(m as u64)
+            } else {
+                UNIX_EPOCH - Duration::from_millis(m.unsigned_abs())
+            };
+            let sqlite: String = c
+                .query_row(
+                    "SELECT strftime('%Y-%m-%d %H:%M:%f', ?1 / 1000.0, 'unixepoch')",
+                    [m],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(timestamp(t), sqlite, "{m} ms");
+        }
+        // Sub-millisecond parts are cut, as SQLite's own clock does.
+        let t = UNIX_EPOCH + Duration::from_micros(1_999);
+        assert_eq!(timestamp(t), "1970-01-01 00:00:00.001");
     }
 }
