@@ -182,6 +182,8 @@ impl Walk {
 
 /// Files recorded per transaction by [`import`].
 const IMPORT_BATCH: usize = 512;
+/// How many times `batch` files [`hash_and_record`] records at once at most.
+const BATCH_GROWTH: usize = 16;
 /// A hashing thread hands over its results after this many files or bytes,
 /// whichever comes first.
 const HAND_OVER_FILES: usize = 32;
@@ -201,9 +203,10 @@ pub struct Recorded<'a> {
 }
 
 /// Hashes `files` on all cores and, as their hashes come in, records them
-/// and enqueues their uploads (see [`record_and_enqueue`]), `batch` files
-/// per transaction, in the order given: the database work overlaps the
-/// hashing. `recorded` hears of each batch.
+/// and enqueues their uploads (see [`record_and_enqueue`]) in the order
+/// given, at least `batch` files per transaction (but for the last), more
+/// when more are hashed: the database work overlaps the hashing. `recorded`
+/// hears of each batch.
 pub fn hash_and_record(
     store: &mut Store,
     files: &[PathBuf],
@@ -230,16 +233,19 @@ pub fn hash_and_record(
         drop(tx);
         // Files recorded, and files hashed without a gap from the start.
         let (mut done, mut ready) = (0, 0);
-        let record = || -> Result<(), StoreError> {
-            for results in rx {
-                for (i, hashed) in results {
+        let mut record = || -> Result<(), StoreError> {
+            while let Ok(results) = rx.recv() {
+                // What else was hashed meanwhile comes along.
+                for (i, hashed) in std::iter::once(results).chain(rx.try_iter()).flatten() {
                     slots[i] = Some(hashed);
                 }
                 while slots.get(ready).is_some_and(Option::is_some) {
                     ready += 1;
                 }
                 while ready - done >= batch || (ready == files.len() && done < ready) {
-                    let end = (done + batch).min(ready);
+                    // While recording is what holds the import up, more than
+                    // `batch` files wait: they go together, in fewer commits.
+                    let end = ready.min(done + batch * BATCH_GROWTH);
                     let (mut ok, mut problems) = (Vec::new(), Vec::new());
                     for hashed in slots[done..end].iter_mut().filter_map(Option::take) {
                         match hashed {
