@@ -9,6 +9,7 @@ pub mod demo;
 pub mod engine;
 pub mod library;
 pub mod logs;
+mod priority;
 pub mod providers;
 pub mod secrets;
 pub mod setup;

@@ -443,15 +443,13 @@ impl LocalUpload {
     /// Looks at the source, opens it, and makes the temporary file.
     fn open(&mut self) -> Result<(), (Option<CopyChange>, Failure)> {
         let path = &self.source;
-        // Looked at before opening: opening a named pipe would block.
-        let meta = std::fs::metadata(path).map_err(|e| fail(source_failure(path, &e)))?;
-        if !meta.is_file() {
+        let file = open_regular_file(path).map_err(|e| fail(source_failure(path, &e)))?;
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
             return Err(fail(Failure::permanent(format!(
                 "source changed: {} is no longer a regular file",
                 path.display()
             ))));
         }
-        let file = std::fs::File::open(path).map_err(|e| fail(source_failure(path, &e)))?;
         let mut options = std::fs::OpenOptions::new();
         options.create(true).write(true).truncate(true);
         // The folder is almost always there already; when the first try
@@ -501,6 +499,17 @@ impl LocalUpload {
             remote_key: object_key(&self.content_hash),
         }))
     }
+}
+
+/// Opens a file to read without blocking if it is a named pipe (which the
+/// caller then refuses, having looked at the open file): one path lookup
+/// instead of two for the look and the open.
+fn open_regular_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    options.open(path)
 }
 
 /// Makes the folder `path` goes in (as OpenDAL's fs service does before each
@@ -917,6 +926,41 @@ mod tests {
                 failure.message
             );
             assert!(!root.join(object_key(&hash)).exists());
+            assert!(!root.join(temp_key("op1")).exists());
+        }
+    }
+
+    /// A source that became a named pipe or a folder since it was recorded is
+    /// refused at once, without blocking on the pipe.
+    #[test]
+    fn local_uploads_refuse_sources_that_are_no_longer_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("remote");
+        std::fs::create_dir(&root).unwrap();
+        let pipe = dir.path().join("pipe");
+        let c = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
+        // SAFETY: a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let folder = dir.path().join("folder");
+        std::fs::create_dir(&folder).unwrap();
+        let hash = blake3::hash(b"was a file").to_hex().to_string();
+        for source in [pipe, folder] {
+            let job = job(&root, &source, 10, &hash);
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || tx.send(upload_now(job)));
+            // Only a guard against hanging: the refusal takes microseconds.
+            let outcome = rx
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .expect("the upload blocked");
+            let failure = outcome.failure.expect("refused");
+            assert_eq!(failure.kind, crate::providers::FailureKind::Permanent);
+            assert_eq!(
+                failure.message,
+                format!(
+                    "source changed: {} is no longer a regular file",
+                    source.display()
+                )
+            );
             assert!(!root.join(temp_key("op1")).exists());
         }
     }

@@ -164,6 +164,7 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("breakdex-io")
+        .on_thread_start(crate::priority::lower_this_thread)
         .enable_all()
         .build()
         .map_err(|e| StoreError::Invalid(format!("cannot start the engine: {e}")))?;

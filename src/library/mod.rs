@@ -283,6 +283,7 @@ fn hash_worker(
     stop: &AtomicBool,
     tx: mpsc::Sender<Vec<(usize, Hashed)>>,
 ) {
+    crate::priority::lower_this_thread();
     let (mut out, mut bytes) = (Vec::new(), 0u64);
     while !stop.load(Ordering::Relaxed) {
         let i = next.fetch_add(1, Ordering::Relaxed);
