@@ -23,8 +23,8 @@ pub use operations::{
     OpType, Retry, SortKey,
 };
 pub use providers::{ProviderKind, ProviderRow};
-pub use schema::NOW;
 use schema::timestamp;
+pub use schema::{NOW, timestamp_of_millis};
 pub use view::{OpKey, parse_timestamp};
 
 /// Errors from the library database, each saying what went wrong in words a

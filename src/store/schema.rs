@@ -20,6 +20,11 @@ pub fn timestamp(t: SystemTime) -> String {
         Ok(d) => d.as_millis() as i64,
         Err(e) => -(e.duration().as_nanos().div_ceil(1_000_000) as i64),
     };
+    timestamp_of_millis(millis)
+}
+
+/// [`timestamp`] of a time in milliseconds since the epoch.
+pub fn timestamp_of_millis(millis: i64) -> String {
     let (days, ms) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
     // Howard Hinnant's `civil_from_days`: the proleptic Gregorian date of a
     // day count, in 400-year eras starting on 1 March 0000.

@@ -32,6 +32,7 @@ pub fn duration(d: Duration) -> String {
 }
 
 pub use crate::store::parse_timestamp;
+use crate::store::timestamp_of_millis;
 
 /// Now, in milliseconds since the epoch.
 pub fn now_ms() -> i64 {
@@ -46,27 +47,13 @@ pub fn timestamp(text: Option<&str>) -> String {
     let Some(text) = text else {
         return String::new();
     };
-    let today = &format_day(now_ms());
+    let now = timestamp_of_millis(now_ms());
+    let today = &now[..10];
     match text.get(0..10) {
         Some(day) if day == today => text.get(11..19).unwrap_or(text).to_string(),
         Some(day) => format!("{day} {}", text.get(11..16).unwrap_or("")),
         None => text.to_string(),
     }
-}
-
-/// `YYYY-MM-DD` of a time in milliseconds since the epoch (UTC).
-fn format_day(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 #[cfg(test)]
@@ -77,7 +64,7 @@ mod tests {
     fn timestamps_round_trip_through_days() {
         let ms = parse_timestamp("2026-11-25 16:04:31.250").unwrap();
         assert_eq!(ms, 1_795_622_671_250);
-        assert_eq!(format_day(ms), "2026-11-25");
+        assert_eq!(timestamp_of_millis(ms), "2026-11-25 16:04:31.250");
         assert_eq!(parse_timestamp("1970-01-01 00:00:00.000"), Some(0));
         assert_eq!(parse_timestamp("garbage"), None);
     }
