@@ -440,7 +440,7 @@ impl LocalUpload {
         Some(self.finish())
     }
 
-    /// Looks at the source, opens it, and makes the temporary file.
+    /// Opens the source, looks at what it is, and makes the temporary file.
     fn open(&mut self) -> Result<(), (Option<CopyChange>, Failure)> {
         let path = &self.source;
         let file = open_regular_file(path).map_err(|e| fail(source_failure(path, &e)))?;
