@@ -109,6 +109,18 @@ struct Ran {
     ended: SystemTime,
 }
 
+impl Ran {
+    /// An op that ran from `started` until now.
+    fn until_now(op: ClaimedOp, started: SystemTime, outcome: Outcome) -> Ran {
+        Ran {
+            op,
+            outcome,
+            started,
+            ended: SystemTime::now(),
+        }
+    }
+}
+
 /// A handle on an engine thread.
 pub struct EngineHandle {
     tx: mpsc::Sender<Msg>,
@@ -673,13 +685,7 @@ impl Runner {
                         executor::run_blocking(job, cancelled, &mut progress)
                     }))
                     .unwrap_or_else(|_| internal_error());
-                    let ended = SystemTime::now();
-                    ran.push(Ran {
-                        op,
-                        outcome,
-                        started,
-                        ended,
-                    });
+                    ran.push(Ran::until_now(op, started, outcome));
                 }
                 let _ = tx.send(Msg::Done { lane, ran });
             });
@@ -694,13 +700,7 @@ impl Runner {
                         .catch_unwind()
                         .await
                         .unwrap_or_else(|_| internal_error());
-                    let ended = SystemTime::now();
-                    let ran = vec![Ran {
-                        op,
-                        outcome,
-                        started,
-                        ended,
-                    }];
+                    let ran = vec![Ran::until_now(op, started, outcome)];
                     let _ = tx.send(Msg::Done { lane, ran });
                 });
                 let stop = Stop::Task(task.abort_handle());
