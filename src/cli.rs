@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::engine::{self, EngineConfig};
 use crate::library;
+use crate::library::restore::RestoreRequest;
 use crate::providers::Provider;
 use crate::setup;
 use crate::store::{NewOp, OpQuery, OpState, OpStatus, OpType, Store};
@@ -86,6 +87,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List every asset the library knows, local or only on providers
+    Assets {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue downloads that put assets back in a folder, each at every path
+    /// it was added under (`run --until-idle` carries them out)
+    Restore {
+        /// The folder to restore into (made if missing)
+        #[arg(long)]
+        into: PathBuf,
+        /// Download from this provider only [default: the best one holding each asset]
+        #[arg(long)]
+        provider: Option<String>,
+        /// These assets only
+        #[arg(long = "hash")]
+        hashes: Vec<String>,
+        /// Only recorded paths this glob matches (`*` stays within a folder,
+        /// `**` crosses folders: '2026/**', '**/*.jpg')
+        #[arg(long = "path")]
+        globs: Vec<String>,
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        priority: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,6 +127,13 @@ enum ProviderCommand {
     },
     /// A real round trip: write a small probe object, read it back, delete it
     Test { name: String },
+    /// Read the provider's catalog into the library: every asset it holds,
+    /// with its paths, even if this computer never had it
+    Scan {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a provider, its queued and finished ops and its secret
     /// (the files on the provider are left as they are)
     Remove { name: String },
@@ -252,7 +286,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut store = setup::open_library(&db)?;
     match command {
         Command::Provider(ProviderCommand::Add(add)) => {
-            crate::cli_remote::add(&mut store, &db, add)?
+            let row = crate::cli_remote::add(&mut store, &db, add)?;
+            crate::cli_catalog::scan_if_catalogued(&mut store, &row)?;
+        }
+        Command::Provider(ProviderCommand::Scan { name, json }) => {
+            return crate::cli_catalog::scan_command(&mut store, &name, json);
         }
         Command::Provider(ProviderCommand::List { json }) => provider_list(&store, json)?,
         Command::Provider(ProviderCommand::Test { name }) => {
@@ -291,6 +329,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
         } => ops(&store, status, json, limit)?,
         Command::Status { json } => status(&store, json)?,
+        Command::Assets { json } => crate::cli_catalog::assets_command(&store, json)?,
+        Command::Restore {
+            into,
+            provider,
+            hashes,
+            globs,
+            priority,
+            json,
+        } => {
+            let req = RestoreRequest {
+                into,
+                provider,
+                hashes,
+                globs,
+                priority,
+            };
+            crate::cli_catalog::restore_command(&mut store, &req, json)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ use crate::cli::ProviderAdd;
 use crate::providers::register::{NewProvider, Target, register};
 use crate::providers::{FailureKind, test_round_trip};
 use crate::secrets::{self, Secret};
-use crate::store::Store;
+use crate::store::{ProviderRow, Store};
 
 pub use crate::providers::register::secret_store;
 
@@ -92,8 +92,8 @@ fn new_provider(add: ProviderAdd) -> NewProvider {
 }
 
 /// Adds a provider; its secret (if any) is read from standard input and
-/// goes to the secret store.
-pub fn add(store: &mut Store, db: &Path, add: ProviderAdd) -> anyhow::Result<()> {
+/// goes to the secret store. Returns its row.
+pub fn add(store: &mut Store, db: &Path, add: ProviderAdd) -> anyhow::Result<ProviderRow> {
     let spec = new_provider(add);
     // A bad endpoint is reported before anything waits on standard input.
     spec.check()?;
@@ -113,7 +113,7 @@ pub fn add(store: &mut Store, db: &Path, add: ProviderAdd) -> anyhow::Result<()>
             .map(|s| format!(", secret in {s}"))
             .unwrap_or_default()
     );
-    Ok(())
+    Ok(added.row)
 }
 
 fn read_secret() -> anyhow::Result<Secret> {

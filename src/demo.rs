@@ -67,7 +67,7 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
             total_bytes: size,
         });
     }
-    store.record_assets(&assets)?;
+    store.record_assets(&assets, &[])?;
     store.enqueue(&ops)?;
     drop(store);
     // Spread the states: mostly completed, some queued, a few running,

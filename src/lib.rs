@@ -3,7 +3,9 @@
 //! The library crate holds everything; the binary (`main.rs`) only parses the
 //! command line. See ARCHITECTURE.md for the map.
 
+pub mod catalog;
 pub mod cli;
+mod cli_catalog;
 mod cli_remote;
 pub mod demo;
 pub mod engine;

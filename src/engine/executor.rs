@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::providers::stream::Watch;
 use crate::providers::{Failure, Provider, object_key, s3, temp_key};
-use crate::store::{ClaimedOp, CopyChange, ManifestEntry, OpType, VerifyStatus};
+use crate::store::{ClaimedOp, CopyChange, ManifestEntry, OpType, RestoreTarget, VerifyStatus};
 
 /// Bytes moved per read or write.
 pub const CHUNK: usize = 4 << 20;
@@ -37,6 +37,9 @@ pub struct Job {
     pub library_dir: PathBuf,
     /// For a delete: why it must not happen (it would remove the last good copy).
     pub refuse_delete: Option<String>,
+    /// For a download: the files a restore is to make of it (none: the
+    /// download goes into the library folder).
+    pub targets: Vec<RestoreTarget>,
 }
 
 /// How an op ended.
@@ -70,6 +73,9 @@ pub async fn run<F: FnMut(i64, i64)>(job: Job, progress: &mut Progress<F>) -> Ou
     let mut bytes = 0u64;
     let result = match job.op.operation_type {
         OpType::Upload => upload(&job, progress, &mut bytes).await,
+        OpType::Download if !job.targets.is_empty() => {
+            super::restore::download(&job, progress, &mut bytes).await
+        }
         OpType::Download => download(&job, progress, &mut bytes).await,
         OpType::Verify => verify(&job, progress, &mut bytes).await,
         OpType::DeleteRemote => delete_remote(&job).await,
@@ -111,9 +117,9 @@ fn outcome(result: OpResult, bytes: u64) -> Outcome {
 
 /// A failure, and what it still changes about the copy (a verify that finds
 /// a bad copy fails the op and records the finding).
-type OpResult = Result<Option<CopyChange>, (Option<CopyChange>, Failure)>;
+pub(super) type OpResult = Result<Option<CopyChange>, (Option<CopyChange>, Failure)>;
 
-fn fail(f: Failure) -> (Option<CopyChange>, Failure) {
+pub(super) fn fail(f: Failure) -> (Option<CopyChange>, Failure) {
     (None, f)
 }
 
@@ -560,7 +566,7 @@ fn source_failure(path: &Path, e: &std::io::Error) -> Failure {
 
 /// Streams the remote copy through `sink`, hashing it; returns its hash, or
 /// says the copy is missing.
-async fn read_remote<F: FnMut(i64, i64)>(
+pub(super) async fn read_remote<F: FnMut(i64, i64)>(
     job: &Job,
     progress: &mut Progress<F>,
     got: &mut u64,
@@ -607,7 +613,7 @@ async fn read_remote<F: FnMut(i64, i64)>(
 }
 
 /// What a bad copy found by reading it means for the op.
-fn bad_copy(job: &Job, status: VerifyStatus) -> (Option<CopyChange>, Failure) {
+pub(super) fn bad_copy(job: &Job, status: VerifyStatus) -> (Option<CopyChange>, Failure) {
     let what = match status {
         VerifyStatus::Missing => "missing",
         _ => "corrupt (its bytes do not match the content hash)",
@@ -721,7 +727,7 @@ pub fn safe_file_name(name: &str, hash: &str) -> String {
 /// `name (hash12).ext`, then `name (hash12 2).ext`... A name that already
 /// holds these very bytes is reused. Linking (which fails if the name exists)
 /// makes this safe against downloads running at the same time.
-fn place(tmp: &Path, dir: &Path, name: &str, hash: &str) -> std::io::Result<PathBuf> {
+pub(super) fn place(tmp: &Path, dir: &Path, name: &str, hash: &str) -> std::io::Result<PathBuf> {
     let name = safe_file_name(name, hash);
     let p = Path::new(&name);
     let stem = p
@@ -819,6 +825,7 @@ mod tests {
             provider: Provider::open(&row).unwrap(),
             library_dir: root.to_owned(),
             refuse_delete: None,
+            targets: Vec::new(),
         }
     }
 

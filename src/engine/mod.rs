@@ -11,6 +11,7 @@
 mod executor;
 mod owner;
 mod pace;
+mod restore;
 mod retry;
 mod writer;
 
@@ -29,11 +30,13 @@ pub use owner::Owner;
 pub use retry::RetryPolicy;
 
 use pace::Pace;
-use writer::{Batch, Writer, Written};
+use writer::{Batch, Claimed, Writer, Written};
 
+use crate::catalog::{CatalogWriter, Flush, Flushed};
 use crate::providers::{Failure, FailureKind, Provider, temp_key};
 use crate::store::{
-    ClaimedOp, Finish, ManifestEntry, OpEvent, OpType, ProviderRow, Retry, Store, StoreError,
+    ClaimedOp, CopyChange, Finish, ManifestEntry, OpEvent, OpType, ProviderRow, RestoreTarget,
+    Retry, Store, StoreError,
 };
 
 /// How an engine runs.
@@ -77,6 +80,15 @@ pub struct RunSummary {
     pub rescued: u64,
     /// Providers found offline, with the reason.
     pub offline: Vec<String>,
+    /// Files restores placed, and those placed beside a file that held
+    /// other bytes or refused (each said in a line).
+    pub restored: u64,
+    pub restore_notes: Vec<String>,
+    /// Catalog segments written to providers, the entries they hold, and
+    /// why a provider's catalog could not be written.
+    pub catalog_segments: u64,
+    pub catalog_entries: u64,
+    pub catalog_problems: Vec<String>,
 }
 
 /// Orders for a running engine.
@@ -99,6 +111,8 @@ enum Msg {
     },
     /// The writer's answer to the last batch.
     Written(Result<Written, StoreError>),
+    /// The catalog writer's answer to the last flush.
+    Catalog(Flushed),
 }
 
 /// One op as a worker ran it.
@@ -162,17 +176,24 @@ const CHAIN_MAX: usize = 16;
 const CHAIN_BYTES: i64 = 1 << 20;
 /// How long an offline provider is left alone before the next try.
 const OFFLINE_RECHECK: Duration = Duration::from_secs(10);
+/// How often the catalog writer looks at what the catalogs lack.
+const CATALOG_EVERY: Duration = Duration::from_secs(2);
+/// Longest an ending engine waits for the catalogs to be written (what is
+/// left is written by the next run).
+const CATALOG_FINAL_WAIT: Duration = Duration::from_secs(60);
+/// The same for an engine told to stop (a window closing).
+const CATALOG_CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Starts an engine on its own thread. Fails at once if the library cannot
 /// be opened.
 pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
     let store = Store::open(&config.db_path)?;
-    let owner = Owner::register(&config.db_path).map_err(|e| {
+    let owner = Arc::new(Owner::register(&config.db_path).map_err(|e| {
         StoreError::Invalid(format!(
             "cannot register the engine beside {}: {e}",
             config.db_path.display()
         ))
-    })?;
+    })?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("breakdex-io")
@@ -182,10 +203,22 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         .map_err(|e| StoreError::Invalid(format!("cannot start the engine: {e}")))?;
     let (tx, rx) = mpsc::channel();
     let writer = Writer::start(&config.db_path, &owner.id, config.lease, tx.clone())?;
+    let catalog_tx = tx.clone();
+    let catalog = CatalogWriter::start(
+        &config.db_path,
+        owner.clone(),
+        runtime.handle().clone(),
+        move |flushed| {
+            let _ = catalog_tx.send(Msg::Catalog(flushed));
+        },
+    )?;
     let runner = Runner {
         store,
         writer,
         writing: false,
+        catalog,
+        cataloging: false,
+        last_catalog: None,
         stopping: false,
         owner,
         config,
@@ -285,6 +318,8 @@ struct Ready {
     op: ClaimedOp,
     /// Its asset, read along with the claim.
     asset: Option<ManifestEntry>,
+    /// For a download, the files a restore is to make of it.
+    targets: Vec<RestoreTarget>,
     /// When the claim (which set its `started_at`) was made.
     claimed_at: Instant,
 }
@@ -295,9 +330,13 @@ struct Runner {
     writer: Writer,
     /// A batch is with the writer; the next waits for its answer.
     writing: bool,
+    catalog: CatalogWriter,
+    /// A flush is with the catalog writer.
+    cataloging: bool,
+    last_catalog: Option<Instant>,
     /// The engine is ending: ops claimed from now on are handed back.
     stopping: bool,
-    owner: Owner,
+    owner: Arc<Owner>,
     config: EngineConfig,
     runtime: tokio::runtime::Runtime,
     tx: mpsc::Sender<Msg>,
@@ -336,6 +375,17 @@ impl Runner {
             self.send_batch(false, true)?;
             self.settle()
         });
+        // What the catalogs lack goes up now: they lag a run by nothing
+        // that this engine could write.
+        if flushed.is_ok() {
+            // A window closing waits a little only.
+            let wait = if self.config.until_idle {
+                CATALOG_FINAL_WAIT
+            } else {
+                CATALOG_CLOSE_WAIT
+            };
+            self.flush_catalogs(true, wait);
+        }
         let summary = self.summary.clone();
         // Do not wait long for blocking reads of aborted ops (a stalled disk).
         self.runtime.shutdown_timeout(Duration::from_secs(2));
@@ -393,6 +443,45 @@ impl Runner {
         Ok(())
     }
 
+    /// Asks the catalog writer to write what the online providers' catalogs
+    /// lack (all of it if `all`, else what is due). With a `wait`, waits up
+    /// to that long for it to be done, taking the other messages meanwhile.
+    fn flush_catalogs(&mut self, all: bool, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        // One flush at a time: an earlier one ends first.
+        while self.cataloging && !wait.is_zero() {
+            match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(msg) => {
+                    let _ = self.handle(msg);
+                }
+                Err(_) => return,
+            }
+        }
+        if self.cataloging {
+            return;
+        }
+        let now = Instant::now();
+        let providers: Vec<Provider> = (self.providers.iter())
+            .filter(|(id, (row, _))| {
+                row.enabled && !self.offline_until.get(*id).is_some_and(|t| *t > now)
+            })
+            .filter_map(|(_, (_, opened))| opened.as_ref().ok().cloned())
+            .collect();
+        if providers.is_empty() || !self.catalog.send(Flush { providers, all }) {
+            return;
+        }
+        self.cataloging = true;
+        self.last_catalog = Some(now);
+        while self.cataloging && !wait.is_zero() {
+            match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(msg) => {
+                    let _ = self.handle(msg);
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Takes one message; true when the engine must stop.
     fn handle(&mut self, msg: Msg) -> Result<bool, StoreError> {
         match msg {
@@ -420,6 +509,12 @@ impl Runner {
                 {
                     if self.running.remove(&op.id).is_some() {
                         self.progress.remove(&op.id);
+                        if let Some(CopyChange::Restored { targets, .. }) = &outcome.change {
+                            for t in targets {
+                                self.summary.restored += u64::from(t.placed_path.is_some());
+                                self.summary.restore_notes.extend(t.note.clone());
+                            }
+                        }
                         let took = ended.duration_since(started).unwrap_or_default();
                         self.pace.record(&op.provider_id, took);
                         let event = self.finished_event(&op, outcome, Some(started), ended);
@@ -430,6 +525,16 @@ impl Runner {
             Msg::Written(written) => {
                 self.writing = false;
                 self.take_written(written?);
+            }
+            Msg::Catalog(flushed) => {
+                self.cataloging = false;
+                self.summary.catalog_segments += flushed.segments;
+                self.summary.catalog_entries += flushed.entries;
+                for f in flushed.problems {
+                    if !self.summary.catalog_problems.contains(&f.message) {
+                        self.summary.catalog_problems.push(f.message);
+                    }
+                }
             }
         }
         Ok(false)
@@ -450,20 +555,21 @@ impl Runner {
             let got = written
                 .claimed
                 .iter()
-                .filter(|(c, _)| &c.provider_id == provider_id)
+                .filter(|c| &c.op.provider_id == provider_id)
                 .count();
             if got < *n {
                 self.empty_until
                     .insert(provider_id.clone(), now + HOUSEKEEPING_EVERY);
             }
         }
-        for (op, asset) in written.claimed {
+        for Claimed { op, asset, targets } in written.claimed {
             if self.paused || self.stopping {
                 self.reports.push(released(op.id));
             } else {
                 self.ready.push_back(Ready {
                     op,
                     asset,
+                    targets,
                     claimed_at: now,
                 });
             }
@@ -738,6 +844,7 @@ impl Runner {
         let Ready {
             op,
             asset,
+            targets,
             claimed_at,
         } = ready;
         let provider = match self.providers.get(&op.provider_id) {
@@ -763,6 +870,7 @@ impl Runner {
             provider,
             library_dir: self.config.library_dir.clone(),
             refuse_delete,
+            targets,
         };
         Ok(Some((job, claimed_at)))
     }
@@ -855,6 +963,9 @@ impl Runner {
         self.store.requeue_due_retries()?;
         self.reload_providers()?;
         self.empty_until.clear();
+        if self.last_catalog.is_none_or(|t| t.elapsed() >= CATALOG_EVERY) {
+            self.flush_catalogs(false, Duration::ZERO);
+        }
         Ok(())
     }
 

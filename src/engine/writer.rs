@@ -9,7 +9,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use super::Msg;
-use crate::store::{ClaimedOp, Finish, ManifestEntry, OpEvent, Store, StoreError};
+use crate::store::{
+    ClaimedOp, Finish, ManifestEntry, OpEvent, OpType, RestoreTarget, Store, StoreError,
+};
 
 /// What the engine hands over: reports to write, and how many ops to claim
 /// per provider.
@@ -22,10 +24,18 @@ pub struct Batch {
 pub struct Written {
     /// How each finished op that took effect ended.
     pub applied: Vec<(String, Finish)>,
-    /// The ops claimed, best first, each with its asset.
-    pub claimed: Vec<(ClaimedOp, Option<ManifestEntry>)>,
+    /// The ops claimed, best first.
+    pub claimed: Vec<Claimed>,
     /// The batch's claims, as asked.
     pub wants: Vec<(String, usize)>,
+}
+
+/// An op claimed, with what running it needs from the library.
+pub struct Claimed {
+    pub op: ClaimedOp,
+    pub asset: Option<ManifestEntry>,
+    /// For a download, the files a restore is to make of it.
+    pub targets: Vec<RestoreTarget>,
 }
 
 /// The writing thread, fed through this handle; it ends when the handle is dropped.
@@ -82,11 +92,20 @@ fn write(
     let (applied, claimed) = store.exchange(owner, &batch.events, lease, &batch.wants)?;
     let hashes: Vec<&str> = claimed.iter().map(|op| op.content_hash.as_str()).collect();
     let assets = store.assets(&hashes)?;
+    let downloads: Vec<&str> = (claimed.iter())
+        .filter(|op| op.operation_type == OpType::Download)
+        .map(|op| op.content_hash.as_str())
+        .collect();
+    let targets = store.pending_targets(&downloads)?;
     let claimed = claimed
         .into_iter()
-        .map(|op| {
-            let asset = assets.get(&op.content_hash).cloned();
-            (op, asset)
+        .map(|op| Claimed {
+            asset: assets.get(&op.content_hash).cloned(),
+            targets: match op.operation_type {
+                OpType::Download => targets.get(&op.content_hash).cloned().unwrap_or_default(),
+                _ => Vec::new(),
+            },
+            op,
         })
         .collect();
     Ok(Written {

@@ -1,10 +1,14 @@
 //! Import: walks the files and folders a person adds, hashes each file with
-//! BLAKE3, records it in `asset_manifest` (one row per content) and enqueues
-//! an upload to every chosen provider that does not already hold it.
+//! BLAKE3, records it in `asset_manifest` (one row per content) with the path
+//! it was added under (relative to what was added, as `cp -r` lays it out),
+//! and enqueues an upload to every chosen provider that does not already
+//! hold it.
 //!
 //! Problems with single paths (missing, unreadable, not a regular file, link
 //! loops) are reported one by one; every good file in the same call is still
 //! imported.
+
+pub mod restore;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -16,12 +20,24 @@ use std::sync::mpsc;
 
 use serde::Serialize;
 
-use crate::store::{ManifestEntry, NewOp, OpType, ProviderRow, Store, StoreError};
+use crate::store::{AssetPath, ManifestEntry, NewOp, OpType, ProviderRow, Store, StoreError};
+
+/// A file found under what a person added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundFile {
+    pub path: PathBuf,
+    /// The path recorded for it: relative to what was added, `/`-separated,
+    /// starting with the added folder's own name (`2026/trip/a.jpg` for
+    /// `~/Pictures/2026`), or just the file's name if a file was added.
+    pub recorded: String,
+}
 
 /// One file that was imported.
 #[derive(Clone, Debug, Serialize)]
 pub struct ImportedFile {
     pub path: PathBuf,
+    /// The path recorded for it (see [`FoundFile::recorded`]).
+    pub recorded: String,
     pub content_hash: String,
     pub size_bytes: u64,
 }
@@ -71,18 +87,40 @@ pub fn hash_path(path: &Path) -> std::io::Result<(String, u64)> {
 
 /// Finds every regular file under `paths`, following links to files and
 /// folders but never looping.
-pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
+pub fn collect_files(paths: &[PathBuf]) -> (Vec<FoundFile>, Vec<String>) {
     let mut walk = Walk::default();
     for path in paths {
-        walk.visit(path);
+        walk.visit(path, added_name(path));
     }
     (walk.files, walk.problems)
+}
+
+/// The name a path a person added is recorded under: its last component
+/// (that of the folder it names, for `.` or `..`), empty for `/`.
+fn added_name(path: &Path) -> String {
+    let name = match path.file_name() {
+        Some(name) => Some(name.to_owned()),
+        None => std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_owned())),
+    };
+    name.map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// `parent/name`, or `name` at the top.
+fn join_recorded(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}/{name}")
+    }
 }
 
 /// The state of one walk over the paths a person added.
 #[derive(Default)]
 struct Walk {
-    files: Vec<PathBuf>,
+    files: Vec<FoundFile>,
     problems: Vec<String>,
     /// Every folder entered so far (device, inode): a folder reached again by
     /// another path (a link to a sibling, a folder added with its parent) is
@@ -94,7 +132,8 @@ struct Walk {
 }
 
 impl Walk {
-    fn visit(&mut self, path: &Path) {
+    /// Visits `path`, recorded as `recorded`.
+    fn visit(&mut self, path: &Path, recorded: String) {
         let shown = path.display();
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
@@ -118,7 +157,10 @@ impl Walk {
             }
         };
         if meta.is_file() {
-            self.files.push(path.to_owned());
+            self.files.push(FoundFile {
+                path: path.to_owned(),
+                recorded,
+            });
         } else if meta.is_dir() {
             let key = (meta.dev(), meta.ino());
             if self.ancestors.contains(&key) {
@@ -156,10 +198,18 @@ impl Walk {
             children.sort();
             self.ancestors.push(key);
             for (child, plain_file) in children {
+                let name = child
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let recorded = join_recorded(&recorded, &name);
                 if plain_file {
-                    self.files.push(child);
+                    self.files.push(FoundFile {
+                        path: child,
+                        recorded,
+                    });
                 } else {
-                    self.visit(&child);
+                    self.visit(&child, recorded);
                 }
             }
             self.ancestors.pop();
@@ -209,7 +259,7 @@ pub struct Recorded<'a> {
 /// hears of each batch.
 pub fn hash_and_record(
     store: &mut Store,
-    files: &[PathBuf],
+    files: &[FoundFile],
     providers: &[ProviderRow],
     priority: i64,
     batch: usize,
@@ -278,7 +328,7 @@ pub fn hash_and_record(
 /// One hashing thread: takes the next file not taken yet until none is left,
 /// handing its results over in small groups.
 fn hash_worker(
-    files: &[PathBuf],
+    files: &[FoundFile],
     next: &AtomicUsize,
     stop: &AtomicBool,
     tx: mpsc::Sender<Vec<(usize, Hashed)>>,
@@ -287,12 +337,15 @@ fn hash_worker(
     let (mut out, mut bytes) = (Vec::new(), 0u64);
     while !stop.load(Ordering::Relaxed) {
         let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(path) = files.get(i) else { break };
+        let Some(FoundFile { path, recorded }) = files.get(i) else {
+            break;
+        };
         let hashed = match hash_path(path) {
             Ok((content_hash, size_bytes)) => {
                 bytes += size_bytes;
                 Ok(ImportedFile {
                     path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+                    recorded: recorded.clone(),
                     content_hash,
                     size_bytes,
                 })
@@ -341,7 +394,15 @@ pub fn record_and_enqueue(
             added_at: String::new(),
         })
         .collect();
-    store.record_assets(&entries)?;
+    let paths: Vec<AssetPath> = files
+        .iter()
+        .filter(|f| !f.recorded.is_empty())
+        .map(|f| AssetPath {
+            content_hash: f.content_hash.clone(),
+            path: f.recorded.clone(),
+        })
+        .collect();
+    store.record_assets(&entries, &paths)?;
     let ops: Vec<NewOp> = files
         .iter()
         .flat_map(|f| {

@@ -1,4 +1,5 @@
-//! `asset_manifest`: one row per content hash, and where its bytes live locally.
+//! `asset_manifest`: one row per content hash, and where its bytes live
+//! locally; `asset_paths`: every path each content was added under.
 
 use std::collections::HashMap;
 
@@ -10,6 +11,14 @@ use super::{Result, Store, StoreError};
 
 /// Rows per INSERT of [`Store::record_assets`].
 const RECORD_ROWS: usize = 256;
+
+/// One path an asset was added under: relative to what was added,
+/// `/`-separated (`2026/trip/a.jpg`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AssetPath {
+    pub content_hash: String,
+    pub path: String,
+}
 
 const SELECT_ENTRY: &str = "SELECT content_hash, size_bytes, original_name, local_path, media_type, added_at FROM asset_manifest";
 
@@ -36,10 +45,11 @@ pub struct ManifestEntry {
 }
 
 impl Store {
-    /// Records assets (one row per content). A hash already known keeps its
-    /// row; only its local path is refreshed to the newest place its bytes were
-    /// seen. All in one transaction.
-    pub fn record_assets(&mut self, entries: &[ManifestEntry]) -> Result<()> {
+    /// Records assets (one row per content) and the paths they were added
+    /// under. A hash already known keeps its row; only its local path is
+    /// refreshed to the newest place its bytes were seen. A path already
+    /// recorded for its content is kept as it was. All in one transaction.
+    pub fn record_assets(&mut self, entries: &[ManifestEntry], paths: &[AssetPath]) -> Result<()> {
         let tx = self.write_tx()?;
         // Many rows per statement: one parse and one VM run per chunk.
         for chunk in entries.chunks(RECORD_ROWS) {
@@ -61,8 +71,40 @@ impl Store {
             }
             stmt.execute(args.as_slice())?;
         }
+        for chunk in paths.chunks(RECORD_ROWS) {
+            let mut stmt = tx.prepare_cached(&format!(
+                "INSERT INTO asset_paths (content_hash, path) VALUES {}
+                 ON CONFLICT (content_hash, path) DO NOTHING",
+                value_rows(chunk.len(), 2)
+            ))?;
+            let args: Vec<&dyn ToSql> = chunk
+                .iter()
+                .flat_map(|p| [&p.content_hash as &dyn ToSql, &p.path])
+                .collect();
+            stmt.execute(args.as_slice())?;
+        }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Every path recorded for each of these assets (one query, whatever
+    /// their number), in the order they were recorded, keyed by hash.
+    pub fn paths_of(&self, hashes: &[&str]) -> Result<HashMap<String, Vec<String>>> {
+        let mut found: HashMap<String, Vec<String>> = HashMap::new();
+        if hashes.is_empty() {
+            return Ok(found);
+        }
+        let list = serde_json::to_string(hashes).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT content_hash, path FROM asset_paths
+             WHERE content_hash IN (SELECT value FROM json_each(?1)) ORDER BY id",
+        )?;
+        let rows = stmt.query_map([list], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+        for row in rows {
+            let (hash, path) = row?;
+            found.entry(hash).or_default().push(path);
+        }
+        Ok(found)
     }
 
     /// The asset with this hash, if recorded.
@@ -89,5 +131,78 @@ impl Store {
             .map(|e| e.map(|e| (e.content_hash.clone(), e)))
             .collect::<rusqlite::Result<_>>()?;
         Ok(found)
+    }
+}
+
+/// One asset with everything the library knows of it: the `assets` listing.
+#[derive(Clone, Debug, Serialize)]
+pub struct AssetListing {
+    pub content_hash: String,
+    pub paths: Vec<String>,
+    pub size_bytes: i64,
+    pub media_type: String,
+    pub added_at: String,
+    pub local_path: Option<String>,
+    pub copies: Vec<CopyListing>,
+}
+
+/// One copy in the `assets` listing.
+#[derive(Clone, Debug, Serialize)]
+pub struct CopyListing {
+    /// The provider's name.
+    pub provider: String,
+    pub verify_status: String,
+    pub verified_at: Option<String>,
+}
+
+impl Store {
+    /// Every asset the library knows, local or only on providers, in the
+    /// order they were recorded.
+    pub fn asset_listing(&self) -> Result<Vec<AssetListing>> {
+        let mut paths: HashMap<String, Vec<String>> = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT content_hash, path FROM asset_paths ORDER BY id")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))? {
+            let (hash, path) = row?;
+            paths.entry(hash).or_default().push(path);
+        }
+        let mut copies: HashMap<String, Vec<CopyListing>> = HashMap::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT c.content_hash, p.name, c.verify_status, c.verified_at
+             FROM asset_copies c JOIN sync_providers p ON p.id = c.provider_id
+             ORDER BY p.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                CopyListing {
+                    provider: r.get(1)?,
+                    verify_status: r.get(2)?,
+                    verified_at: r.get(3)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (hash, copy) = row?;
+            copies.entry(hash).or_default().push(copy);
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT content_hash, size_bytes, media_type, added_at, local_path
+             FROM asset_manifest ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let content_hash: String = r.get(0)?;
+            Ok(AssetListing {
+                paths: paths.remove(&content_hash).unwrap_or_default(),
+                copies: copies.remove(&content_hash).unwrap_or_default(),
+                content_hash,
+                size_bytes: r.get(1)?,
+                media_type: r.get(2)?,
+                added_at: r.get(3)?,
+                local_path: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

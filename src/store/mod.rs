@@ -4,10 +4,12 @@
 //! Every connection runs in WAL mode with foreign keys on and a busy timeout.
 //! One module per table; `operations` is the seed card's `sync_operations_dao`.
 
+mod catalog;
 mod copies;
 mod manifest;
 mod operations;
 mod providers;
+mod restore;
 mod schema;
 mod view;
 
@@ -16,15 +18,18 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use catalog::{
+    CatalogAsset, Described, PendingSegment, ScanCounts, ScannedAsset, SegmentRow,
+};
 pub use copies::{AssetCopy, VerifyStatus};
-pub use manifest::ManifestEntry;
+pub use manifest::{AssetListing, AssetPath, CopyListing, ManifestEntry};
 pub use operations::{
     ClaimedOp, CopyChange, Counts, Finish, NewOp, OpEvent, OpQuery, OpRow, OpState, OpStatus,
     OpType, Retry, SortKey,
 };
 pub use providers::{ProviderKind, ProviderRow};
-use schema::timestamp;
-pub use schema::{NOW, timestamp_of_millis};
+pub use restore::{Restorable, RestoreTarget, TargetDone};
+pub use schema::{NOW, timestamp, timestamp_of_millis};
 pub use view::{OpKey, parse_timestamp};
 
 /// Errors from the library database, each saying what went wrong in words a
@@ -199,6 +204,7 @@ fn check_is_library(path: &Path) -> Result<()> {
         )?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    // The tables every version has (later ones add more).
     let ours = [
         "sync_operations",
         "sync_providers",

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
 use serde::Serialize;
 
+use super::restore::{TargetDone, targets_done};
 use super::{NOW, Result, Store, StoreError, VerifyStatus, new_id, now_plus, timestamp};
 
 /// The seed's `operation_type` enum.
@@ -168,6 +169,12 @@ pub enum CopyChange {
     Removed,
     /// The asset's bytes are now at this local path.
     Downloaded { local_path: String },
+    /// A restore's download placed (or refused) its targets; the asset's
+    /// local bytes are now at `local_path`, if it had none before.
+    Restored {
+        local_path: Option<String>,
+        targets: Vec<TargetDone>,
+    },
 }
 
 /// Something an engine reports about an op it holds.
@@ -936,7 +943,7 @@ fn apply_in(
                         continue;
                     };
                     if let Some(change) = change {
-                        apply_copy_change(tx, &hash, &provider, change, &ended)?;
+                        apply_copy_change(tx, id, &hash, &provider, change, &ended)?;
                     }
                     if let Some(finish) = finish {
                         applied.push((id.clone(), finish));
@@ -948,10 +955,11 @@ fn apply_in(
     Ok(applied)
 }
 
-/// Records what a finished op changed about a copy; `at` is when the op
-/// ended, the time the copy was stored or checked.
+/// Records what a finished op (`op_id`) changed about a copy; `at` is when
+/// the op ended, the time the copy was stored or checked.
 fn apply_copy_change(
     tx: &rusqlite::Transaction,
+    op_id: &str,
     hash: &str,
     provider: &str,
     change: &CopyChange,
@@ -976,12 +984,39 @@ fn apply_copy_change(
                      verified_at = excluded.verified_at, verify_status = excluded.verify_status",
             )?
             .execute(params![hash, provider, remote_key, status.as_str(), at])?,
-        CopyChange::Removed => tx
-            .prepare_cached("DELETE FROM asset_copies WHERE content_hash = ?1 AND provider_id = ?2")?
-            .execute(params![hash, provider])?,
-        CopyChange::Downloaded { local_path } => tx
-            .prepare_cached("UPDATE asset_manifest SET local_path = ?2 WHERE content_hash = ?1")?
-            .execute(params![hash, local_path])?,
+        CopyChange::Removed => {
+            let removed = tx
+                .prepare_cached(
+                    "DELETE FROM asset_copies WHERE content_hash = ?1 AND provider_id = ?2",
+                )?
+                .execute(params![hash, provider])?;
+            // The provider's catalog is to say so (see `store::catalog`).
+            if removed > 0 {
+                tx.prepare_cached(
+                    "INSERT INTO catalog_removals (provider_id, content_hash, removed_at)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![provider, hash, at])?;
+            }
+            removed
+        }
+        CopyChange::Downloaded { local_path } => set_local_path(tx, hash, local_path)?,
+        CopyChange::Restored {
+            local_path,
+            targets,
+        } => {
+            targets_done(tx, op_id, hash, targets, at)?;
+            match local_path {
+                Some(path) => set_local_path(tx, hash, path)?,
+                None => 0,
+            }
+        }
     };
     Ok(())
+}
+
+fn set_local_path(tx: &rusqlite::Transaction, hash: &str, path: &str) -> Result<usize> {
+    Ok(tx
+        .prepare_cached("UPDATE asset_manifest SET local_path = ?2 WHERE content_hash = ?1")?
+        .execute(params![hash, path])?)
 }

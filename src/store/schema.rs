@@ -138,6 +138,99 @@ CREATE UNIQUE INDEX idx_sync_operations_live
     ON sync_operations (content_hash, provider_id, operation_type)
     WHERE finished_at IS NULL;
 "#,
+    // 3: the library's identity, every path an asset was added under, the
+    // catalog each provider keeps of what it holds, and restores.
+    r#"
+-- Settings of the library as a whole. 'library_id' names this library in the
+-- catalogs it writes on providers (catalog/<library_id>/...); made once.
+CREATE TABLE library_settings (
+    key   TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO library_settings (key, value) VALUES ('library_id', lower(hex(randomblob(16))));
+
+-- Every path an asset was added under, relative to what was added ('2026/trip/a.jpg'
+-- for the folder ~/Pictures/2026, 'a.jpg' for a single file), '/'-separated.
+-- id: the order paths were recorded in (never reused), which the catalog's
+-- progress marks count in.
+CREATE TABLE asset_paths (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    content_hash TEXT NOT NULL REFERENCES asset_manifest (content_hash),
+    path         TEXT NOT NULL CHECK (path <> ''),
+    added_at     DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+    UNIQUE (content_hash, path)
+);
+INSERT INTO asset_paths (content_hash, path, added_at)
+    SELECT content_hash, original_name, added_at FROM asset_manifest
+    WHERE original_name <> '' ORDER BY rowid;
+
+-- asset_copies again, with an id in the order copies were recorded (never
+-- reused): the catalog writes the copies of a provider past its mark.
+CREATE TABLE asset_copies_v3 (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    content_hash  TEXT NOT NULL REFERENCES asset_manifest (content_hash),
+    provider_id   TEXT NOT NULL REFERENCES sync_providers (id) ON DELETE CASCADE,
+    remote_key    TEXT NOT NULL,
+    stored_at     DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+    verified_at   DATETIME,
+    verify_status TEXT NOT NULL DEFAULT 'ok' CHECK (verify_status IN ('ok', 'missing', 'corrupt')),
+    UNIQUE (content_hash, provider_id)
+);
+INSERT INTO asset_copies_v3 (content_hash, provider_id, remote_key, stored_at, verified_at, verify_status)
+    SELECT content_hash, provider_id, remote_key, stored_at, verified_at, verify_status
+    FROM asset_copies ORDER BY rowid;
+DROP TABLE asset_copies;
+ALTER TABLE asset_copies_v3 RENAME TO asset_copies;
+
+-- How far each provider's catalog is written: every copy with an id up to
+-- copies_mark and every path with an id up to paths_mark is described in a
+-- segment on the provider. next_segment numbers the next one. writer and
+-- writer_until: the engine writing a segment now, and until when it may.
+CREATE TABLE catalog_state (
+    provider_id  TEXT NOT NULL PRIMARY KEY REFERENCES sync_providers (id) ON DELETE CASCADE,
+    copies_mark  INTEGER NOT NULL DEFAULT 0,
+    paths_mark   INTEGER NOT NULL DEFAULT 0,
+    next_segment INTEGER NOT NULL DEFAULT 1,
+    writer       TEXT,
+    writer_until DATETIME
+);
+
+-- Copies deleted from a provider that its catalog has not said so of yet.
+CREATE TABLE catalog_removals (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    provider_id  TEXT NOT NULL REFERENCES sync_providers (id) ON DELETE CASCADE,
+    content_hash TEXT NOT NULL,
+    removed_at   DATETIME NOT NULL
+);
+
+-- The segments this library wrote to each provider's catalog.
+CREATE TABLE catalog_segments (
+    provider_id TEXT NOT NULL REFERENCES sync_providers (id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,   -- its key on the provider
+    seq         INTEGER NOT NULL,
+    entries     INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL,
+    written_at  DATETIME NOT NULL,
+    PRIMARY KEY (provider_id, name)
+);
+
+-- Where a restore puts each file: dir (absolute) joined with path (an
+-- asset_paths path). done_at is set once the download placed it (at
+-- placed_path, another free name if the path held other bytes) or refused it
+-- (note says why).
+CREATE TABLE restore_targets (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    content_hash TEXT NOT NULL REFERENCES asset_manifest (content_hash),
+    dir          TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    requested_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+    done_at      DATETIME,
+    placed_path  TEXT,
+    note         TEXT,
+    UNIQUE (dir, path, content_hash)
+);
+CREATE INDEX idx_restore_targets_pending ON restore_targets (content_hash) WHERE done_at IS NULL;
+"#,
 ];
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ fn run(
         .extend(problems);
     let sizes: Vec<u64> = files
         .iter()
-        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .map(|f| std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
         .collect();
     p.files_total.store(files.len() as u64, Ordering::SeqCst);
     p.bytes_total.store(sizes.iter().sum(), Ordering::SeqCst);

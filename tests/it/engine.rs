@@ -414,9 +414,16 @@ fn files_are_recorded_in_batches_in_the_order_given_while_others_are_hashed() {
     // A big file early on: the other thread hashes many small ones meanwhile.
     paths[10] = l.lib.write_file("in/big.bin", 24 << 20, 999);
     let mut batches = Vec::new();
+    let found: Vec<library::FoundFile> = paths
+        .iter()
+        .map(|p| library::FoundFile {
+            path: p.clone(),
+            recorded: p.file_name().unwrap().to_string_lossy().into_owned(),
+        })
+        .collect();
     let report = library::hash_and_record(
         &mut l.store,
-        &paths,
+        &found,
         std::slice::from_ref(&l.provider),
         0,
         7,

@@ -570,14 +570,17 @@ fn queue_order_survives_priority_changes() {
 fn the_same_live_work_is_queued_once() {
     let mut f = fixture();
     f.store
-        .record_assets(&[ManifestEntry {
+        .record_assets(
+            &[ManifestEntry {
             content_hash: hash(7),
             size_bytes: 100,
             original_name: "seven.bin".into(),
             local_path: None,
             media_type: "application/octet-stream".into(),
             added_at: String::new(),
-        }])
+            }],
+            &[],
+        )
         .unwrap();
     let op = new_op(&f.provider, 7, 0);
     assert_eq!(f.store.enqueue(&[op.clone(), op.clone()]).unwrap().len(), 1);

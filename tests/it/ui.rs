@@ -76,7 +76,7 @@ pub(crate) fn library(lib: &TempLib) -> Store {
             total_bytes: 1000 * (i as i64 + 1),
         });
     }
-    store.record_assets(&entries).unwrap();
+    store.record_assets(&entries, &[]).unwrap();
     let ids = store.enqueue(&ops).unwrap();
     // Claim everything but the last two (which stay queued), then move each
     // claimed op to its state.

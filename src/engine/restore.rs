@@ -1,0 +1,208 @@
+//! A restore's download: the copy is fetched once into the restore folder's
+//! `.breakdex-tmp/`, checked against its hash, then placed at each recorded
+//! path asked for, never outside the restore folder and never over another
+//! file (a path that holds other bytes gets a free name beside it). A path
+//! that already holds these bytes counts as done, without a download.
+
+use std::path::{Path, PathBuf};
+
+use super::executor::{Job, OpResult, Progress, bad_copy, fail, place, read_remote};
+use crate::catalog::paths;
+use crate::providers::Failure;
+use crate::store::{CopyChange, RestoreTarget, TargetDone, VerifyStatus};
+
+/// A target checked and ready to be placed.
+struct Place {
+    id: i64,
+    /// The folder it goes in (inside the restore folder) and its name there.
+    dir: PathBuf,
+    name: String,
+    /// Where it was asked to be.
+    wanted: PathBuf,
+}
+
+/// Runs a download that has restore targets.
+pub async fn download<F: FnMut(i64, i64)>(
+    job: &Job,
+    progress: &mut Progress<F>,
+    got: &mut u64,
+) -> OpResult {
+    let hash = job.op.content_hash.clone();
+    let targets = job.targets.clone();
+    let (mut done, todo) = tokio::task::spawn_blocking(move || check_targets(&targets, &hash))
+        .await
+        .map_err(|e| fail(Failure::transient(format!("internal error: {e}"))))?
+        .map_err(fail)?;
+    if !todo.is_empty() {
+        let root = PathBuf::from(&job.targets[0].dir);
+        let tmp_dir = root.join(".breakdex-tmp");
+        let tmp = tmp_dir.join(format!("{}.part", job.op.id));
+        let fetched = fetch(job, &tmp, progress, got).await;
+        let placed = match fetched {
+            Ok(()) => {
+                let hash = job.op.content_hash.clone();
+                let tmp = tmp.clone();
+                tokio::task::spawn_blocking(move || place_all(&tmp, todo, &hash))
+                    .await
+                    .map_err(|e| Err(Failure::transient(format!("internal error: {e}"))))
+                    .and_then(|r| r.map_err(Err))
+            }
+            Err(e) => Err(Ok(e)),
+        };
+        let _ = std::fs::remove_file(&tmp);
+        // Left only if another download into this folder is under way.
+        let _ = std::fs::remove_dir(&tmp_dir);
+        match placed {
+            Ok(placed) => done.extend(placed),
+            Err(Ok(bad)) => return Err(bad),
+            Err(Err(f)) => return Err(fail(f)),
+        }
+    }
+    // The restored file is the library's local copy, if it had none.
+    let has_local = job
+        .asset
+        .as_ref()
+        .and_then(|a| a.local_path.as_deref())
+        .is_some_and(|p| Path::new(p).is_file());
+    let local_path = if has_local {
+        None
+    } else {
+        done.iter().find_map(|t| t.placed_path.clone())
+    };
+    Ok(Some(CopyChange::Restored {
+        local_path,
+        targets: done,
+    }))
+}
+
+/// Splits the targets into those done already (refused, or there with these
+/// bytes) and those to place.
+fn check_targets(
+    targets: &[RestoreTarget],
+    hash: &str,
+) -> Result<(Vec<TargetDone>, Vec<Place>), Failure> {
+    let (mut done, mut todo) = (Vec::new(), Vec::new());
+    for t in targets {
+        let root = Path::new(&t.dir);
+        let refused = |note: String| TargetDone {
+            id: t.id,
+            placed_path: None,
+            note: Some(format!("{}: not restored, {note}", root.join(&t.path).display())),
+        };
+        if let Some(why) = paths::refusal(&t.path) {
+            done.push(refused(why));
+            continue;
+        }
+        let root = std::fs::canonicalize(root).map_err(|e| {
+            Failure::permanent(format!("the restore folder {} cannot be used: {e}", t.dir))
+        })?;
+        let wanted = root.join(&t.path);
+        let (parent, name) = match (wanted.parent(), t.path.rsplit('/').next()) {
+            (Some(parent), Some(name)) => (parent.to_owned(), name.to_string()),
+            _ => {
+                done.push(refused("it names no file".into()));
+                continue;
+            }
+        };
+        match inside(&root, &parent) {
+            Ok(dir) => {
+                if crate::library::hash_path(&wanted).is_ok_and(|(h, _)| h == hash) {
+                    done.push(TargetDone {
+                        id: t.id,
+                        placed_path: Some(wanted.to_string_lossy().into_owned()),
+                        note: None,
+                    });
+                } else {
+                    todo.push(Place {
+                        id: t.id,
+                        dir,
+                        name,
+                        wanted,
+                    });
+                }
+            }
+            Err(why) => done.push(refused(why)),
+        }
+    }
+    Ok((done, todo))
+}
+
+/// Makes the folder `dir` (under `root`) and checks that it really is in
+/// `root`: a link on the way that leads elsewhere is refused.
+fn inside(root: &Path, dir: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("its folder cannot be made ({e})"))?;
+    let real = std::fs::canonicalize(dir).map_err(|e| format!("its folder cannot be used ({e})"))?;
+    if real.starts_with(root) {
+        Ok(real)
+    } else {
+        Err(format!(
+            "a folder on its way is a link to {}, outside the restore folder",
+            real.display()
+        ))
+    }
+}
+
+/// Downloads the copy into `tmp`, checking its hash.
+async fn fetch<F: FnMut(i64, i64)>(
+    job: &Job,
+    tmp: &Path,
+    progress: &mut Progress<F>,
+    got: &mut u64,
+) -> Result<(), (Option<CopyChange>, Failure)> {
+    let folder_failure = |e: std::io::Error| {
+        fail(Failure::permanent(format!(
+            "cannot write into the restore folder {}: {e}",
+            tmp.parent().and_then(Path::parent).unwrap_or(tmp).display()
+        )))
+    };
+    if let Some(dir) = tmp.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(folder_failure)?;
+    }
+    let file = tokio::fs::File::create(tmp).await.map_err(folder_failure)?;
+    let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    let read = read_remote(job, progress, got, &mut writer).await;
+    let file = writer.into_inner();
+    match read {
+        Ok(Ok(h)) if h == job.op.content_hash => {}
+        Ok(Ok(_)) => return Err(bad_copy(job, VerifyStatus::Corrupt)),
+        Ok(Err(status)) => return Err(bad_copy(job, status)),
+        Err(f) => return Err(fail(f)),
+    }
+    file.sync_all().await.map_err(folder_failure)
+}
+
+/// Places the checked download at every target: a copy of it for all but
+/// the last, which takes the download itself.
+fn place_all(tmp: &Path, todo: Vec<Place>, hash: &str) -> Result<Vec<TargetDone>, Failure> {
+    let mut done = Vec::with_capacity(todo.len());
+    let last = todo.len().saturating_sub(1);
+    for (i, t) in todo.into_iter().enumerate() {
+        let source = if i == last {
+            tmp.to_owned()
+        } else {
+            let copy = tmp.with_extension(format!("{i}.part"));
+            std::fs::copy(tmp, &copy).map_err(|e| {
+                Failure::permanent(format!("cannot write into the restore folder: {e}"))
+            })?;
+            copy
+        };
+        let placed = place(&source, &t.dir, &t.name, hash);
+        let _ = std::fs::remove_file(&source);
+        let placed = placed.map_err(|e| {
+            Failure::permanent(format!("cannot restore {}: {e}", t.wanted.display()))
+        })?;
+        let note = (placed != t.wanted).then(|| {
+            format!(
+                "{} holds other bytes: restored beside it as {}",
+                t.wanted.display(),
+                placed.display()
+            )
+        });
+        done.push(TargetDone {
+            id: t.id,
+            placed_path: Some(placed.to_string_lossy().into_owned()),
+            note,
+        });
+    }
+    Ok(done)
+}
