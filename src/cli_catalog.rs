@@ -95,8 +95,17 @@ pub fn scan_if_catalogued(store: &mut Store, row: &ProviderRow) -> anyhow::Resul
     let Ok(provider) = Provider::open(row) else {
         return Ok(());
     };
-    if !has_catalog(&provider).unwrap_or(false) {
-        return Ok(());
+    match has_catalog(&provider) {
+        Ok(true) => {}
+        Ok(false) => return Ok(()),
+        Err(e) => {
+            eprintln!(
+                "breakdex: cannot look for a catalog on provider '{}': {e}; \
+                 `breakdex provider scan {}` looks again",
+                row.name, row.name
+            );
+            return Ok(());
+        }
     }
     println!(
         "provider '{}' already holds a catalog of assets; scanning it",

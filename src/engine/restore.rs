@@ -1,5 +1,5 @@
-//! A restore's download: the copy is fetched once into the restore folder's
-//! `.breakdex-tmp/`, checked against its hash, then placed at each recorded
+//! A restore's download: the copy is fetched once into the restore folder
+//! (as `.breakdex-tmp-<op id>.part`), checked against its hash, then placed at each recorded
 //! path asked for, never outside the restore folder and never over another
 //! file (a path that holds other bytes gets a free name beside it). A path
 //! that already holds these bytes counts as done, without a download.
@@ -34,9 +34,11 @@ pub async fn download<F: FnMut(i64, i64)>(
         .map_err(|e| fail(Failure::transient(format!("internal error: {e}"))))?
         .map_err(fail)?;
     if !todo.is_empty() {
+        // Beside the files (so that placing them is a link or a rename), in
+        // no folder of its own (which another download into the same folder
+        // could remove as it is being used).
         let root = PathBuf::from(&job.targets[0].dir);
-        let tmp_dir = root.join(".breakdex-tmp");
-        let tmp = tmp_dir.join(format!("{}.part", job.op.id));
+        let tmp = root.join(format!(".breakdex-tmp-{}.part", job.op.id));
         let fetched = fetch(job, &tmp, progress, got).await;
         let placed = match fetched {
             Ok(()) => {
@@ -50,8 +52,6 @@ pub async fn download<F: FnMut(i64, i64)>(
             Err(e) => Err(Ok(e)),
         };
         let _ = std::fs::remove_file(&tmp);
-        // Left only if another download into this folder is under way.
-        let _ = std::fs::remove_dir(&tmp_dir);
         match placed {
             Ok(placed) => done.extend(placed),
             Err(Ok(bad)) => return Err(bad),
@@ -152,12 +152,9 @@ async fn fetch<F: FnMut(i64, i64)>(
     let folder_failure = |e: std::io::Error| {
         fail(Failure::permanent(format!(
             "cannot write into the restore folder {}: {e}",
-            tmp.parent().and_then(Path::parent).unwrap_or(tmp).display()
+            tmp.parent().unwrap_or(tmp).display()
         )))
     };
-    if let Some(dir) = tmp.parent() {
-        tokio::fs::create_dir_all(dir).await.map_err(folder_failure)?;
-    }
     let file = tokio::fs::File::create(tmp).await.map_err(folder_failure)?;
     let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
     let read = read_remote(job, progress, got, &mut writer).await;
