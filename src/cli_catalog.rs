@@ -15,7 +15,7 @@ use crate::store::{ProviderRow, Store};
 /// the provider is offline (then nothing was brought in).
 pub fn scan_command(store: &mut Store, name: &str, json: bool) -> anyhow::Result<ExitCode> {
     let row = store.require_provider(name)?;
-    let report = match run_scan(store, &row) {
+    let report = match scan(store, &row) {
         Ok(report) => report,
         Err(ScanError::Provider(f)) => {
             eprintln!("breakdex: cannot scan provider '{name}': {f}; nothing was changed");
@@ -40,12 +40,6 @@ pub fn scan_command(store: &mut Store, name: &str, json: bool) -> anyhow::Result
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Scans a provider's catalog into the library.
-pub fn run_scan(store: &mut Store, row: &ProviderRow) -> Result<ScanReport, ScanError> {
-    let provider = Provider::open(row).map_err(ScanError::Provider)?;
-    scan(store, &provider)
 }
 
 fn print_scan(r: &ScanReport) {
@@ -111,7 +105,7 @@ pub fn scan_if_catalogued(store: &mut Store, row: &ProviderRow) -> anyhow::Resul
         "provider '{}' already holds a catalog of assets; scanning it",
         row.name
     );
-    match scan(store, &provider) {
+    match scan(store, row) {
         Ok(report) => print_scan(&report),
         Err(e) => eprintln!(
             "breakdex: cannot scan provider '{}': {e}; run `breakdex provider scan {}` later",
@@ -126,7 +120,10 @@ pub fn assets_command(store: &Store, json: bool) -> anyhow::Result<()> {
     let mut assets = store.asset_listing()?;
     // Only bytes that are still there count as local.
     for a in &mut assets {
-        if a.local_path.as_deref().is_some_and(|p| !Path::new(p).is_file()) {
+        if a.local_path
+            .as_deref()
+            .is_some_and(|p| !Path::new(p).is_file())
+        {
             a.local_path = None;
         }
     }
@@ -144,7 +141,11 @@ pub fn assets_command(store: &Store, json: bool) -> anyhow::Result<()> {
             "{}  {:>12}  {:<8} {}  [{}]",
             crate::engine::short(&a.content_hash),
             a.size_bytes,
-            if a.local_path.is_some() { "local" } else { "remote" },
+            if a.local_path.is_some() {
+                "local"
+            } else {
+                "remote"
+            },
             a.paths.join(", "),
             copies.join(", ")
         );

@@ -178,7 +178,11 @@ pub fn decode(bytes: &[u8]) -> Result<Segment, String> {
         &mut text,
     );
     match read {
-        Err(e) => return Err(format!("truncated or corrupt (cannot be decompressed: {e})")),
+        Err(e) => {
+            return Err(format!(
+                "truncated or corrupt (cannot be decompressed: {e})"
+            ));
+        }
         Ok(n) if n > MAX_DECOMPRESSED => {
             return Err(format!(
                 "too large (over {} MiB once decompressed)",
@@ -244,7 +248,12 @@ pub fn decode(bytes: &[u8]) -> Result<Segment, String> {
 
 /// A line as an entry, if it is a sound one.
 fn entry(line: Line) -> Result<CatalogAsset, String> {
-    if line.hash.len() != 64 || !line.hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if line.hash.len() != 64
+        || !line
+            .hash
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         return Err("not a content hash (64 lowercase hex digits)".into());
     }
     if let Some(removed_at) = line.removed_at {
@@ -254,7 +263,10 @@ fn entry(line: Line) -> Result<CatalogAsset, String> {
             removed_at: Some(removed_at),
         });
     }
-    let size = line.size.filter(|s| *s >= 0).ok_or("no size, or a negative one")?;
+    let size = line
+        .size
+        .filter(|s| *s >= 0)
+        .ok_or("no size, or a negative one")?;
     Ok(CatalogAsset {
         content_hash: line.hash,
         described: Some(Described {
@@ -263,7 +275,11 @@ fn entry(line: Line) -> Result<CatalogAsset, String> {
                 .media_type
                 .unwrap_or_else(|| "application/octet-stream".into()),
             added_at: line.added_at.unwrap_or_default(),
-            paths: line.paths.into_iter().map(|p| (p.path, p.added_at)).collect(),
+            paths: line
+                .paths
+                .into_iter()
+                .map(|p| (p.path, p.added_at))
+                .collect(),
         }),
         removed_at: None,
     })
@@ -351,7 +367,10 @@ mod tests {
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (bytes[..bytes.len() / 2].to_vec(), "truncated or corrupt"),
             (b"hello, not a catalog".to_vec(), "not zstd-compressed"),
-            (recompress("{\"some\":\"json\"}\n"), "no breakdex_catalog version"),
+            (
+                recompress("{\"some\":\"json\"}\n"),
+                "no breakdex_catalog version",
+            ),
             (recompress("PK\x03\x04 zip\n"), "first line is not JSON"),
             (
                 recompress(&text.replace("\"breakdex_catalog\":1", "\"breakdex_catalog\":2")),
@@ -379,13 +398,20 @@ mod tests {
         // hostile or buggy writer could make.
         let mut text = String::new();
         text += "{\"breakdex_catalog\":1,\"library\":\"x\",\"segment\":1,\"kind\":\"delta\",\"written_at\":\"t\",\"entries\":2}\n";
-        text += &format!("{{\"hash\":\"{}\",\"size\":5,\"paths\":[{{\"path\":\"a\"}}]}}\n", "ab".repeat(32));
+        text += &format!(
+            "{{\"hash\":\"{}\",\"size\":5,\"paths\":[{{\"path\":\"a\"}}]}}\n",
+            "ab".repeat(32)
+        );
         text += "{\"hash\":\"../../etc\",\"size\":5}\n";
         let sum = blake3::hash(text.as_bytes()).to_hex();
         text += &format!("{{\"end\":2,\"blake3\":\"{sum}\"}}\n");
         let seg = decode(&recompress(&text)).unwrap();
         assert_eq!(seg.entries.len(), 1);
         assert_eq!(seg.refused.len(), 1);
-        assert!(seg.refused[0].contains("not a content hash"), "{:?}", seg.refused);
+        assert!(
+            seg.refused[0].contains("not a content hash"),
+            "{:?}",
+            seg.refused
+        );
     }
 }

@@ -21,7 +21,10 @@ pub fn refusal(path: &str) -> Option<String> {
         "it is absolute".to_string()
     } else if path.contains('\\') {
         "it holds a backslash (a Windows folder separator)".to_string()
-    } else if path.len() >= 2 && path.as_bytes()[1] == b':' && path.as_bytes()[0].is_ascii_alphabetic() {
+    } else if path.len() >= 2
+        && path.as_bytes()[1] == b':'
+        && path.as_bytes()[0].is_ascii_alphabetic()
+    {
         "it starts with a drive letter".to_string()
     } else if path.len() > MAX_PATH_BYTES {
         format!("it is longer than {MAX_PATH_BYTES} bytes")
@@ -53,7 +56,14 @@ mod tests {
 
     #[test]
     fn plain_relative_paths_pass() {
-        for ok in ["a.jpg", "2026/trip/a b.jpg", "日本/写真.png", ".hidden", "a..b", "..a/b"] {
+        for ok in [
+            "a.jpg",
+            "2026/trip/a b.jpg",
+            "日本/写真.png",
+            ".hidden",
+            "a..b",
+            "..a/b",
+        ] {
             assert_eq!(refusal(ok), None, "{ok}");
         }
     }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::{format, io, paths};
 use crate::providers::{Failure, Provider, object_key};
-use crate::store::{CatalogAsset, Described, ScannedAsset, Store, StoreError};
+use crate::store::{CatalogAsset, Described, ProviderRow, ScannedAsset, Store, StoreError};
 
 /// Segments read at once from a remote provider.
 const READS_IN_FLIGHT: usize = 16;
@@ -64,7 +64,8 @@ pub enum ScanError {
 
 /// Reads the provider's catalogs and objects and brings what they describe
 /// into the library, all or nothing.
-pub fn scan(store: &mut Store, provider: &Provider) -> Result<ScanReport, ScanError> {
+pub fn scan(store: &mut Store, row: &ProviderRow) -> Result<ScanReport, ScanError> {
+    let provider = &Provider::open(row).map_err(ScanError::Provider)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -89,9 +90,9 @@ pub fn has_catalog(provider: &Provider) -> Result<bool, Failure> {
         .build()
         .map_err(|e| Failure::transient(format!("cannot look for a catalog: {e}")))?;
     let listed = runtime.block_on(io::list(provider, "catalog/"))?;
-    Ok(listed.iter().any(|(key, _)| {
-        format::segment_seq(key.rsplit('/').next().unwrap_or_default()).is_some()
-    }))
+    Ok(listed
+        .iter()
+        .any(|(key, _)| format::segment_seq(key.rsplit('/').next().unwrap_or_default()).is_some()))
 }
 
 /// What a read of a provider found.
@@ -133,7 +134,9 @@ pub async fn read(provider: &Provider) -> Result<Found, Failure> {
                 }
                 d.paths.retain(|(path, _)| match paths::refusal(path) {
                     Some(why) => {
-                        report.refused.push(format!("{hash}: path {path:?} refused: {why}"));
+                        report
+                            .refused
+                            .push(format!("{hash}: path {path:?} refused: {why}"));
                         false
                     }
                     None => true,
@@ -218,15 +221,21 @@ async fn read_segments(provider: &Provider, report: &mut ScanReport) -> Result<S
                 ),
             }),
             Ok(seg) => {
-                report.refused.extend(seg.refused.iter().map(|r| format!("{key}: {r}")));
+                report
+                    .refused
+                    .extend(seg.refused.iter().map(|r| format!("{key}: {r}")));
                 report.segments += 1;
                 segments.read.entry(library).or_default().push(seg);
             }
-            Err(reason) => report.unreadable_segments.push(Unreadable { name: key, reason }),
+            Err(reason) => report
+                .unreadable_segments
+                .push(Unreadable { name: key, reason }),
         }
     }
     report.libraries = segments.read.len();
-    report.unreadable_segments.sort_by(|a, b| a.name.cmp(&b.name));
+    report
+        .unreadable_segments
+        .sort_by(|a, b| a.name.cmp(&b.name));
     Ok(segments)
 }
 

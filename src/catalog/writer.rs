@@ -48,9 +48,12 @@ pub struct Flushed {
     pub problems: Vec<Failure>,
 }
 
-/// The writing thread, fed through this handle; it ends when the handle is dropped.
+/// The writing thread, fed through this handle; it ends when the handle is
+/// dropped, which waits for it (it holds the engine's [`Owner`], whose lock
+/// file goes only with the last holder).
 pub struct CatalogWriter {
-    tx: mpsc::Sender<Flush>,
+    tx: Option<mpsc::Sender<Flush>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl CatalogWriter {
@@ -73,7 +76,7 @@ impl CatalogWriter {
             waiting_since: HashMap::new(),
             failed_at: HashMap::new(),
         };
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("breakdex-catalog".into())
             .spawn(move || {
                 for flush in rx {
@@ -90,12 +93,24 @@ impl CatalogWriter {
                 }
             })
             .map_err(|e| StoreError::Invalid(format!("cannot start the engine: {e}")))?;
-        Ok(CatalogWriter { tx })
+        Ok(CatalogWriter {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// Queues a flush; false if the thread is gone.
     pub fn send(&self, flush: Flush) -> bool {
-        self.tx.send(flush).is_ok()
+        self.tx.as_ref().is_some_and(|tx| tx.send(flush).is_ok())
+    }
+}
+
+impl Drop for CatalogWriter {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -158,7 +173,11 @@ impl State {
 
     /// Writes segments until the provider's catalog lacks nothing, then
     /// compacts it if it has many.
-    fn write_all_pending(&mut self, provider: &Provider, flushed: &mut Flushed) -> Result<(), Failure> {
+    fn write_all_pending(
+        &mut self,
+        provider: &Provider,
+        flushed: &mut Flushed,
+    ) -> Result<(), Failure> {
         let owner = self.owner.clone();
         loop {
             let taken = self

@@ -450,7 +450,10 @@ impl Runner {
         let deadline = Instant::now() + wait;
         // One flush at a time: an earlier one ends first.
         while self.cataloging && !wait.is_zero() {
-            match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            match self
+                .rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
                 Ok(msg) => {
                     let _ = self.handle(msg);
                 }
@@ -463,7 +466,7 @@ impl Runner {
         let now = Instant::now();
         let providers: Vec<Provider> = (self.providers.iter())
             .filter(|(id, (row, _))| {
-                row.enabled && !self.offline_until.get(*id).is_some_and(|t| *t > now)
+                row.enabled && self.offline_until.get(*id).is_none_or(|t| *t <= now)
             })
             .filter_map(|(_, (_, opened))| opened.as_ref().ok().cloned())
             .collect();
@@ -473,7 +476,10 @@ impl Runner {
         self.cataloging = true;
         self.last_catalog = Some(now);
         while self.cataloging && !wait.is_zero() {
-            match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            match self
+                .rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
                 Ok(msg) => {
                     let _ = self.handle(msg);
                 }
@@ -963,7 +969,10 @@ impl Runner {
         self.store.requeue_due_retries()?;
         self.reload_providers()?;
         self.empty_until.clear();
-        if self.last_catalog.is_none_or(|t| t.elapsed() >= CATALOG_EVERY) {
+        if self
+            .last_catalog
+            .is_none_or(|t| t.elapsed() >= CATALOG_EVERY)
+        {
             self.flush_catalogs(false, Duration::ZERO);
         }
         Ok(())

@@ -87,7 +87,10 @@ fn check_targets(
         let refused = |note: String| TargetDone {
             id: t.id,
             placed_path: None,
-            note: Some(format!("{}: not restored, {note}", root.join(&t.path).display())),
+            note: Some(format!(
+                "{}: not restored, {note}",
+                root.join(&t.path).display()
+            )),
         };
         if let Some(why) = paths::refusal(&t.path) {
             done.push(refused(why));
@@ -131,7 +134,8 @@ fn check_targets(
 /// `root`: a link on the way that leads elsewhere is refused.
 fn inside(root: &Path, dir: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("its folder cannot be made ({e})"))?;
-    let real = std::fs::canonicalize(dir).map_err(|e| format!("its folder cannot be used ({e})"))?;
+    let real =
+        std::fs::canonicalize(dir).map_err(|e| format!("its folder cannot be used ({e})"))?;
     if real.starts_with(root) {
         Ok(real)
     } else {

@@ -141,8 +141,8 @@ fn restore_folder(into: &Path, providers: &[ProviderRow]) -> anyhow::Result<Path
     }
     std::fs::create_dir_all(into)
         .with_context(|| format!("cannot restore into {shown}: the folder cannot be made"))?;
-    let dir = std::fs::canonicalize(into)
-        .with_context(|| format!("cannot restore into {shown}"))?;
+    let dir =
+        std::fs::canonicalize(into).with_context(|| format!("cannot restore into {shown}"))?;
     let probe = dir.join(format!(".breakdex-probe-{}", crate::store::new_id()));
     std::fs::write(&probe, b"")
         .with_context(|| format!("cannot restore into {shown}: the folder is not writable"))?;

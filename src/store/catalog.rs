@@ -225,7 +225,9 @@ impl Store {
             .collect();
         for e in &mut entries {
             if e.described.is_none() {
-                e.removed_at = removed_at.get(e.content_hash.as_str()).map(|s| s.to_string());
+                e.removed_at = removed_at
+                    .get(e.content_hash.as_str())
+                    .map(|s| s.to_string());
             }
         }
         // Neither held nor said removed: nothing to say of it.
@@ -279,10 +281,14 @@ impl Store {
             )
             .optional()?
             .ok_or_else(|| {
-                StoreError::Invalid("another engine took over writing this provider's catalog".into())
+                StoreError::Invalid(
+                    "another engine took over writing this provider's catalog".into(),
+                )
             })?;
         let hashes: Vec<String> = tx
-            .prepare_cached("SELECT content_hash FROM asset_copies WHERE provider_id = ?1 ORDER BY id")?
+            .prepare_cached(
+                "SELECT content_hash FROM asset_copies WHERE provider_id = ?1 ORDER BY id",
+            )?
             .query_map([provider_id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
@@ -356,7 +362,8 @@ impl Store {
             ));
         }
         for chunk in segment.removal_ids.chunks(500) {
-            let list = serde_json::to_string(chunk).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let list =
+                serde_json::to_string(chunk).map_err(|e| StoreError::Invalid(e.to_string()))?;
             tx.execute(
                 "DELETE FROM catalog_removals WHERE id IN (SELECT value FROM json_each(?1))",
                 [list],
@@ -414,7 +421,11 @@ impl Store {
     /// local bytes) for each asset the library did not know, every path,
     /// and a copy on the provider. All in one transaction; what is known
     /// already is kept as it is, so a second scan changes nothing.
-    pub fn import_scan(&mut self, provider_id: &str, assets: &[ScannedAsset]) -> Result<ScanCounts> {
+    pub fn import_scan(
+        &mut self,
+        provider_id: &str,
+        assets: &[ScannedAsset],
+    ) -> Result<ScanCounts> {
         let tx = self.write_tx()?;
         let mut counts = ScanCounts::default();
         {
@@ -437,8 +448,13 @@ impl Store {
                     .first()
                     .map(|(p, _)| p.rsplit('/').next().unwrap_or(p).to_string())
                     .unwrap_or_else(|| a.content_hash.clone());
-                let args: [&dyn ToSql; 5] =
-                    [&a.content_hash, &d.size_bytes, &name, &d.media_type, &d.added_at];
+                let args: [&dyn ToSql; 5] = [
+                    &a.content_hash,
+                    &d.size_bytes,
+                    &name,
+                    &d.media_type,
+                    &d.added_at,
+                ];
                 if manifest.execute(args.as_slice())? == 1 {
                     counts.new += 1;
                 } else {
@@ -447,8 +463,12 @@ impl Store {
                 for (p, at) in &d.paths {
                     counts.new_paths += path.execute(params![a.content_hash, p, at])?;
                 }
-                counts.new_copies +=
-                    copy.execute(params![a.content_hash, provider_id, a.remote_key, d.added_at])?;
+                counts.new_copies += copy.execute(params![
+                    a.content_hash,
+                    provider_id,
+                    a.remote_key,
+                    d.added_at
+                ])?;
             }
         }
         tx.commit()?;

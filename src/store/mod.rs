@@ -18,9 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use catalog::{
-    CatalogAsset, Described, PendingSegment, ScanCounts, ScannedAsset, SegmentRow,
-};
+pub use catalog::{CatalogAsset, Described, PendingSegment, ScanCounts, ScannedAsset, SegmentRow};
 pub use copies::{AssetCopy, VerifyStatus};
 pub use manifest::{AssetListing, AssetPath, CopyListing, ManifestEntry};
 pub use operations::{

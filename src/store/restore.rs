@@ -43,7 +43,8 @@ pub struct TargetDone {
 impl Store {
     /// Every asset with a good copy on one of `providers`.
     pub fn restorable(&self, providers: &[String]) -> Result<Vec<Restorable>> {
-        let list = serde_json::to_string(providers).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let list =
+            serde_json::to_string(providers).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut stmt = self.conn.prepare(
             "SELECT m.content_hash, m.size_bytes, c.provider_id
              FROM asset_copies c JOIN asset_manifest m ON m.content_hash = c.content_hash
@@ -51,7 +52,11 @@ impl Store {
              ORDER BY m.rowid, c.verified_at IS NULL, c.verified_at DESC, c.stored_at DESC",
         )?;
         let rows = stmt.query_map([list], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         let mut found: Vec<Restorable> = Vec::new();
         for row in rows {
@@ -80,7 +85,11 @@ impl Store {
     /// Records files a restore is to make: `(content hash, path)` under
     /// `dir`. One asked for again (a restore run twice, or two at once) is
     /// one target, made pending again. Returns how many are pending now.
-    pub fn add_restore_targets(&mut self, dir: &str, targets: &[(String, String)]) -> Result<usize> {
+    pub fn add_restore_targets(
+        &mut self,
+        dir: &str,
+        targets: &[(String, String)],
+    ) -> Result<usize> {
         let tx = self.write_tx()?;
         {
             let mut insert = tx.prepare_cached(
@@ -123,17 +132,6 @@ impl Store {
             found.entry(hash).or_default().push(target);
         }
         Ok(found)
-    }
-
-    /// The restore targets under `dir`, pending ones and done ones, with
-    /// how they ended: `(path, placed_path, note)`.
-    pub fn restore_targets_in(&self, dir: &str) -> Result<Vec<(String, Option<String>, Option<String>, bool)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT path, placed_path, note, done_at IS NOT NULL FROM restore_targets
-             WHERE dir = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([dir], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 

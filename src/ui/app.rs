@@ -38,6 +38,8 @@ pub struct App {
     /// Problems of finished imports, until dismissed.
     import_problems: Vec<String>,
     picking: Option<Receiver<Vec<PathBuf>>>,
+    /// The ops whose assets are to be restored, while their folder is picked.
+    picking_restore: Option<(Option<Vec<String>>, Receiver<Option<PathBuf>>)>,
     providers: ProvidersPanel,
     /// An op's error shown in full: (title, message).
     details: Option<(String, String)>,
@@ -84,6 +86,7 @@ impl App {
             imports: Vec::new(),
             import_problems: Vec::new(),
             picking: None,
+            picking_restore: None,
             providers: ProvidersPanel::default(),
             details: None,
             priority_dialog: None,
@@ -136,6 +139,7 @@ impl App {
         let selected = || self.selected.iter().cloned().collect::<Vec<String>>();
         match command {
             Command::AddFiles => self.pick_files(),
+            Command::RestoreAll => self.pick_restore_folder(None),
             Command::PauseResume => {
                 if let Some(engine) = &self.engine {
                     self.paused = !self.paused;
@@ -187,6 +191,31 @@ impl App {
                 self.ctx.copy_text(hashes.join("\n"));
             }
         }
+    }
+
+    /// Asks for the folder to restore the assets of `ops` (all of them
+    /// with `None`) into, on a thread of its own (native dialogs block).
+    fn pick_restore_folder(&mut self, ops: Option<Vec<String>>) {
+        if self.picking_restore.is_some() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waker = self.ctx.clone();
+        std::thread::spawn(move || {
+            let picked = rfd::FileDialog::new()
+                .set_title("Restore to folder")
+                .pick_folder();
+            let _ = tx.send(picked);
+            waker.request_repaint();
+        });
+        self.picking_restore = Some((ops, rx));
+    }
+
+    /// Restores the assets of `ops` (every asset with `None`) into `into`,
+    /// each at every path it was added under (what "Restore to…" does once
+    /// the folder is picked).
+    pub fn restore_to(&mut self, ops: Option<Vec<String>>, into: PathBuf) {
+        self.act(Action::Restore { ops, into });
     }
 
     /// Opens the file dialog on a thread of its own (native dialogs block).
@@ -369,6 +398,13 @@ impl App {
             self.picking = None;
             self.import(paths);
         }
+        if let Some((_, rx)) = &self.picking_restore
+            && let Ok(folder) = rx.try_recv()
+            && let Some((ops, _)) = self.picking_restore.take()
+            && let Some(into) = folder
+        {
+            self.restore_to(ops, into);
+        }
         if self.engine.as_ref().is_some_and(EngineHandle::is_finished)
             && let Some(Err(e)) = self.engine.take().map(EngineHandle::join)
         {
@@ -489,7 +525,9 @@ impl App {
             self.priority_dialog = None;
             self.act(action);
         }
-        for action in self.providers.show(ctx, &self.model.snapshot.providers) {
+        let snap = &self.model.snapshot;
+        let actions = self.providers.show(ctx, &snap.providers, &snap.scans);
+        for action in actions {
             self.act(action);
         }
     }
@@ -525,6 +563,7 @@ impl App {
                 GridEvent::AskPriority(ids) => self.priority_dialog = Some((ids, String::new())),
                 GridEvent::ShowError(title, message) => self.details = Some((title, message)),
                 GridEvent::Reveal(hash) => self.reveal(&hash),
+                GridEvent::RestoreTo(ops) => self.pick_restore_folder(Some(ops)),
                 GridEvent::Window(start, len) => {
                     if (start, len) != self.window_asked {
                         self.window_asked = (start, len);

@@ -26,6 +26,8 @@ pub enum GridEvent {
     AskPriority(Vec<String>),
     ShowError(String, String),
     Reveal(String),
+    /// Restore the assets of these ops into a folder to be picked.
+    RestoreTo(Vec<String>),
     /// The rows the grid drew: (first, count).
     Window(usize, usize),
 }
@@ -297,6 +299,10 @@ fn menu(ui: &mut egui::Ui, op: &OpRow, targets: Vec<String>, events: &mut Vec<Gr
     }
     if ui.button(format!("Set priority…{suffix}")).clicked() {
         events.push(GridEvent::AskPriority(targets.clone()));
+        ui.close();
+    }
+    if ui.button(format!("Restore to…{suffix}")).clicked() {
+        events.push(GridEvent::RestoreTo(targets.clone()));
         ui.close();
     }
     if ui.button(format!("Remove from queue{suffix}")).clicked() {

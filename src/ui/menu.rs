@@ -10,6 +10,13 @@ pub fn bar(ui: &mut egui::Ui, paused: Option<bool>, failed: usize) -> Option<Com
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             item(ui, "Add files…", Command::AddFiles, true, &mut chosen);
+            item(
+                ui,
+                "Restore library to…",
+                Command::RestoreAll,
+                true,
+                &mut chosen,
+            );
             ui.separator();
             item(
                 ui,

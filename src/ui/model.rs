@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use crate::catalog::{ScanError, ScanReport, has_catalog, scan};
+use crate::library::restore::{RestoreRequest, restore};
 use crate::providers::Provider;
 use crate::providers::register::{self, NewProvider, Registered};
 use crate::secrets::Secret;
@@ -112,6 +114,8 @@ pub struct Snapshot {
     pub error: Option<String>,
     /// The last action's result, for the status bar.
     pub notice: Option<String>,
+    /// Per provider id, what its last scan found (or that it runs).
+    pub scans: Vec<(String, String)>,
 }
 
 /// Something a person asked for.
@@ -141,6 +145,16 @@ pub enum Action {
     SetProviderEnabled(String, bool),
     RemoveProvider(String),
     TestProvider(String),
+    /// Read a provider's catalog into the library (on a thread of its own;
+    /// the result shows in the providers window and the status bar).
+    ScanProvider(String),
+    /// Queue the downloads that put the assets of these ops (every asset
+    /// the library knows with `None`) back into a folder, each at every
+    /// path it was added under.
+    Restore {
+        ops: Option<Vec<String>>,
+        into: PathBuf,
+    },
 }
 
 /// Where the model answers an action whose asker waits for the outcome (the
@@ -236,6 +250,8 @@ pub fn start(
         error: None,
         notice: None,
         loading: true,
+        scans: Vec::new(),
+        scans_done: mpsc::channel(),
     };
     std::thread::Builder::new()
         .name("breakdex-model".into())
@@ -286,7 +302,13 @@ struct Model {
     error: Option<String>,
     notice: Option<String>,
     loading: bool,
+    /// What each provider's last scan found, and the scans' answers.
+    scans: Vec<(String, String)>,
+    scans_done: (Sender<ScanAnswer>, Receiver<ScanAnswer>),
 }
+
+/// A scan's answer: the provider's id, and what it found in one line.
+type ScanAnswer = (String, String);
 
 /// Counts over the whole queue, for the tabs and the status bar.
 #[derive(Clone, Copy, Debug, Default)]
@@ -331,6 +353,12 @@ impl Model {
             }
             while let Ok(req) = rx.try_recv() {
                 self.take(req, &mut view_changed, &mut acted);
+            }
+            // A scan that ended brings assets and copies in: news too.
+            while let Ok((id, line)) = self.scans_done.1.try_recv() {
+                self.notice = Some(line.clone());
+                self.set_scan(id, line);
+                acted = true;
             }
             if let Err(e) = self.refresh(view_changed, acted) {
                 self.error = Some(e.to_string());
@@ -672,6 +700,48 @@ impl Model {
             loading: self.loading,
             error: self.error.clone(),
             notice: self.notice.clone(),
+            scans: self.scans.clone(),
+        }
+    }
+
+    /// Scans a provider on a thread of its own, with its own connection;
+    /// its answer comes back through `scans_done`.
+    /// A new provider (`only_if_catalogued`) is scanned only if it holds a
+    /// catalog already.
+    fn start_scan(&mut self, row: ProviderRow, only_if_catalogued: bool) {
+        if !only_if_catalogued {
+            self.set_scan(row.id.clone(), format!("scanning '{}'…", row.name));
+        }
+        let (db, done) = (self.db.clone(), self.scans_done.0.clone());
+        let spawned = std::thread::Builder::new()
+            .name("breakdex-scan".into())
+            .spawn(move || {
+                if only_if_catalogued
+                    && !Provider::open(&row).is_ok_and(|p| has_catalog(&p).unwrap_or(false))
+                {
+                    return;
+                }
+                let line = match Store::open(&db)
+                    .map_err(ScanError::Store)
+                    .and_then(|mut store| scan(&mut store, &row))
+                {
+                    Ok(r) => scan_line(&r),
+                    Err(e) => format!(
+                        "cannot scan provider '{}': {e}; nothing was changed",
+                        row.name
+                    ),
+                };
+                let _ = done.send((row.id, line));
+            });
+        if let Err(e) = spawned {
+            self.error = Some(format!("cannot start the scan: {e}"));
+        }
+    }
+
+    fn set_scan(&mut self, id: String, line: String) {
+        match self.scans.iter_mut().find(|(i, _)| *i == id) {
+            Some(slot) => slot.1 = line,
+            None => self.scans.push((id, line)),
         }
     }
 
@@ -704,6 +774,10 @@ impl Model {
                 reply,
             } => {
                 let done = register::register(s, &self.db, spec, secret);
+                if let Ok(added) = &done {
+                    let row = added.row.clone();
+                    self.start_scan(row, true);
+                }
                 return answer(reply, done, "added");
             }
             Action::UpdateProvider {
@@ -720,6 +794,42 @@ impl Model {
             }
             Action::RemoveProvider(id) => crate::providers::register::remove(s, &id)
                 .map(|n| Some(format!("provider removed, with {}", plural(n, "op")))),
+            Action::ScanProvider(id) => {
+                let row = s.provider(&id).map_err(|e| e.to_string())?;
+                self.start_scan(row, false);
+                return Ok(None);
+            }
+            Action::Restore { ops, into } => {
+                let mut hashes = Vec::new();
+                for id in ops.iter().flatten() {
+                    if let Some(op) = s.op(id).map_err(|e| e.to_string())?
+                        && !hashes.contains(&op.content_hash)
+                    {
+                        hashes.push(op.content_hash);
+                    }
+                }
+                if ops.is_some() && hashes.is_empty() {
+                    return Err(
+                        "nothing restored: the operations are no longer in the queue".into(),
+                    );
+                }
+                let req = RestoreRequest {
+                    into,
+                    hashes,
+                    ..RestoreRequest::default()
+                };
+                let plan = restore(s, &req).map_err(|e| format!("{e:#}"))?;
+                let mut line = format!(
+                    "restoring {} into {} ({} queued)",
+                    plural(plan.files, "file"),
+                    plan.into,
+                    plural(plan.queued, "download")
+                );
+                if !plan.skipped.is_empty() {
+                    line += &format!("; skipped {}", plan.skipped.join("; "));
+                }
+                Ok(Some(line))
+            }
             Action::TestProvider(id) => {
                 let row = s.provider(&id).map_err(|e| e.to_string())?;
                 return crate::providers::test_round_trip(&row)
@@ -735,6 +845,40 @@ impl Model {
         };
         result.map_err(|e| e.to_string())
     }
+}
+
+/// What a scan found, in one line.
+fn scan_line(r: &ScanReport) -> String {
+    let mut line = format!(
+        "provider '{}' holds {} described asset{} ({} new, {} known, {} path{})",
+        r.provider,
+        r.assets,
+        if r.assets == 1 { "" } else { "s" },
+        r.new,
+        r.known,
+        r.paths,
+        if r.paths == 1 { "" } else { "s" },
+    );
+    if r.objects_without_entry > 0 {
+        line += &format!(
+            "; {} object(s) no catalog describes",
+            r.objects_without_entry
+        );
+    }
+    if !r.unreadable_segments.is_empty() {
+        line += &format!(
+            "; {} unreadable catalog segment(s): {}",
+            r.unreadable_segments.len(),
+            (r.unreadable_segments.iter())
+                .map(|u| format!("{} ({})", u.name, u.reason))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !r.refused.is_empty() {
+        line += &format!("; {} entr(ies) or path(s) refused", r.refused.len());
+    }
+    line
 }
 
 /// The status line for a provider added or saved (or the error), also sent

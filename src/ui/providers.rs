@@ -274,7 +274,13 @@ pub struct ProvidersPanel {
 
 impl ProvidersPanel {
     /// Draws the window (when open); returns the actions asked for.
-    pub fn show(&mut self, ctx: &egui::Context, providers: &[ProviderStatus]) -> Vec<Action> {
+    /// `scans` says what each provider's last scan found.
+    pub fn show(
+        &mut self,
+        ctx: &egui::Context,
+        providers: &[ProviderStatus],
+        scans: &[(String, String)],
+    ) -> Vec<Action> {
         let mut actions = Vec::new();
         if !self.open {
             return actions;
@@ -295,6 +301,11 @@ impl ProvidersPanel {
                         for p in providers {
                             self.provider_row(ui, p, &mut actions);
                             ui.end_row();
+                            if let Some((_, line)) = scans.iter().find(|(id, _)| *id == p.row.id) {
+                                ui.label("");
+                                ui.label(RichText::new(line).small());
+                                ui.end_row();
+                            }
                         }
                     });
                 ui.separator();
@@ -358,6 +369,16 @@ impl ProvidersPanel {
                 .clicked()
             {
                 actions.push(Action::TestProvider(row.id.clone()));
+            }
+            if ui
+                .button("Scan")
+                .on_hover_text(
+                    "Scan for existing assets: read the catalog on this provider into the \
+                     library (every asset it holds, with its paths)",
+                )
+                .clicked()
+            {
+                actions.push(Action::ScanProvider(row.id.clone()));
             }
             if ui.button("Edit").clicked() {
                 self.form = Some(Form::edit(row));

@@ -36,7 +36,10 @@ fn make_tree(root: &Path, name: &str, seed: u64) -> PathBuf {
             _ => format!("shoot {}", i % 5),
         };
         let len = (i as usize * 977 + seed as usize) % 20_000 + 1;
-        write(&format!("{dir}/IMG_{i:04}.jpg"), pseudo_random(len, seed * 1000 + i));
+        write(
+            &format!("{dir}/IMG_{i:04}.jpg"),
+            pseudo_random(len, seed * 1000 + i),
+        );
     }
     // The same bytes at other places (and under another name).
     for i in 0..15u64 {
@@ -115,15 +118,26 @@ fn rebuild_from(provider: &str, add: AddProvider) {
     old.ok(&["add", tree.to_str().unwrap(), "--provider", provider]);
     let summary = run_until_idle(&old);
     assert_eq!(summary["failed"], 0, "{summary}");
-    assert!(summary["catalog_segments"].as_u64().unwrap() >= 1, "{summary}");
-    assert!(summary["catalog_problems"].as_array().unwrap().is_empty(), "{summary}");
+    assert!(
+        summary["catalog_segments"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+    assert!(
+        summary["catalog_problems"].as_array().unwrap().is_empty(),
+        "{summary}"
+    );
     let assets = old.ok(&["assets", "--json"]);
     let known = json(&assets).as_array().unwrap().len();
     // The tree, recorded as `cp -r` lays it out.
     let pristine = old.path("pristine");
     copy_tree(&tree, &pristine.join("library"));
     // The computer dies: database, secrets and the files are gone.
-    for f in ["library.db", "library.db-wal", "library.db-shm", "library-secrets.json"] {
+    for f in [
+        "library.db",
+        "library.db-wal",
+        "library.db-shm",
+        "library-secrets.json",
+    ] {
         let _ = std::fs::remove_file(old.path(f));
     }
     std::fs::remove_dir_all(old.path("src")).unwrap();
@@ -146,19 +160,29 @@ fn rebuild_from(provider: &str, add: AddProvider) {
     new.ok(&["restore", "--into", into.to_str().unwrap()]);
     let summary = run_until_idle(&new);
     assert_eq!(summary["failed"], 0, "{summary}");
-    assert!(summary["restore_notes"].as_array().unwrap().is_empty(), "{summary}");
+    assert!(
+        summary["restore_notes"].as_array().unwrap().is_empty(),
+        "{summary}"
+    );
     assert_same_tree(&pristine, &into);
     // The restored files are the new library's local copies.
     let listed = json(&new.ok(&["assets", "--json"]));
     for a in listed.as_array().unwrap() {
-        let local = a["local_path"].as_str().expect("every asset has local bytes now");
+        let local = a["local_path"]
+            .as_str()
+            .expect("every asset has local bytes now");
         assert!(Path::new(local).starts_with(&into), "{local}");
     }
 }
 
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    let ok = Command::new("cp").arg("-r").arg(from).arg(to).status().unwrap();
+    let ok = Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -167,7 +191,14 @@ fn a_library_is_rebuilt_from_a_local_folder_alone() {
     let drive = tempfile::tempdir().unwrap();
     let root = drive.path().join("usb");
     let add = |lib: &TempLib| {
-        lib.exec(&["provider", "add", "local", "usb", "--root", root.to_str().unwrap()])
+        lib.exec(&[
+            "provider",
+            "add",
+            "local",
+            "usb",
+            "--root",
+            root.to_str().unwrap(),
+        ])
     };
     rebuild_from("usb", &add);
 }
@@ -192,9 +223,21 @@ fn a_library_is_rebuilt_from_sftp_alone() {
     let add = |lib: &TempLib| {
         let port = port.to_string();
         lib.exec(&[
-            "provider", "add", "sftp", "box", "--host", "127.0.0.1", "--port", &port,
-            "--user", &user_name(), "--key", key.to_str().unwrap(),
-            "--root", root.to_str().unwrap(), "--trust-new-host",
+            "provider",
+            "add",
+            "sftp",
+            "box",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--user",
+            &user_name(),
+            "--key",
+            key.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+            "--trust-new-host",
         ])
     };
     rebuild_from("box", &add);
@@ -205,10 +248,18 @@ fn add_s3(lib: &TempLib, name: &str, port: u16, key_id: &str, secret: &str) -> O
     with_stdin(
         lib,
         &[
-            "provider", "add", "s3", name,
-            "--endpoint", &format!("http://127.0.0.1:{port}"),
-            "--bucket", "bx-bucket", "--path-style",
-            "--access-key-id", key_id, "--secret-stdin",
+            "provider",
+            "add",
+            "s3",
+            name,
+            "--endpoint",
+            &format!("http://127.0.0.1:{port}"),
+            "--bucket",
+            "bx-bucket",
+            "--path-style",
+            "--access-key-id",
+            key_id,
+            "--secret-stdin",
         ],
         secret,
     )
@@ -246,9 +297,12 @@ fn two_libraries_writing_one_bucket_at_once_each_see_the_union() {
         assert_success(&out, "run");
     }
     let hashes = |lib: &TempLib| -> std::collections::BTreeSet<String> {
-        (json(&lib.ok(&["assets", "--json"])).as_array().unwrap().iter())
-            .map(|a| a["content_hash"].as_str().unwrap().to_string())
-            .collect()
+        (json(&lib.ok(&["assets", "--json"]))
+            .as_array()
+            .unwrap()
+            .iter())
+        .map(|a| a["content_hash"].as_str().unwrap().to_string())
+        .collect()
     };
     let (only_a, only_b) = (hashes(&a), hashes(&b));
     let union = only_a.union(&only_b).count();
@@ -257,7 +311,11 @@ fn two_libraries_writing_one_bucket_at_once_each_see_the_union() {
     assert_eq!(scanned_a["libraries"], 2, "{scanned_a}");
     assert_eq!(scanned_a["assets"], union, "{scanned_a}");
     assert_eq!(scanned_b["assets"], union, "{scanned_b}");
-    assert_eq!(scanned_a["new"], union - only_a.len(), "a learns every asset of b");
+    assert_eq!(
+        scanned_a["new"],
+        union - only_a.len(),
+        "a learns every asset of b"
+    );
     assert_eq!(scanned_b["new"], union - only_b.len());
     assert_eq!(scanned_a["objects_without_entry"], 0);
     assert_eq!(hashes(&a), hashes(&b));
@@ -335,19 +393,41 @@ fn hostile_paths_and_damaged_segments_are_refused_by_name_and_the_rest_restored(
         described(&good, 10, &["kept/good.txt"]),
         described(&hostile, 13, &paths),
     ];
-    put_segment(&root, "aaaa", 1, &format::encode("aaaa", 1, false, "t", &entries));
+    put_segment(
+        &root,
+        "aaaa",
+        1,
+        &format::encode("aaaa", 1, false, "t", &entries),
+    );
     // Damaged ones: each named and skipped.
     let whole = format::encode("bbbb", 1, false, "t", &[described(&good, 10, &["b.txt"])]);
     let truncated = put_segment(&root, "bbbb", 1, &whole[..whole.len() - 9]);
     let not_catalog = put_segment(&root, "cccc", 1, b"GIF89a, not a catalog at all");
     let text = String::from_utf8(zstd::decode_all(&whole[..]).unwrap()).unwrap();
     let tampered = text.replace("b.txt", "c.txt");
-    let bad_sum = put_segment(&root, "dddd", 1, &zstd::encode_all(tampered.as_bytes(), 3).unwrap());
+    let bad_sum = put_segment(
+        &root,
+        "dddd",
+        1,
+        &zstd::encode_all(tampered.as_bytes(), 3).unwrap(),
+    );
     let future = text.replace("\"breakdex_catalog\":1", "\"breakdex_catalog\":9");
-    let newer = put_segment(&root, "eeee", 1, &zstd::encode_all(future.as_bytes(), 3).unwrap());
+    let newer = put_segment(
+        &root,
+        "eeee",
+        1,
+        &zstd::encode_all(future.as_bytes(), 3).unwrap(),
+    );
     let other_lib = put_segment(&root, "ffff", 1, &whole);
 
-    lib.ok(&["provider", "add", "local", "drive", "--root", root.to_str().unwrap()]);
+    lib.ok(&[
+        "provider",
+        "add",
+        "local",
+        "drive",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
     let o = lib.exec(&["provider", "scan", "drive", "--json"]);
     assert_eq!(o.status.code(), Some(1), "unreadable segments: exit 1");
     let report = json(&o);
@@ -355,7 +435,12 @@ fn hostile_paths_and_damaged_segments_are_refused_by_name_and_the_rest_restored(
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| (u["name"].as_str().unwrap().into(), u["reason"].as_str().unwrap().into()))
+        .map(|u| {
+            (
+                u["name"].as_str().unwrap().into(),
+                u["reason"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     for (name, reason) in [
         (&truncated, "truncated"),
@@ -364,7 +449,9 @@ fn hostile_paths_and_damaged_segments_are_refused_by_name_and_the_rest_restored(
         (&newer, "newer Breakdex"),
         (&other_lib, "not ffff"),
     ] {
-        let said = unreadable.get(name).unwrap_or_else(|| panic!("{name} not named: {report}"));
+        let said = unreadable
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} not named: {report}"));
         assert!(said.contains(reason), "{name}: {said}");
         assert!(stderr(&o).contains(name.as_str()), "{}", stderr(&o));
     }
@@ -386,10 +473,16 @@ fn hostile_paths_and_damaged_segments_are_refused_by_name_and_the_rest_restored(
     let into = lib.path("restore");
     lib.ok(&["restore", "--into", into.to_str().unwrap()]);
     assert_eq!(run_until_idle(&lib)["failed"], 0);
-    assert_eq!(std::fs::read(into.join("kept/good.txt")).unwrap(), b"good bytes");
+    assert_eq!(
+        std::fs::read(into.join("kept/good.txt")).unwrap(),
+        b"good bytes"
+    );
     // The hostile asset was restored at its one sound path only; nothing
     // landed outside the folder.
-    assert_eq!(std::fs::read(into.join("kept/hostile.txt")).unwrap(), b"hostile bytes");
+    assert_eq!(
+        std::fs::read(into.join("kept/hostile.txt")).unwrap(),
+        b"hostile bytes"
+    );
     assert_eq!(files_under(&into).len(), 2, "{:?}", files_under(&into));
     assert!(!outside.exists() && !lib.path("escaped.txt").exists());
     assert!(!Path::new("/etc/passwd-breakdex").exists());
@@ -411,11 +504,17 @@ fn a_restore_never_overwrites_a_different_file() {
     lib.ok(&["restore", "--into", into.to_str().unwrap()]);
     let summary = run_until_idle(&lib);
     assert_eq!(summary["failed"], 0);
-    assert_eq!(std::fs::read(into.join("t/a.txt")).unwrap(), b"someone else's");
+    assert_eq!(
+        std::fs::read(into.join("t/a.txt")).unwrap(),
+        b"someone else's"
+    );
     let notes = summary["restore_notes"].as_array().unwrap();
     assert_eq!(notes.len(), 1, "{summary}");
     let note = notes[0].as_str().unwrap();
-    assert!(note.contains("holds other bytes") && note.contains("a.txt"), "{note}");
+    assert!(
+        note.contains("holds other bytes") && note.contains("a.txt"),
+        "{note}"
+    );
     let beside: Vec<PathBuf> = files_under(&into.join("t"))
         .into_iter()
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("a ("))
@@ -464,7 +563,11 @@ fn restore_refuses_a_folder_it_cannot_use_before_queueing_anything() {
             .args(["restore", "--into", locked.to_str().unwrap()]),
     );
     assert_failure(&o, "restore into a read-only folder");
-    assert!(stderr(&o).contains("not writable") || stderr(&o).contains("ermission"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not writable") || stderr(&o).contains("ermission"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(lib.ops_json().len(), ops_before, "nothing was queued");
 }
 
@@ -514,19 +617,37 @@ fn an_offline_provider_stops_a_scan_and_makes_a_restore_wait() {
     let fresh = TempLib::new();
     let usb = fresh.path("usb");
     std::fs::create_dir(&usb).unwrap();
-    fresh.ok(&["provider", "add", "local", "usb", "--root", usb.to_str().unwrap()]);
+    fresh.ok(&[
+        "provider",
+        "add",
+        "local",
+        "usb",
+        "--root",
+        usb.to_str().unwrap(),
+    ]);
     std::fs::remove_dir(&usb).unwrap();
     std::os::unix::fs::symlink(&root, &usb).unwrap();
     std::fs::rename(&root, &away).unwrap();
     let o = fresh.exec(&["provider", "scan", "usb"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("offline") && stderr(&o).contains("nothing was changed"));
-    assert_eq!(json(&fresh.ok(&["assets", "--json"])).as_array().unwrap().len(), 0);
+    assert_eq!(
+        json(&fresh.ok(&["assets", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 
     let into = lib.path("into");
     lib.ok(&["restore", "--into", into.to_str().unwrap()]);
     let o = lib.exec(&["run", "--until-idle"]);
-    assert_eq!(o.status.code(), Some(3), "waits for the provider: {}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "waits for the provider: {}",
+        stderr(&o)
+    );
     std::fs::rename(&away, &root).unwrap();
     assert_eq!(run_until_idle(&lib)["failed"], 0);
     assert_same_tree(&tree, &into.join("t"));
@@ -541,11 +662,21 @@ fn a_second_scan_changes_nothing() {
     run_until_idle(&lib);
     let fresh = TempLib::new();
     let root = lib.backup_root();
-    fresh.ok(&["provider", "add", "local", "usb", "--root", root.to_str().unwrap()]);
+    fresh.ok(&[
+        "provider",
+        "add",
+        "local",
+        "usb",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
     let listing = || stdout(&fresh.ok(&["assets", "--json"]));
     let first = listing();
     let again = scan(&fresh, "usb");
-    assert_eq!((again["new"].as_u64(), again["known"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(
+        (again["new"].as_u64(), again["known"].as_u64()),
+        (Some(0), Some(3))
+    );
     assert_eq!(again["new_paths"], 0);
     assert_eq!(listing(), first);
     let assets = json(&fresh.ok(&["assets", "--json"]));
@@ -576,12 +707,29 @@ fn a_deleted_copy_is_no_longer_promised() {
     lib.ok(&["add", tree.to_str().unwrap()]);
     run_until_idle(&lib);
     let hash = hash_of(&tree.join("a.txt"));
-    lib.ok(&["enqueue", "delete_remote", "--provider", "local-backup", "--hash", &hash]);
+    lib.ok(&[
+        "enqueue",
+        "delete_remote",
+        "--provider",
+        "local-backup",
+        "--hash",
+        &hash,
+    ]);
     let summary = run_until_idle(&lib);
-    assert!(summary["catalog_entries"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(
+        summary["catalog_entries"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
     let fresh = TempLib::new();
     let root = lib.backup_root();
-    fresh.ok(&["provider", "add", "local", "usb", "--root", root.to_str().unwrap()]);
+    fresh.ok(&[
+        "provider",
+        "add",
+        "local",
+        "usb",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
     let found = scan(&fresh, "usb");
     assert_eq!(found["assets"], 2, "{found}");
     assert_eq!(found["entries_without_object"], 0, "{found}");
@@ -599,7 +747,14 @@ fn objects_without_entries_and_entries_without_objects_are_counted() {
     let stray = put_object(&root, b"nobody described me");
     std::fs::remove_file(object_path(&root, &hash_of(&tree.join("b.txt")))).unwrap();
     let fresh = TempLib::new();
-    fresh.ok(&["provider", "add", "local", "usb", "--root", root.to_str().unwrap()]);
+    fresh.ok(&[
+        "provider",
+        "add",
+        "local",
+        "usb",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
     let found = scan(&fresh, "usb");
     assert_eq!(found["assets"], 2);
     assert_eq!(found["objects_without_entry"], 1);
@@ -621,13 +776,24 @@ fn copies_without_catalog_entries_are_described_by_the_next_run() {
     let root = lib.backup_root();
     std::fs::remove_dir_all(root.join("catalog")).unwrap();
     let c = rusqlite::Connection::open(lib.db()).unwrap();
-    c.execute_batch("DELETE FROM catalog_state; DELETE FROM catalog_segments;").unwrap();
+    c.execute_batch("DELETE FROM catalog_state; DELETE FROM catalog_segments;")
+        .unwrap();
     drop(c);
     let summary = run_until_idle(&lib);
-    let assets = json(&lib.ok(&["assets", "--json"])).as_array().unwrap().len();
+    let assets = json(&lib.ok(&["assets", "--json"]))
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(summary["catalog_entries"], assets, "{summary}");
     let fresh = TempLib::new();
-    fresh.ok(&["provider", "add", "local", "usb", "--root", root.to_str().unwrap()]);
+    fresh.ok(&[
+        "provider",
+        "add",
+        "local",
+        "usb",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
     assert_eq!(scan(&fresh, "usb")["assets"], assets);
 }
 
@@ -667,14 +833,27 @@ fn a_run_killed_before_its_catalog_is_written_is_completed_by_the_next() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert!(copies > mark, "the kill left copies without entries ({copies} > {mark})");
+    assert!(
+        copies > mark,
+        "the kill left copies without entries ({copies} > {mark})"
+    );
     drop(c);
     assert_eq!(run_until_idle(&lib)["failed"], 0);
     let fresh = TempLib::new();
     let root = lib.backup_root();
-    fresh.ok(&["provider", "add", "local", "usb", "--root", root.to_str().unwrap()]);
+    fresh.ok(&[
+        "provider",
+        "add",
+        "local",
+        "usb",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
     let found = scan(&fresh, "usb");
-    let assets = json(&lib.ok(&["assets", "--json"])).as_array().unwrap().len();
+    let assets = json(&lib.ok(&["assets", "--json"]))
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(found["assets"], assets, "{found}");
     assert_eq!(found["objects_without_entry"], 0, "{found}");
 }
@@ -693,7 +872,14 @@ fn many_small_segments_are_compacted() {
     }
     assert!(segments() < 10, "{} segments left", segments());
     let fresh = TempLib::new();
-    fresh.ok(&["provider", "add", "local", "usb", "--root", root.to_str().unwrap()]);
+    fresh.ok(&[
+        "provider",
+        "add",
+        "local",
+        "usb",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
     let found = scan(&fresh, "usb");
     assert_eq!(found["assets"], 34, "{found}");
     assert_eq!(found["paths"], 34, "{found}");
@@ -729,4 +915,85 @@ fn the_catalog_holds_no_secret_and_no_local_path() {
     assert!(text.contains("\"t/sub/c.txt\""), "{text}");
     assert!(!text.contains(&secret) && !text.contains(&key_id));
     assert!(!text.contains(lib.dir.path().to_str().unwrap()), "{text}");
+}
+
+// ---------------------------------------------------------------------------
+// The window.
+
+/// The providers window's Scan reads a provider's catalog into the library
+/// and shows what it found; File → Restore library to… (here given its
+/// folder, as the folder picker would) queues the restore, and selected
+/// ops' "Restore to…" restores their assets only.
+#[test]
+fn the_window_scans_a_provider_and_restores_from_it() {
+    use egui_kittest::kittest::Queryable;
+
+    let old = TempLib::new();
+    let tree = make_small_tree(&old);
+    old.ok(&["add", tree.to_str().unwrap()]);
+    run_until_idle(&old);
+
+    let lib = TempLib::new();
+    {
+        // Added without the command line's scan: the window's is tested.
+        let mut store = breakdex::store::Store::open(&lib.db()).unwrap();
+        let root = old.backup_root();
+        store
+            .add_provider(
+                "usb",
+                breakdex::store::ProviderKind::Local,
+                &serde_json::json!({ "root": root }),
+                4,
+            )
+            .unwrap();
+    }
+    let mut h = crate::ui::harness(&lib.db());
+    crate::ui::settle(&mut h, "first load", |app| !app.model.snapshot.loading);
+    h.get_by_label("🗄 Providers").click();
+    h.run_steps(2);
+    let at = (h.state().model.snapshot.providers.iter())
+        .position(|p| p.row.name == "usb")
+        .unwrap();
+    h.query_all_by_label("Scan").nth(at).unwrap().click();
+    let found = |app: &breakdex::ui::App| {
+        (app.model.snapshot.scans.iter())
+            .any(|(_, line)| line.contains("holds 3 described assets (3 new"))
+    };
+    crate::ui::settle(&mut h, "the scan's result", found);
+    assert!(
+        h.query_all_by_label_contains("holds 3 described assets")
+            .next()
+            .is_some(),
+        "the providers window shows the result"
+    );
+    assert_eq!(
+        json(&lib.ok(&["assets", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let into = lib.path("restored");
+    h.state_mut().restore_to(None, into.clone());
+    crate::ui::settle(&mut h, "the restore queued", |app| {
+        (app.model.snapshot.notice.as_deref()).is_some_and(|n| n.contains("restoring 3 files"))
+    });
+    assert_eq!(run_until_idle(&lib)["failed"], 0);
+    assert_same_tree(&tree, &into.join("t"));
+
+    // One op's asset only.
+    let ops = lib.ops_json();
+    let one = ops
+        .iter()
+        .find(|op| op["asset_name"] == "b.txt")
+        .map(|op| op["id"].as_str().unwrap().to_string())
+        .unwrap();
+    let only = lib.path("only-b");
+    h.state_mut().restore_to(Some(vec![one]), only.clone());
+    crate::ui::settle(&mut h, "the second restore queued", |app| {
+        (app.model.snapshot.notice.as_deref()).is_some_and(|n| n.contains("restoring 1 file"))
+    });
+    assert_eq!(run_until_idle(&lib)["failed"], 0);
+    assert_eq!(files_under(&only), [only.join("t/b.txt")]);
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::common::{
     TempLib, assert_failure, assert_no_panic, assert_success, files_under, hash_of, object_path,
-    output_of, run_summary, stderr, stderr_line_with, stdout,
+    output_of, provider_files, run_summary, stderr, stderr_line_with, stdout,
 };
 
 /// A path as a command-line argument.
@@ -586,7 +586,9 @@ fn happy_path_end_to_end() {
     assert_success(&o, "run --until-idle");
     assert_eq!(
         run_summary(&o),
-        serde_json::json!({"completed": 4, "failed": 0, "retried": 0, "rescued": 0, "offline": []})
+        serde_json::json!({"completed": 4, "failed": 0, "retried": 0, "rescued": 0, "offline": [],
+            "restored": 0, "restore_notes": [],
+            "catalog_segments": 1, "catalog_entries": 4, "catalog_problems": []})
     );
 
     // Every object byte-identical to its source, and nothing else on the provider.
@@ -601,7 +603,7 @@ fn happy_path_end_to_end() {
     }
     let mut expected: Vec<PathBuf> = hashes.iter().map(|h| object_path(&root, h)).collect();
     expected.sort();
-    assert_eq!(files_under(&root), expected, "only the objects");
+    assert_eq!(provider_files(&root), expected, "only the objects");
 
     let sizes: BTreeMap<String, u64> = files
         .iter()
@@ -984,7 +986,7 @@ fn a_source_changed_after_add_fails_permanently_and_leaves_nothing_behind() {
         }
     }
     assert_eq!(
-        files_under(&lib.backup_root()),
+        provider_files(&lib.backup_root()),
         vec![object_path(&lib.backup_root(), &hash_of(&good))],
         "nothing but the good object, no temporary file"
     );

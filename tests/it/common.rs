@@ -338,3 +338,24 @@ pub fn object_path(root: &Path, hash: &str) -> PathBuf {
         .join(&hash[2..4])
         .join(hash)
 }
+
+/// The files under a provider's folder but for its catalog (`catalog/`,
+/// which every run that stores something writes): the objects, and what
+/// must not be there.
+pub fn provider_files(root: &Path) -> Vec<PathBuf> {
+    let catalog = root.join("catalog");
+    files_under(root)
+        .into_iter()
+        .filter(|p| !p.starts_with(&catalog))
+        .collect()
+}
+
+/// S3 keys but for the catalog's.
+pub fn without_catalog_keys(keys: &serde_json::Value) -> serde_json::Value {
+    keys.as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| !k.as_str().unwrap().contains("catalog/"))
+        .cloned()
+        .collect()
+}

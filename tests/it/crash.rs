@@ -10,8 +10,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    COMMAND_TIMEOUT, TempLib, assert_success, files_under, object_path, output_of, pseudo_random,
-    run_summary, stderr, stdout,
+    COMMAND_TIMEOUT, TempLib, assert_success, files_under, object_path, output_of, provider_files,
+    pseudo_random, run_summary, stderr, stdout,
 };
 
 /// Writes `count` files under `in/`: mostly small ones, and every `big_every`-th
@@ -125,7 +125,7 @@ fn assert_all_done_and_clean(lib: &TempLib, files: &[(PathBuf, String)]) {
     }
     let mut expected: Vec<PathBuf> = files.iter().map(|(_, h)| object_path(&root, h)).collect();
     expected.sort();
-    let found = files_under(&root);
+    let found = provider_files(&root);
     let stray: Vec<&PathBuf> = found.iter().filter(|p| !expected.contains(p)).collect();
     assert!(stray.is_empty(), "stray files on the provider: {stray:?}");
     assert_eq!(found.len(), expected.len());

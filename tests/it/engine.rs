@@ -11,7 +11,7 @@ use breakdex::providers::object_key;
 use breakdex::setup;
 use breakdex::store::{NewOp, OpQuery, OpState, OpType, ProviderKind, ProviderRow, Store};
 
-use crate::common::{TempLib, files_under, hash_of};
+use crate::common::{TempLib, files_under, hash_of, provider_files};
 
 /// A library with one local provider ("remote") and some files to add.
 struct Lib {
@@ -123,7 +123,7 @@ fn upload_verify_download_delete_keep_asset_copies_true() {
         assert_eq!(copies[0].remote_key, object_key(hash));
     }
     // Nothing but the objects on the provider.
-    assert_eq!(files_under(&l.lib.path("remote")).len(), 4);
+    assert_eq!(provider_files(&l.lib.path("remote")).len(), 4);
 
     // Verify all.
     for (_, hash) in &files {

@@ -572,12 +572,12 @@ fn the_same_live_work_is_queued_once() {
     f.store
         .record_assets(
             &[ManifestEntry {
-            content_hash: hash(7),
-            size_bytes: 100,
-            original_name: "seven.bin".into(),
-            local_path: None,
-            media_type: "application/octet-stream".into(),
-            added_at: String::new(),
+                content_hash: hash(7),
+                size_bytes: 100,
+                original_name: "seven.bin".into(),
+                local_path: None,
+                media_type: "application/octet-stream".into(),
+                added_at: String::new(),
             }],
             &[],
         )
