@@ -39,7 +39,7 @@ pub struct App {
     import_problems: Vec<String>,
     picking: Option<Receiver<Vec<PathBuf>>>,
     /// The ops whose assets are to be restored, while their folder is picked.
-    picking_restore: Option<(Option<Vec<String>>, Receiver<Option<PathBuf>>)>,
+    picking_restore: Option<RestorePick>,
     providers: ProvidersPanel,
     /// An op's error shown in full: (title, message).
     details: Option<(String, String)>,
@@ -54,6 +54,10 @@ pub struct App {
     pub notices: Notices,
     ctx: egui::Context,
 }
+
+/// A restore waiting for its folder: the ops whose assets go (`None`: all),
+/// and the folder picker's answer to come.
+type RestorePick = (Option<Vec<String>>, Receiver<Option<PathBuf>>);
 
 impl App {
     /// Opens the library at `db`. With `engine: Some(paused)` it also runs
