@@ -13,6 +13,8 @@
 //! segments are still read. Unknown fields are ignored (a later version 1
 //! may add some); a higher `breakdex_catalog` number is refused.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::store::{CatalogAsset, Described};
@@ -24,8 +26,8 @@ pub const SEGMENT_SUFFIX: &str = ".jsonl.zst";
 /// Most bytes a segment may hold once decompressed (a hostile segment must
 /// not fill memory): 40 times the largest one Breakdex writes.
 const MAX_DECOMPRESSED: usize = 1 << 30;
-/// zstd's level: fast, and a catalog compresses about fourfold.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd's level: the fastest; a catalog still compresses about fourfold.
+const ZSTD_LEVEL: i32 = 1;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -45,27 +47,30 @@ struct End {
     blake3: String,
 }
 
-/// One line of a segment about an asset.
+/// One line of a segment about an asset (borrowing what it is written
+/// from, or read from where it can).
 #[derive(Serialize, Deserialize)]
-struct Line {
-    hash: String,
+struct Line<'a> {
+    #[serde(borrow)]
+    hash: Cow<'a, str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    media_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    added_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    paths: Vec<LinePath>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    removed_at: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    media_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    added_at: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
+    paths: Vec<LinePath<'a>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    removed_at: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct LinePath {
-    path: String,
-    #[serde(default)]
-    added_at: String,
+struct LinePath<'a> {
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    #[serde(default, borrow)]
+    added_at: Cow<'a, str>,
 }
 
 /// A segment read back.
@@ -120,27 +125,28 @@ pub fn encode(
     };
     push_line(&mut text, &header);
     for e in entries {
+        let hash = Cow::Borrowed(e.content_hash.as_str());
         let line = match &e.described {
             Some(d) => Line {
-                hash: e.content_hash.clone(),
+                hash,
                 size: Some(d.size_bytes),
-                media_type: Some(d.media_type.clone()),
-                added_at: Some(d.added_at.clone()),
+                media_type: Some(Cow::Borrowed(&d.media_type)),
+                added_at: Some(Cow::Borrowed(&d.added_at)),
                 paths: (d.paths.iter())
                     .map(|(path, added_at)| LinePath {
-                        path: path.clone(),
-                        added_at: added_at.clone(),
+                        path: Cow::Borrowed(path),
+                        added_at: Cow::Borrowed(added_at),
                     })
                     .collect(),
                 removed_at: None,
             },
             None => Line {
-                hash: e.content_hash.clone(),
+                hash,
                 size: None,
                 media_type: None,
                 added_at: None,
                 paths: Vec::new(),
-                removed_at: Some(e.removed_at.clone().unwrap_or_default()),
+                removed_at: Some(Cow::Borrowed(e.removed_at.as_deref().unwrap_or_default())),
             },
         };
         push_line(&mut text, &line);
@@ -256,11 +262,12 @@ fn entry(line: Line) -> Result<CatalogAsset, String> {
     {
         return Err("not a content hash (64 lowercase hex digits)".into());
     }
+    let content_hash = line.hash.into_owned();
     if let Some(removed_at) = line.removed_at {
         return Ok(CatalogAsset {
-            content_hash: line.hash,
+            content_hash,
             described: None,
-            removed_at: Some(removed_at),
+            removed_at: Some(removed_at.into_owned()),
         });
     }
     let size = line
@@ -268,17 +275,15 @@ fn entry(line: Line) -> Result<CatalogAsset, String> {
         .filter(|s| *s >= 0)
         .ok_or("no size, or a negative one")?;
     Ok(CatalogAsset {
-        content_hash: line.hash,
+        content_hash,
         described: Some(Described {
             size_bytes: size,
             media_type: line
                 .media_type
-                .unwrap_or_else(|| "application/octet-stream".into()),
-            added_at: line.added_at.unwrap_or_default(),
-            paths: line
-                .paths
-                .into_iter()
-                .map(|p| (p.path, p.added_at))
+                .map_or_else(|| "application/octet-stream".into(), Cow::into_owned),
+            added_at: line.added_at.map(Cow::into_owned).unwrap_or_default(),
+            paths: (line.paths.into_iter())
+                .map(|p| (p.path.into_owned(), p.added_at.into_owned()))
                 .collect(),
         }),
         removed_at: None,

@@ -128,7 +128,10 @@ struct State {
 impl State {
     fn flush(&mut self, flush: Flush) -> Flushed {
         let mut flushed = Flushed::default();
-        let backlog = match self.store.catalog_backlog() {
+        // A flush of everything needs only to know which catalogs lack
+        // anything: each is written until it lacks nothing.
+        let enough = if flush.all { 1 } else { WRITE_AT };
+        let backlog = match self.store.catalog_backlog(enough) {
             Ok(b) => b,
             Err(e) => {
                 flushed.problems.push(Failure::transient(format!(
@@ -138,19 +141,23 @@ impl State {
             }
         };
         let now = Instant::now();
-        self.waiting_since.retain(|id, _| backlog.contains_key(id));
+        if !flush.all {
+            self.waiting_since.retain(|id, _| backlog.contains_key(id));
+        }
         for provider in &flush.providers {
             let Some(&lacking) = backlog.get(&provider.id) else {
                 continue;
             };
-            let since = *self.waiting_since.entry(provider.id.clone()).or_insert(now);
-            let due = lacking >= WRITE_AT || now.duration_since(since) >= WRITE_EVERY;
-            let resting = self
-                .failed_at
-                .get(&provider.id)
-                .is_some_and(|t| now.duration_since(*t) < RETRY_AFTER);
-            if !flush.all && (!due || resting) {
-                continue;
+            if !flush.all {
+                let since = *self.waiting_since.entry(provider.id.clone()).or_insert(now);
+                let due = lacking >= WRITE_AT || now.duration_since(since) >= WRITE_EVERY;
+                let resting = self
+                    .failed_at
+                    .get(&provider.id)
+                    .is_some_and(|t| now.duration_since(*t) < RETRY_AFTER);
+                if !due || resting {
+                    continue;
+                }
             }
             match self.write_all_pending(provider, &mut flushed) {
                 Ok(()) => {
@@ -180,6 +187,7 @@ impl State {
     ) -> Result<(), Failure> {
         let owner = self.owner.clone();
         loop {
+            let t = Instant::now();
             let taken = self
                 .store
                 .catalog_take(&provider.id, &owner.id, LEASE, SEGMENT_ENTRIES, |o| {
@@ -187,7 +195,18 @@ impl State {
                 })
                 .map_err(library_failure)?;
             let Some(segment) = taken else { break };
+            tracing::debug!(
+                "catalog of '{}': {} entries read in {:?}",
+                provider.name,
+                segment.entries.len(),
+                t.elapsed()
+            );
             self.write_segment(provider, &segment, false)?;
+            tracing::debug!(
+                "catalog of '{}': segment written after {:?}",
+                provider.name,
+                t.elapsed()
+            );
             flushed.segments += 1;
             flushed.entries += segment.entries.len() as u64;
             if !segment.more {
@@ -212,6 +231,7 @@ impl State {
         snapshot: bool,
     ) -> Result<(), Failure> {
         let written_at = timestamp(SystemTime::now());
+        let t = Instant::now();
         let bytes = format::encode(
             &self.library,
             segment.seq,
@@ -221,6 +241,10 @@ impl State {
         );
         let name = format::segment_name(&self.library, segment.seq, &bytes);
         let len = bytes.len();
+        tracing::debug!(
+            "catalog segment {name}: {len} bytes encoded in {:?}",
+            t.elapsed()
+        );
         self.runtime.block_on(io::put(provider, &name, bytes))?;
         self.store
             .catalog_written(segment, &name, len, &self.owner.id)

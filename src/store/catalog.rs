@@ -95,19 +95,25 @@ impl Store {
     }
 
     /// How many entries each provider's catalog still lacks (copies and paths
-    /// past its marks, removals), for the providers that lack any.
-    pub fn catalog_backlog(&self) -> Result<HashMap<String, i64>> {
+    /// past its marks, removals), for the providers that lack any; each kind
+    /// is counted up to `enough` only.
+    pub fn catalog_backlog(&self, enough: i64) -> Result<HashMap<String, i64>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.id,
-                 (SELECT count(*) FROM asset_copies c
-                  WHERE c.id > COALESCE(s.copies_mark, 0) AND c.provider_id = p.id)
-               + (SELECT count(*) FROM asset_paths ap
+                 (SELECT count(*) FROM (SELECT 1 FROM asset_copies c
+                  WHERE c.id > COALESCE(s.copies_mark, 0) AND c.provider_id = p.id LIMIT ?1))
+               + (SELECT count(*) FROM (SELECT 1 FROM asset_paths ap
                   JOIN asset_copies c ON c.content_hash = ap.content_hash AND c.provider_id = p.id
-                  WHERE ap.id > COALESCE(s.paths_mark, 0))
-               + (SELECT count(*) FROM catalog_removals r WHERE r.provider_id = p.id)
+                  WHERE ap.to_known = 1 AND ap.id > COALESCE(s.paths_mark, 0)
+                    AND c.id <= COALESCE(s.copies_mark, 0)
+                  LIMIT ?1))
+               + (SELECT count(*) FROM (SELECT 1 FROM catalog_removals r
+                  WHERE r.provider_id = p.id LIMIT ?1))
              FROM sync_providers p LEFT JOIN catalog_state s ON s.provider_id = p.id",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let rows = stmt.query_map([enough], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
         let mut backlog = HashMap::new();
         for row in rows {
             let (id, n) = row?;
@@ -163,22 +169,55 @@ impl Store {
         )?;
         // Fetch one more than the limit of each kind: whether more is left.
         let take = limit as i64 + 1;
-        let copies: Vec<(i64, String)> = tx
-            .prepare_cached(
-                "SELECT id, content_hash FROM asset_copies
-                 WHERE id > ?1 AND provider_id = ?2 ORDER BY id LIMIT ?3",
-            )?
-            .query_map(params![copies_mark, provider_id, take], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+        // The copies recorded since the mark, described as they are now: in
+        // one pass over the copies' order, with their paths.
+        let mut entries: Vec<CatalogAsset> = Vec::new();
+        let mut last_copy = copies_mark;
+        let mut more = false;
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT c.id, m.content_hash, m.size_bytes, m.media_type, m.added_at
+                 FROM asset_copies c JOIN asset_manifest m ON m.content_hash = c.content_hash
+                 WHERE c.id > ?1 AND c.provider_id = ?2 ORDER BY c.id LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![copies_mark, provider_id, take], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    CatalogAsset {
+                        content_hash: r.get(1)?,
+                        described: Some(Described {
+                            size_bytes: r.get(2)?,
+                            media_type: r.get(3)?,
+                            added_at: r.get(4)?,
+                            paths: Vec::new(),
+                        }),
+                        removed_at: None,
+                    },
+                ))
+            })?;
+            for row in rows {
+                let (id, entry) = row?;
+                if entries.len() == limit {
+                    more = true;
+                    break;
+                }
+                last_copy = id;
+                entries.push(entry);
+            }
+        }
+        if last_copy > copies_mark {
+            attach_paths(&tx, paths_mark, limit, &mut entries)?;
+        }
+        // Paths recorded since the mark for contents known before (a copy of
+        // theirs may be in the catalog already); a new copy's entry has all
+        // its paths anyway.
         let paths: Vec<(i64, String)> = tx
             .prepare_cached(
                 "SELECT ap.id, ap.content_hash FROM asset_paths ap
                  JOIN asset_copies c ON c.content_hash = ap.content_hash AND c.provider_id = ?2
-                 WHERE ap.id > ?1 ORDER BY ap.id LIMIT ?3",
+                 WHERE ap.to_known = 1 AND ap.id > ?1 AND c.id <= ?3 ORDER BY ap.id LIMIT ?4",
             )?
-            .query_map(params![paths_mark, provider_id, take], |r| {
+            .query_map(params![paths_mark, provider_id, copies_mark, take], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -191,39 +230,37 @@ impl Store {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let more = copies.len() > limit || paths.len() > limit || removals.len() > limit;
-        let (copies, paths, removals) = (
-            &copies[..copies.len().min(limit)],
+        more |= paths.len() > limit || removals.len() > limit;
+        let (paths, removals) = (
             &paths[..paths.len().min(limit)],
             &removals[..removals.len().min(limit)],
         );
         // The marks go as far as what was read; with nothing more to read,
         // to the newest path (those of assets this provider lacks included).
-        let copies_mark = copies.last().map_or(copies_mark, |c| c.0);
+        // (While more copies are to come, the path mark stays, so that their
+        // new contents' paths are still read in one pass next time.)
+        let copies_mark = last_copy;
         let paths_mark = match paths.last() {
             Some(p) if more => p.0,
+            _ if more => paths_mark,
             _ => tx.query_row(
                 "SELECT MAX(?1, COALESCE((SELECT MAX(id) FROM asset_paths), 0))",
                 [paths_mark],
                 |r| r.get(0),
             )?,
         };
-        let mut hashes: Vec<&str> = Vec::new();
-        let mut seen = HashSet::new();
-        for h in (copies.iter().map(|c| c.1.as_str()))
-            .chain(paths.iter().map(|p| p.1.as_str()))
+        // The other assets to describe (paths added, removals), each once.
+        let mut seen: HashSet<String> = entries.iter().map(|e| e.content_hash.clone()).collect();
+        let others: Vec<&str> = (paths.iter().map(|p| p.1.as_str()))
             .chain(removals.iter().map(|r| r.1.as_str()))
-        {
-            if seen.insert(h) {
-                hashes.push(h);
-            }
-        }
-        let mut entries = described_in(&tx, provider_id, &hashes)?;
+            .filter(|h| seen.insert(h.to_string()))
+            .collect();
         let removed_at: HashMap<&str, &str> = removals
             .iter()
             .map(|(_, h, at)| (h.as_str(), at.as_str()))
             .collect();
-        for e in &mut entries {
+        let mut described = described_in(&tx, provider_id, &others)?;
+        for e in &mut described {
             if e.described.is_none() {
                 e.removed_at = removed_at
                     .get(e.content_hash.as_str())
@@ -231,17 +268,19 @@ impl Store {
             }
         }
         // Neither held nor said removed: nothing to say of it.
-        entries.retain(|e| e.described.is_some() || e.removed_at.is_some());
+        described.retain(|e| e.described.is_some() || e.removed_at.is_some());
+        let known: HashSet<&str> = described.iter().map(|e| e.content_hash.as_str()).collect();
         // A removal of content the library no longer knows at all.
-        for (h, at) in &removed_at {
-            if !entries.iter().any(|e| e.content_hash == *h) {
-                entries.push(CatalogAsset {
-                    content_hash: h.to_string(),
-                    described: None,
-                    removed_at: Some(at.to_string()),
-                });
-            }
-        }
+        let unknown: Vec<CatalogAsset> = (removed_at.iter())
+            .filter(|(h, _)| !known.contains(*h) && others.contains(h))
+            .map(|(h, at)| CatalogAsset {
+                content_hash: h.to_string(),
+                described: None,
+                removed_at: Some(at.to_string()),
+            })
+            .collect();
+        entries.extend(described);
+        entries.extend(unknown);
         let segment = PendingSegment {
             provider_id: provider_id.to_string(),
             seq,
@@ -434,7 +473,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, NULL, ?4, ?5) ON CONFLICT (content_hash) DO NOTHING",
             )?;
             let mut path = tx.prepare_cached(
-                "INSERT INTO asset_paths (content_hash, path, added_at) VALUES (?1, ?2, ?3)
+                "INSERT INTO asset_paths (content_hash, path, added_at, to_known) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (content_hash, path) DO NOTHING",
             )?;
             let mut copy = tx.prepare_cached(
@@ -455,13 +494,14 @@ impl Store {
                     &d.media_type,
                     &d.added_at,
                 ];
-                if manifest.execute(args.as_slice())? == 1 {
-                    counts.new += 1;
-                } else {
+                let known = manifest.execute(args.as_slice())? == 0;
+                if known {
                     counts.known += 1;
+                } else {
+                    counts.new += 1;
                 }
                 for (p, at) in &d.paths {
-                    counts.new_paths += path.execute(params![a.content_hash, p, at])?;
+                    counts.new_paths += path.execute(params![a.content_hash, p, at, known])?;
                 }
                 counts.new_copies += copy.execute(params![
                     a.content_hash,
@@ -476,18 +516,69 @@ impl Store {
     }
 }
 
-/// The catalog entries of these assets on a provider: described if the
-/// library records a copy there, otherwise removed (its time set by the
-/// caller). Assets the manifest lacks are left out.
-fn described_in(
+/// Most paths read in one pass by [`attach_paths`], per asset described.
+const PATHS_PER_ENTRY: usize = 4;
+
+/// Gives each entry (new copies, described) every path of its asset. The
+/// paths recorded since `paths_mark` are read in one pass in the order they
+/// were recorded: an asset new since then (its first path there is not
+/// `to_known`) has all its paths among them. The others (an old asset's
+/// copy on a provider that lacked it) are looked up one by one.
+fn attach_paths(
     tx: &rusqlite::Transaction,
-    provider_id: &str,
+    paths_mark: i64,
+    limit: usize,
+    entries: &mut [CatalogAsset],
+) -> Result<()> {
+    let most = (limit * PATHS_PER_ENTRY).max(1);
+    // Per asset: its paths, and whether all of them are here.
+    let mut recent: HashMap<String, (Vec<(String, String)>, bool)> = HashMap::new();
+    let mut read = 0;
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT content_hash, path, added_at, to_known FROM asset_paths
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![paths_mark, most as i64])?;
+        while let Some(r) = rows.next()? {
+            read += 1;
+            let (hash, path, at, to_known): (String, String, String, bool) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            let slot = recent.entry(hash).or_insert((Vec::new(), !to_known));
+            slot.0.push((path, at));
+        }
+    }
+    // Cut short: an asset's later paths may be past what was read.
+    let whole = read < most;
+    let mut missing = Vec::new();
+    for (i, e) in entries.iter_mut().enumerate() {
+        let Some(d) = &mut e.described else { continue };
+        match recent.remove(&e.content_hash) {
+            Some((paths, true)) if whole => d.paths = paths,
+            _ => missing.push(i),
+        }
+    }
+    let hashes: Vec<&str> = missing
+        .iter()
+        .map(|&i| entries[i].content_hash.as_str())
+        .collect();
+    let mut found = paths_with_times(tx, &hashes)?;
+    for i in missing {
+        if let Some(d) = &mut entries[i].described {
+            d.paths = found.remove(&entries[i].content_hash).unwrap_or_default();
+        }
+    }
+    Ok(())
+}
+
+/// Every path of these assets, with when it was recorded, in that order.
+fn paths_with_times(
+    tx: &rusqlite::Transaction,
     hashes: &[&str],
-) -> Result<Vec<CatalogAsset>> {
-    let mut entries = Vec::with_capacity(hashes.len());
+) -> Result<HashMap<String, Vec<(String, String)>>> {
+    let mut paths: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for chunk in hashes.chunks(10_000) {
         let list = serde_json::to_string(chunk).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let mut paths: HashMap<String, Vec<(String, String)>> = HashMap::new();
         let mut stmt = tx.prepare_cached(
             "SELECT content_hash, path, added_at FROM asset_paths
              WHERE content_hash IN (SELECT value FROM json_each(?1)) ORDER BY id",
@@ -499,6 +590,22 @@ fn described_in(
             let (hash, path, at) = row?;
             paths.entry(hash).or_default().push((path, at));
         }
+    }
+    Ok(paths)
+}
+
+/// The catalog entries of these assets on a provider: described if the
+/// library records a copy there, otherwise removed (its time set by the
+/// caller). Assets the manifest lacks are left out.
+fn described_in(
+    tx: &rusqlite::Transaction,
+    provider_id: &str,
+    hashes: &[&str],
+) -> Result<Vec<CatalogAsset>> {
+    let mut entries = Vec::with_capacity(hashes.len());
+    for chunk in hashes.chunks(10_000) {
+        let list = serde_json::to_string(chunk).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut paths = paths_with_times(tx, chunk)?;
         let mut stmt = tx.prepare_cached(
             "SELECT m.content_hash, m.size_bytes, m.media_type, m.added_at,
                     EXISTS (SELECT 1 FROM asset_copies c

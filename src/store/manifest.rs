@@ -1,7 +1,7 @@
 //! `asset_manifest`: one row per content hash, and where its bytes live
 //! locally; `asset_paths`: every path each content was added under.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, Row, ToSql};
 use serde::Serialize;
@@ -51,12 +51,20 @@ impl Store {
     /// recorded for its content is kept as it was. All in one transaction.
     pub fn record_assets(&mut self, entries: &[ManifestEntry], paths: &[AssetPath]) -> Result<()> {
         let tx = self.write_tx()?;
+        // The contents known before: their new paths are marked `to_known`.
+        let newest: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(rowid), 0) FROM asset_manifest",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut known = HashSet::new();
         // Many rows per statement: one parse and one VM run per chunk.
         for chunk in entries.chunks(RECORD_ROWS) {
             let mut stmt = tx.prepare_cached(&format!(
                 "INSERT INTO asset_manifest (content_hash, size_bytes, original_name, local_path, media_type)
                  VALUES {}
-                 ON CONFLICT (content_hash) DO UPDATE SET local_path = excluded.local_path",
+                 ON CONFLICT (content_hash) DO UPDATE SET local_path = excluded.local_path
+                 RETURNING content_hash, rowid",
                 value_rows(chunk.len(), 5)
             ))?;
             let mut args: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 5);
@@ -69,17 +77,27 @@ impl Store {
                     &e.media_type,
                 ]);
             }
-            stmt.execute(args.as_slice())?;
+            let mut rows = stmt.query(args.as_slice())?;
+            while let Some(row) = rows.next()? {
+                if row.get::<_, i64>(1)? <= newest {
+                    known.insert(row.get::<_, String>(0)?);
+                }
+            }
         }
         for chunk in paths.chunks(RECORD_ROWS) {
             let mut stmt = tx.prepare_cached(&format!(
-                "INSERT INTO asset_paths (content_hash, path) VALUES {}
+                "INSERT INTO asset_paths (content_hash, path, to_known) VALUES {}
                  ON CONFLICT (content_hash, path) DO NOTHING",
-                value_rows(chunk.len(), 2)
+                value_rows(chunk.len(), 3)
             ))?;
+            let flags: Vec<bool> = chunk
+                .iter()
+                .map(|p| known.contains(&p.content_hash))
+                .collect();
             let args: Vec<&dyn ToSql> = chunk
                 .iter()
-                .flat_map(|p| [&p.content_hash as &dyn ToSql, &p.path])
+                .zip(&flags)
+                .flat_map(|(p, known)| [&p.content_hash as &dyn ToSql, &p.path, known])
                 .collect();
             stmt.execute(args.as_slice())?;
         }

@@ -848,6 +848,8 @@ fn apply_in(
     events: &[OpEvent],
 ) -> Result<Vec<(String, Finish)>> {
     let mut applied = Vec::new();
+    // Copies stored, not written yet: (hash, provider, key, when).
+    let mut stored: Vec<[String; 4]> = Vec::new();
     {
         let mut progress = tx.prepare_cached(
             "UPDATE sync_operations SET bytes_transferred = ?3, total_bytes = ?4
@@ -942,8 +944,17 @@ fn apply_in(
                     let Some((hash, provider, finish)) = target else {
                         continue;
                     };
-                    if let Some(change) = change {
-                        apply_copy_change(tx, id, &hash, &provider, change, &ended)?;
+                    match change {
+                        // Stored copies are written together (one INSERT
+                        // per many), before any other change of a copy.
+                        Some(CopyChange::Stored { remote_key }) => {
+                            stored.push([hash, provider, remote_key.clone(), ended]);
+                        }
+                        Some(change) => {
+                            store_copies(tx, &mut stored)?;
+                            apply_copy_change(tx, id, &hash, &provider, change, &ended)?;
+                        }
+                        None => {}
                     }
                     if let Some(finish) = finish {
                         applied.push((id.clone(), finish));
@@ -951,6 +962,7 @@ fn apply_in(
                 }
             }
         }
+        store_copies(tx, &mut stored)?;
     }
     Ok(applied)
 }
@@ -966,15 +978,11 @@ fn apply_copy_change(
     at: &str,
 ) -> Result<()> {
     match change {
-        CopyChange::Stored { remote_key } => tx
-            .prepare_cached(
-                "INSERT INTO asset_copies (content_hash, provider_id, remote_key, stored_at, verified_at, verify_status)
-                 VALUES (?1, ?2, ?3, ?4, ?4, 'ok')
-                 ON CONFLICT (content_hash, provider_id) DO UPDATE SET
-                     remote_key = excluded.remote_key, stored_at = excluded.stored_at,
-                     verified_at = excluded.verified_at, verify_status = 'ok'",
-            )?
-            .execute(params![hash, provider, remote_key, at])?,
+        CopyChange::Stored { remote_key } => {
+            let mut one = vec![[hash.into(), provider.into(), remote_key.clone(), at.into()]];
+            store_copies(tx, &mut one)?;
+            1
+        }
         CopyChange::Checked { remote_key, status } => tx
             .prepare_cached(
                 "INSERT INTO asset_copies (content_hash, provider_id, remote_key, verified_at, verify_status)
@@ -1012,6 +1020,28 @@ fn apply_copy_change(
             }
         }
     };
+    Ok(())
+}
+
+/// Rows per INSERT of [`store_copies`].
+const STORE_ROWS: usize = 128;
+
+/// Records copies stored on providers (hash, provider, key, when), many
+/// per statement, and empties `stored`.
+fn store_copies(tx: &rusqlite::Transaction, stored: &mut Vec<[String; 4]>) -> Result<()> {
+    for chunk in stored.chunks(STORE_ROWS) {
+        let mut stmt = tx.prepare_cached(&format!(
+            "INSERT INTO asset_copies (content_hash, provider_id, remote_key, stored_at, verified_at, verify_status)
+             SELECT column1, column2, column3, column4, column4, 'ok' FROM (VALUES {}) WHERE true
+             ON CONFLICT (content_hash, provider_id) DO UPDATE SET
+                 remote_key = excluded.remote_key, stored_at = excluded.stored_at,
+                 verified_at = excluded.verified_at, verify_status = 'ok'",
+            value_rows(chunk.len(), 4)
+        ))?;
+        let args: Vec<&dyn ToSql> = chunk.iter().flatten().map(|v| v as &dyn ToSql).collect();
+        stmt.execute(args.as_slice())?;
+    }
+    stored.clear();
     Ok(())
 }
 

@@ -152,14 +152,18 @@ INSERT INTO library_settings (key, value) VALUES ('library_id', lower(hex(random
 -- Every path an asset was added under, relative to what was added ('2026/trip/a.jpg'
 -- for the folder ~/Pictures/2026, 'a.jpg' for a single file), '/'-separated.
 -- id: the order paths were recorded in (never reused), which the catalog's
--- progress marks count in.
+-- progress marks count in. to_known: 1 when the path was recorded for a
+-- content the library had before (a copy of it may be in a catalog already,
+-- which must learn the path; a new content's paths go with its copies).
 CREATE TABLE asset_paths (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     content_hash TEXT NOT NULL REFERENCES asset_manifest (content_hash),
     path         TEXT NOT NULL CHECK (path <> ''),
     added_at     DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+    to_known     INTEGER NOT NULL DEFAULT 0 CHECK (to_known IN (0, 1)),
     UNIQUE (content_hash, path)
 );
+CREATE INDEX idx_asset_paths_to_known ON asset_paths (id) WHERE to_known = 1;
 INSERT INTO asset_paths (content_hash, path, added_at)
     SELECT content_hash, original_name, added_at FROM asset_manifest
     WHERE original_name <> '' ORDER BY rowid;
@@ -297,6 +301,48 @@ mod tests {
             })
             .collect();
         assert_eq!(store.enqueue(&again).unwrap().len(), 2);
+    }
+
+    /// A library made before migration 3 keeps its assets and copies; each
+    /// asset's name becomes its path, the library gets an id, and every
+    /// copy it holds is waiting for its provider's catalog (the backfill).
+    #[test]
+    fn a_version_2_library_gets_paths_an_id_and_a_catalog_backlog() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute_batch(MIGRATIONS[1]).unwrap();
+            c.execute_batch(
+                "PRAGMA user_version = 2;
+                 INSERT INTO sync_providers (id, name, kind) VALUES ('p', 'nas', 'local'), ('q', 'usb', 'local');
+                 INSERT INTO asset_manifest (content_hash, size_bytes, original_name, media_type, added_at)
+                 VALUES ('h1', 1, 'a.jpg', 'image/jpeg', '2026-01-01 00:00:00.000'),
+                        ('h2', 2, 'b.jpg', 'image/jpeg', '2026-01-02 00:00:00.000');
+                 INSERT INTO asset_copies (content_hash, provider_id, remote_key, verify_status)
+                 VALUES ('h1', 'p', 'objects/h1', 'ok'), ('h2', 'p', 'objects/h2', 'corrupt'),
+                        ('h1', 'q', 'objects/h1', 'ok');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let paths = store.paths_of(&["h1", "h2"]).unwrap();
+        assert_eq!(paths["h1"], ["a.jpg"]);
+        assert_eq!(paths["h2"], ["b.jpg"]);
+        let copies = store.copies_of("h2").unwrap();
+        assert_eq!(copies.len(), 1);
+        assert_eq!(copies[0].verify_status, "corrupt");
+        let id = store.library_id().unwrap();
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Two copies on `p`, one on `q` (their paths go with them).
+        let backlog = store.catalog_backlog(1000).unwrap();
+        assert_eq!((backlog["p"], backlog["q"]), (2, 1));
+        assert_eq!(store.catalog_backlog(1).unwrap()["p"], 1);
+        // A second library gets another id.
+        let other = Store::open(&dir.path().join("other.db")).unwrap();
+        assert_ne!(other.library_id().unwrap(), id);
     }
 
     /// Rust's timestamps are SQLite's, to the millisecond: across leap days,

@@ -18,7 +18,7 @@ mod shortcuts;
 use std::path::Path;
 
 pub use app::App;
-pub use model::{Action, Snapshot, Tab, ViewSpec};
+pub use model::{Action, Request, Snapshot, Tab, ViewSpec};
 pub use notices::Notice;
 pub use shortcuts::{Command, SHORTCUTS};
 

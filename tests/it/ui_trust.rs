@@ -1,0 +1,111 @@
+//! The window must never say something false: what a new user met in the
+//! window (issue 17), each through the real app under egui_kittest, with its
+//! own engine where the engine is part of the story.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use breakdex::providers::register::{NewProvider, Target};
+use breakdex::ui::{Action, App, Request};
+use egui_kittest::Harness;
+
+use crate::common::*;
+
+type H = Harness<'static, App>;
+
+/// The window as `cargo run` opens it: its own engine, running.
+fn window_with_engine(lib: &TempLib) -> H {
+    let db = lib.db();
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |cc| App::new(&db, Some(false), &cc.egui_ctx).expect("app"))
+}
+
+/// Steps the window until `done` holds, for at most `limit`.
+fn step_until(h: &mut H, limit: Duration, what: &str, done: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Adds a local provider through the model thread, as the providers
+/// window's form does.
+fn add_local_provider(h: &mut H, name: &str, root: PathBuf) {
+    let (reply, answer) = std::sync::mpsc::channel();
+    h.state().model.send(Request::Act(Action::AddProvider {
+        spec: NewProvider {
+            name: name.into(),
+            concurrency: 4,
+            target: Target::Local { root },
+        },
+        secret: None,
+        reply,
+    }));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        h.step();
+        match answer.try_recv() {
+            Ok(Ok(_)) => return,
+            Ok(Err(e)) => panic!("the provider was refused: {e}"),
+            Err(_) => assert!(Instant::now() < deadline, "no answer to the add"),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Completed uploads to the provider named `name`.
+fn completed_on(lib: &TempLib, name: &str) -> i64 {
+    lib.read_db()
+        .query_row(
+            "SELECT COUNT(*) FROM sync_operations o JOIN sync_providers p ON p.id = o.provider_id
+             WHERE p.name = ?1 AND o.status = 'completed'",
+            [name],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// A drive added in the window, unplugged while nine uploads wait for it,
+/// and plugged back (its folder made again): the window's own engine
+/// uploads all nine within the offline re-check, and the providers panel
+/// and the engine agree on whether it is there.
+#[test]
+fn a_drive_that_comes_back_resumes_under_the_windows_engine() {
+    let lib = TempLib::new();
+    let mut h = window_with_engine(&lib);
+    let usb = lib.path("usb");
+    add_local_provider(&mut h, "usb", usb.clone());
+    std::fs::remove_dir(&usb).unwrap();
+    let files: Vec<PathBuf> = (0..9)
+        .map(|i| lib.write_file(&format!("in/f{i}.bin"), 5000 + i, i as u64))
+        .collect();
+    lib.ok(&["add", "--provider", "usb", lib.path("in").to_str().unwrap()]);
+    step_until(&mut h, Duration::from_secs(30), "the panel says usb is offline", |app| {
+        (app.model.snapshot.providers.iter()).any(|p| p.row.name == "usb" && p.online.is_err())
+    });
+    // Given the time to try at least once, and find the drive missing.
+    let tried = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < tried {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(completed_on(&lib, "usb"), 0);
+    std::fs::create_dir(&usb).unwrap();
+    // The engine looks again within 10 s (OFFLINE_RECHECK); a slow machine
+    // gets twice that and more.
+    step_until(&mut h, Duration::from_secs(30), "the nine uploads", |_| {
+        completed_on(&lib, "usb") == 9
+    });
+    for f in &files {
+        assert_eq!(
+            std::fs::read(object_path(&usb, &hash_of(f))).unwrap(),
+            std::fs::read(f).unwrap()
+        );
+    }
+    step_until(&mut h, Duration::from_secs(10), "the panel says usb is online", |app| {
+        (app.model.snapshot.providers.iter()).any(|p| p.row.name == "usb" && p.online.is_ok())
+    });
+}
