@@ -77,10 +77,8 @@ pub async fn read(provider: &Provider, key: &str) -> Result<Option<Vec<u8>>, Fai
 pub async fn list(provider: &Provider, prefix: &str) -> Result<Vec<Listed>, Failure> {
     provider.check_online()?;
     if let Some(root) = provider.local_root() {
-        let mut found = Vec::new();
-        walk(root, prefix.trim_end_matches('/'), &mut found)
-            .map_err(|e| provider.io_failure("listing", &e))?;
-        return Ok(found);
+        return walk_parallel(root, prefix.trim_end_matches('/'))
+            .map_err(|e| provider.io_failure("listing", &e));
     }
     let failure = |e: opendal::Error| provider.failure("listing", &e);
     let mut lister = provider
@@ -96,6 +94,57 @@ pub async fn list(provider: &Provider, prefix: &str) -> Result<Vec<Listed>, Fail
         }
     }
     Ok(found)
+}
+
+/// Lists the files under `root/rel`, keyed relative to `root`: the folders
+/// right under it are shared out among a few threads (`objects/` holds up
+/// to 256 of them, and 65,536 below those).
+fn walk_parallel(root: &Path, rel: &str) -> std::io::Result<Vec<Listed>> {
+    let mut found = Vec::new();
+    let mut folders = Vec::new();
+    let entries = match std::fs::read_dir(root.join(rel)) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let key = format!("{rel}/{name}");
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            folders.push(key);
+        } else if kind.is_file() {
+            found.push((key, entry.metadata()?.len()));
+        }
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let per = folders.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let walkers: Vec<_> = folders
+            .chunks(per)
+            .map(|chunk| {
+                s.spawn(move || {
+                    let mut found = Vec::new();
+                    for key in chunk {
+                        walk(root, key, &mut found)?;
+                    }
+                    Ok::<_, std::io::Error>(found)
+                })
+            })
+            .collect();
+        for walker in walkers {
+            let part = walker
+                .join()
+                .map_err(|_| std::io::Error::other("a listing thread stopped"))??;
+            found.extend(part);
+        }
+        Ok(found)
+    })
 }
 
 /// Lists the files under `root/rel` into `found`, keyed relative to `root`.

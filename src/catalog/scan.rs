@@ -71,12 +71,23 @@ pub fn scan(store: &mut Store, row: &ProviderRow) -> Result<ScanReport, ScanErro
         .enable_all()
         .build()
         .map_err(|e| ScanError::Provider(Failure::transient(format!("cannot scan: {e}"))))?;
+    let started = std::time::Instant::now();
     let found = runtime
         .block_on(read(provider))
         .map_err(ScanError::Provider)?;
+    tracing::debug!(
+        "scan of '{}': read in {:?}",
+        provider.name,
+        started.elapsed()
+    );
     let mut report = found.report;
     report.provider = provider.name.clone();
     let counts = store.import_scan(&provider.id, &found.assets)?;
+    tracing::debug!(
+        "scan of '{}': brought in after {:?}",
+        provider.name,
+        started.elapsed()
+    );
     report.new = counts.new;
     report.known = counts.known;
     report.new_paths = counts.new_paths;
@@ -107,11 +118,17 @@ pub async fn read(provider: &Provider) -> Result<Found, Failure> {
     let mut report = ScanReport::default();
     // A segment listed and gone when read was compacted away meanwhile:
     // the listing is taken again, once, to find what replaced it.
+    let started = std::time::Instant::now();
     let mut segments = read_segments(provider, &mut report).await?;
     if segments.vanished {
         report = ScanReport::default();
         segments = read_segments(provider, &mut report).await?;
     }
+    tracing::debug!(
+        "{} segments read in {:?}",
+        report.segments,
+        started.elapsed()
+    );
     let objects: HashMap<String, u64> = io::list(provider, "objects/")
         .await?
         .into_iter()
@@ -120,6 +137,11 @@ pub async fn read(provider: &Provider) -> Result<Found, Failure> {
             (is_hash(hash) && object_key(hash) == key).then(|| (hash.to_string(), size))
         })
         .collect();
+    tracing::debug!(
+        "{} objects listed after {:?}",
+        objects.len(),
+        started.elapsed()
+    );
     let merged = merge(segments.read, &mut report);
     let mut assets = Vec::new();
     for (hash, mut d) in merged.described {

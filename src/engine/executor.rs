@@ -23,7 +23,7 @@ pub const CHUNK: usize = 4 << 20;
 /// Bytes read at a time by an upload to a local provider: small enough that
 /// they are still in the core's L2 cache when hashed and written (4 MiB reads
 /// took about 1.5x the CPU time on large files).
-const LOCAL_READ: usize = 128 << 10;
+pub(super) const LOCAL_READ: usize = 128 << 10;
 /// How often a running op reports its progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
@@ -60,7 +60,7 @@ impl<F: FnMut(i64, i64)> Progress<F> {
         Progress { report, last: None }
     }
 
-    fn update(&mut self, bytes: u64, total: u64) {
+    pub(super) fn update(&mut self, bytes: u64, total: u64) {
         if self.last.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
             self.last = Some(Instant::now());
             (self.report)(bytes as i64, total as i64);
@@ -88,7 +88,19 @@ pub async fn run<F: FnMut(i64, i64)>(job: Job, progress: &mut Progress<F>) -> Ou
 /// calls, and no hops between threads (a small file is stat'ed, opened,
 /// copied, hashed, synced and renamed without a single one).
 pub fn runs_blocking(job: &Job) -> bool {
-    job.op.operation_type == OpType::Upload && job.provider.local_root().is_some()
+    runs_blocking_op(
+        job.op.operation_type,
+        !job.targets.is_empty(),
+        &job.provider,
+    )
+}
+
+/// Whether an op of this kind (a download with restore targets if
+/// `restores`) on this provider runs on a blocking thread: an upload to a
+/// local folder, or a restore from one.
+pub fn runs_blocking_op(kind: OpType, restores: bool, provider: &Provider) -> bool {
+    provider.local_root().is_some()
+        && (kind == OpType::Upload || (kind == OpType::Download && restores))
 }
 
 /// Runs a job that [`runs_blocking`] on the calling thread. Once `cancelled`
@@ -98,9 +110,12 @@ pub fn run_blocking<F: FnMut(i64, i64)>(
     cancelled: Arc<AtomicBool>,
     progress: &mut Progress<F>,
 ) -> Outcome {
-    let mut sent = 0u64;
-    let result = local_upload(&job, cancelled, progress, &mut sent);
-    outcome(result, sent)
+    let mut moved = 0u64;
+    let result = match job.op.operation_type {
+        OpType::Upload => local_upload(&job, cancelled, progress, &mut moved),
+        _ => super::restore::download_blocking(&job, &cancelled, progress, &mut moved),
+    };
+    outcome(result, moved)
 }
 
 fn outcome(result: OpResult, bytes: u64) -> Outcome {
@@ -528,7 +543,7 @@ fn in_folder<T>(path: &Path, then: impl FnOnce() -> std::io::Result<T>) -> std::
 }
 
 /// Reads until `buf` is full or the file ends; returns how many bytes came.
-fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(super) fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match file.read(&mut buf[got..]) {

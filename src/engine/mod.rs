@@ -751,12 +751,13 @@ impl Runner {
         Ok(())
     }
 
-    /// Whether a ready op may share a lane: a small upload to a local folder.
+    /// Whether a ready op may share a lane: a small upload to a local
+    /// folder, or a small restore from one.
     fn chains(&self, ready: &Ready) -> bool {
-        ready.op.operation_type == OpType::Upload
-            && ready.op.total_bytes <= CHAIN_BYTES
+        let restores = !ready.targets.is_empty();
+        ready.op.total_bytes <= CHAIN_BYTES
             && matches!(self.providers.get(&ready.op.provider_id),
-                        Some((_, Ok(p))) if p.local_root().is_some())
+                        Some((_, Ok(p))) if executor::runs_blocking_op(ready.op.operation_type, restores, p))
     }
 
     /// Starts ops in a new lane: a task for each (async ops come one per

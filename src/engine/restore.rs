@@ -5,10 +5,13 @@
 //! that already holds these bytes counts as done, without a download.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::executor::{Job, OpResult, Progress, bad_copy, fail, place, read_remote};
+use super::executor::{
+    Job, LOCAL_READ, OpResult, Progress, bad_copy, fail, place, read_full, read_remote,
+};
 use crate::catalog::paths;
-use crate::providers::Failure;
+use crate::providers::{Failure, object_key};
 use crate::store::{CopyChange, RestoreTarget, TargetDone, VerifyStatus};
 
 /// A target checked and ready to be placed.
@@ -21,7 +24,8 @@ struct Place {
     wanted: PathBuf,
 }
 
-/// Runs a download that has restore targets.
+/// Runs a download that has restore targets (from a remote provider; a
+/// local one's run on a blocking thread, see [`download_blocking`]).
 pub async fn download<F: FnMut(i64, i64)>(
     job: &Job,
     progress: &mut Progress<F>,
@@ -34,11 +38,7 @@ pub async fn download<F: FnMut(i64, i64)>(
         .map_err(|e| fail(Failure::transient(format!("internal error: {e}"))))?
         .map_err(fail)?;
     if !todo.is_empty() {
-        // Beside the files (so that placing them is a link or a rename), in
-        // no folder of its own (which another download into the same folder
-        // could remove as it is being used).
-        let root = PathBuf::from(&job.targets[0].dir);
-        let tmp = root.join(format!(".breakdex-tmp-{}.part", job.op.id));
+        let tmp = tmp_path(job);
         let fetched = fetch(job, &tmp, progress, got).await;
         let placed = match fetched {
             Ok(()) => {
@@ -46,19 +46,49 @@ pub async fn download<F: FnMut(i64, i64)>(
                 let tmp = tmp.clone();
                 tokio::task::spawn_blocking(move || place_all(&tmp, todo, &hash))
                     .await
-                    .map_err(|e| Err(Failure::transient(format!("internal error: {e}"))))
-                    .and_then(|r| r.map_err(Err))
+                    .map_err(|e| Failure::transient(format!("internal error: {e}")))
+                    .and_then(|r| r)
+                    .map_err(fail)
             }
-            Err(e) => Err(Ok(e)),
+            Err(e) => Err(e),
         };
         let _ = std::fs::remove_file(&tmp);
-        match placed {
-            Ok(placed) => done.extend(placed),
-            Err(Ok(bad)) => return Err(bad),
-            Err(Err(f)) => return Err(fail(f)),
-        }
+        done.extend(placed?);
     }
-    // The restored file is the library's local copy, if it had none.
+    Ok(Some(restored(job, done)))
+}
+
+/// Runs a download with restore targets from a local provider's folder on
+/// the calling thread, with plain file calls (as local uploads run). Once
+/// `cancelled` is set it stops before its next chunk and places nothing.
+pub fn download_blocking<F: FnMut(i64, i64)>(
+    job: &Job,
+    cancelled: &AtomicBool,
+    progress: &mut Progress<F>,
+    got: &mut u64,
+) -> OpResult {
+    let (mut done, todo) = check_targets(&job.targets, &job.op.content_hash).map_err(fail)?;
+    if !todo.is_empty() {
+        let tmp = tmp_path(job);
+        let placed = fetch_local(job, &tmp, cancelled, progress, got)
+            .and_then(|()| place_all(&tmp, todo, &job.op.content_hash).map_err(fail));
+        let _ = std::fs::remove_file(&tmp);
+        done.extend(placed?);
+    }
+    Ok(Some(restored(job, done)))
+}
+
+/// Where a restore's download is written before it is placed: beside the
+/// files (so that placing them is a link or a rename), in no folder of its
+/// own (which another download into the same folder could remove as it is
+/// being used).
+fn tmp_path(job: &Job) -> PathBuf {
+    Path::new(&job.targets[0].dir).join(format!(".breakdex-tmp-{}.part", job.op.id))
+}
+
+/// What a restore changed: its targets, and the asset's local copy, which
+/// is the restored file if the library had none.
+fn restored(job: &Job, done: Vec<TargetDone>) -> CopyChange {
     let has_local = job
         .asset
         .as_ref()
@@ -69,10 +99,10 @@ pub async fn download<F: FnMut(i64, i64)>(
     } else {
         done.iter().find_map(|t| t.placed_path.clone())
     };
-    Ok(Some(CopyChange::Restored {
+    CopyChange::Restored {
         local_path,
         targets: done,
-    }))
+    }
 }
 
 /// Splits the targets into those done already (refused, or there with these
@@ -82,6 +112,9 @@ fn check_targets(
     hash: &str,
 ) -> Result<(Vec<TargetDone>, Vec<Place>), Failure> {
     let (mut done, mut todo) = (Vec::new(), Vec::new());
+    // The restore folder as it really is (every target of one op is under
+    // the same one, but for two restores of one asset at once).
+    let mut real: Option<(&str, PathBuf)> = None;
     for t in targets {
         let root = Path::new(&t.dir);
         let refused = |note: String| TargetDone {
@@ -96,9 +129,16 @@ fn check_targets(
             done.push(refused(why));
             continue;
         }
-        let root = std::fs::canonicalize(root).map_err(|e| {
-            Failure::permanent(format!("the restore folder {} cannot be used: {e}", t.dir))
-        })?;
+        let root = match &real {
+            Some((dir, path)) if *dir == t.dir => path.clone(),
+            _ => {
+                let path = std::fs::canonicalize(root).map_err(|e| {
+                    Failure::permanent(format!("the restore folder {} cannot be used: {e}", t.dir))
+                })?;
+                real = Some((&t.dir, path.clone()));
+                path
+            }
+        };
         let wanted = root.join(&t.path);
         let (parent, name) = match (wanted.parent(), t.path.rsplit('/').next()) {
             (Some(parent), Some(name)) => (parent.to_owned(), name.to_string()),
@@ -153,13 +193,9 @@ async fn fetch<F: FnMut(i64, i64)>(
     progress: &mut Progress<F>,
     got: &mut u64,
 ) -> Result<(), (Option<CopyChange>, Failure)> {
-    let folder_failure = |e: std::io::Error| {
-        fail(Failure::permanent(format!(
-            "cannot write into the restore folder {}: {e}",
-            tmp.parent().unwrap_or(tmp).display()
-        )))
-    };
-    let file = tokio::fs::File::create(tmp).await.map_err(folder_failure)?;
+    let file = tokio::fs::File::create(tmp)
+        .await
+        .map_err(|e| folder_failure(tmp, e))?;
     let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
     let read = read_remote(job, progress, got, &mut writer).await;
     let file = writer.into_inner();
@@ -169,7 +205,59 @@ async fn fetch<F: FnMut(i64, i64)>(
         Ok(Err(status)) => return Err(bad_copy(job, status)),
         Err(f) => return Err(fail(f)),
     }
-    file.sync_all().await.map_err(folder_failure)
+    file.sync_all().await.map_err(|e| folder_failure(tmp, e))
+}
+
+/// Copies the object from a local provider's folder into `tmp`, checking
+/// its hash.
+fn fetch_local<F: FnMut(i64, i64)>(
+    job: &Job,
+    tmp: &Path,
+    cancelled: &AtomicBool,
+    progress: &mut Progress<F>,
+    got: &mut u64,
+) -> Result<(), (Option<CopyChange>, Failure)> {
+    let Some(root) = job.provider.local_root() else {
+        return Err(fail(Failure::permanent("not a local provider")));
+    };
+    let mut source = match std::fs::File::open(root.join(object_key(&job.op.content_hash))) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            job.provider.check_online().map_err(fail)?;
+            return Err(bad_copy(job, VerifyStatus::Missing));
+        }
+        Err(e) => return Err(fail(job.provider.io_failure("reading", &e))),
+    };
+    let mut out = std::fs::File::create(tmp).map_err(|e| folder_failure(tmp, e))?;
+    let total = job.op.total_bytes.max(0) as u64;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0; LOCAL_READ];
+    loop {
+        if cancelled.load(Ordering::Relaxed) {
+            return Err(fail(Failure::transient("download stopped")));
+        }
+        let n = read_full(&mut source, &mut buf)
+            .map_err(|e| fail(job.provider.io_failure("reading", &e)))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        std::io::Write::write_all(&mut out, &buf[..n]).map_err(|e| folder_failure(tmp, e))?;
+        *got += n as u64;
+        progress.update(*got, total);
+    }
+    if hasher.finalize().to_hex().as_str() != job.op.content_hash {
+        return Err(bad_copy(job, VerifyStatus::Corrupt));
+    }
+    out.sync_all().map_err(|e| folder_failure(tmp, e))
+}
+
+/// The restore folder (that of `tmp`) cannot be written.
+fn folder_failure(tmp: &Path, e: std::io::Error) -> (Option<CopyChange>, Failure) {
+    fail(Failure::permanent(format!(
+        "cannot write into the restore folder {}: {e}",
+        tmp.parent().unwrap_or(tmp).display()
+    )))
 }
 
 /// Places the checked download at every target: a copy of it for all but

@@ -15,6 +15,7 @@ use std::time::Duration;
 use rusqlite::{OptionalExtension, ToSql, params};
 use serde::Serialize;
 
+use super::operations::value_rows;
 use super::{NOW, Result, Store, StoreError, now_plus};
 
 /// One asset as a catalog describes it: present on the provider (with what
@@ -467,54 +468,83 @@ impl Store {
     ) -> Result<ScanCounts> {
         let tx = self.write_tx()?;
         let mut counts = ScanCounts::default();
-        {
-            let mut manifest = tx.prepare_cached(
-                "INSERT INTO asset_manifest (content_hash, size_bytes, original_name, local_path, media_type, added_at)
-                 VALUES (?1, ?2, ?3, NULL, ?4, ?5) ON CONFLICT (content_hash) DO NOTHING",
-            )?;
-            let mut path = tx.prepare_cached(
-                "INSERT INTO asset_paths (content_hash, path, added_at, to_known) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (content_hash, path) DO NOTHING",
-            )?;
-            let mut copy = tx.prepare_cached(
-                "INSERT INTO asset_copies (content_hash, provider_id, remote_key, stored_at, verify_status)
-                 VALUES (?1, ?2, ?3, ?4, 'ok') ON CONFLICT (content_hash, provider_id) DO NOTHING",
-            )?;
-            for a in assets {
+        // Many rows per statement, as an import records them.
+        for chunk in assets.chunks(SCAN_ROWS) {
+            let names: Vec<String> = chunk
+                .iter()
+                .map(|a| {
+                    (a.described.paths.first())
+                        .map(|(p, _)| p.rsplit('/').next().unwrap_or(p).to_string())
+                        .unwrap_or_else(|| a.content_hash.clone())
+                })
+                .collect();
+            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 5);
+            for (a, name) in chunk.iter().zip(&names) {
                 let d = &a.described;
-                let name = d
-                    .paths
-                    .first()
-                    .map(|(p, _)| p.rsplit('/').next().unwrap_or(p).to_string())
-                    .unwrap_or_else(|| a.content_hash.clone());
-                let args: [&dyn ToSql; 5] = [
-                    &a.content_hash,
+                args.extend([
+                    &a.content_hash as &dyn ToSql,
                     &d.size_bytes,
-                    &name,
+                    name,
                     &d.media_type,
                     &d.added_at,
-                ];
-                let known = manifest.execute(args.as_slice())? == 0;
-                if known {
-                    counts.known += 1;
-                } else {
-                    counts.new += 1;
-                }
-                for (p, at) in &d.paths {
-                    counts.new_paths += path.execute(params![a.content_hash, p, at, known])?;
-                }
-                counts.new_copies += copy.execute(params![
-                    a.content_hash,
-                    provider_id,
-                    a.remote_key,
-                    d.added_at
-                ])?;
+                ]);
             }
+            // The assets new to the library (what it knew is kept as it is).
+            let new: HashSet<String> = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO asset_manifest (content_hash, size_bytes, original_name, media_type, added_at)
+                     VALUES {} ON CONFLICT (content_hash) DO NOTHING RETURNING content_hash",
+                    value_rows(chunk.len(), 5)
+                ))?
+                .query_map(args.as_slice(), |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            counts.new += new.len();
+            counts.known += chunk.len() - new.len();
+            let paths: Vec<(&str, &str, &str, bool)> = (chunk.iter())
+                .flat_map(|a| {
+                    let known = !new.contains(&a.content_hash);
+                    (a.described.paths.iter()).map(move |(p, at)| {
+                        (a.content_hash.as_str(), p.as_str(), at.as_str(), known)
+                    })
+                })
+                .collect();
+            for rows in paths.chunks(SCAN_ROWS) {
+                let args: Vec<&dyn ToSql> = rows
+                    .iter()
+                    .flat_map(|(h, p, at, known)| [h as &dyn ToSql, p, at, known])
+                    .collect();
+                counts.new_paths += tx
+                    .prepare_cached(&format!(
+                        "INSERT INTO asset_paths (content_hash, path, added_at, to_known) VALUES {}
+                         ON CONFLICT (content_hash, path) DO NOTHING",
+                        value_rows(rows.len(), 4)
+                    ))?
+                    .execute(args.as_slice())?;
+            }
+            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 4);
+            for a in chunk {
+                args.extend([
+                    &a.content_hash as &dyn ToSql,
+                    &provider_id,
+                    &a.remote_key,
+                    &a.described.added_at,
+                ]);
+            }
+            counts.new_copies += tx
+                .prepare_cached(&format!(
+                    "INSERT INTO asset_copies (content_hash, provider_id, remote_key, stored_at)
+                     VALUES {} ON CONFLICT (content_hash, provider_id) DO NOTHING",
+                    value_rows(chunk.len(), 4)
+                ))?
+                .execute(args.as_slice())?;
         }
         tx.commit()?;
         Ok(counts)
     }
 }
+
+/// Assets per INSERT of [`Store::import_scan`].
+const SCAN_ROWS: usize = 200;
 
 /// Most paths read in one pass by [`attach_paths`], per asset described.
 const PATHS_PER_ENTRY: usize = 4;
