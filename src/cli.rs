@@ -234,6 +234,7 @@ enum StatusFilter {
     RetryPending,
     #[value(name = "permanently_failed")]
     PermanentlyFailed,
+    Cancelled,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -507,6 +508,7 @@ fn ops(
         Some(StatusFilter::Failed) => q.status = Some(OpStatus::Failed),
         Some(StatusFilter::RetryPending) => q.state = Some(OpState::RetryPending),
         Some(StatusFilter::PermanentlyFailed) => q.state = Some(OpState::PermanentlyFailed),
+        Some(StatusFilter::Cancelled) => q.state = Some(OpState::Cancelled),
         None => {}
     }
     let rows = store.list_ops(&q)?;
@@ -559,12 +561,13 @@ fn status(store: &Store, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "queued {}  in progress {}  retry pending {}  failed {}  completed {}  (total {})",
+        "queued {}  in progress {}  retry pending {}  failed {}  completed {}  cancelled {}  (total {})",
         counts.queued,
         counts.in_progress,
         counts.retry_pending,
         counts.permanently_failed,
         counts.completed,
+        counts.cancelled,
         counts.total
     );
     for p in providers {

@@ -95,14 +95,18 @@ pub enum OpState {
     PermanentlyFailed,
     /// Done.
     Completed,
+    /// Cancelled by a person (stored as failed with no retries left, and
+    /// `cancelled_at` set): not a failure, not retried by "retry all failed".
+    Cancelled,
 }
 
 impl OpState {
-    pub fn of(status: OpStatus, retry_count: i64, max_retries: i64) -> OpState {
+    pub fn of(status: OpStatus, retry_count: i64, max_retries: i64, cancelled: bool) -> OpState {
         match status {
             OpStatus::Queued => OpState::Queued,
             OpStatus::InProgress => OpState::InProgress,
             OpStatus::Completed => OpState::Completed,
+            OpStatus::Failed if cancelled => OpState::Cancelled,
             OpStatus::Failed if retry_count < max_retries => OpState::RetryPending,
             OpStatus::Failed => OpState::PermanentlyFailed,
         }
@@ -114,8 +118,11 @@ impl OpState {
             OpState::Queued => "o.status = 'queued'",
             OpState::InProgress => "o.status = 'in_progress'",
             OpState::RetryPending => "o.status = 'failed' AND o.retry_count < o.max_retries",
-            OpState::PermanentlyFailed => "o.status = 'failed' AND o.retry_count >= o.max_retries",
+            OpState::PermanentlyFailed => {
+                "o.status = 'failed' AND o.retry_count >= o.max_retries AND o.cancelled_at IS NULL"
+            }
             OpState::Completed => "o.status = 'completed'",
+            OpState::Cancelled => "o.status = 'failed' AND o.cancelled_at IS NOT NULL",
         }
     }
 }
@@ -325,13 +332,15 @@ pub struct Counts {
     pub retry_pending: i64,
     pub permanently_failed: i64,
     pub completed: i64,
+    pub cancelled: i64,
     pub total: i64,
 }
 
 pub(super) const ROW_COLUMNS: &str =
     "o.id, o.content_hash, o.provider_id, o.operation_type, o.status, o.priority,
     o.retry_count, o.max_retries, o.error_message, o.bytes_transferred, o.total_bytes, o.created_at,
-    o.started_at, o.completed_at, o.next_attempt_at, m.original_name, p.name, o.rowid";
+    o.started_at, o.completed_at, o.next_attempt_at, m.original_name, p.name, o.rowid,
+    o.cancelled_at IS NOT NULL";
 
 pub(super) fn parse_enum<T>(
     r: &Row,
@@ -368,7 +377,7 @@ pub(super) fn op_row(r: &Row) -> rusqlite::Result<OpRow> {
         started_at: r.get(12)?,
         completed_at: r.get(13)?,
         next_attempt_at: r.get(14)?,
-        state: OpState::of(status, retry_count, max_retries),
+        state: OpState::of(status, retry_count, max_retries, r.get(18)?),
         asset_name: r.get(15)?,
         provider_name: r.get(16)?,
         rowid: r.get(17)?,
@@ -655,32 +664,35 @@ impl Store {
     pub fn retry_now(&mut self, ids: &[String]) -> Result<usize> {
         self.update_ids(
             "UPDATE OR IGNORE sync_operations
-             SET status = 'queued', next_attempt_at = NULL, finished_at = NULL,
+             SET status = 'queued', next_attempt_at = NULL, finished_at = NULL, cancelled_at = NULL,
                  retry_count = CASE WHEN retry_count >= max_retries THEN 0 ELSE retry_count END
              WHERE (status = 'failed' OR status = 'queued') AND id IN",
             ids,
         )
     }
 
-    /// Retries every permanently failed op; returns how many.
+    /// Retries every permanently failed op (not the cancelled ones: a
+    /// cancel is a person's decision); returns how many.
     pub fn retry_all_failed(&mut self) -> Result<usize> {
         Ok(self.conn.execute(
             "UPDATE OR IGNORE sync_operations
              SET status = 'queued', next_attempt_at = NULL, retry_count = 0, finished_at = NULL
-             WHERE status = 'failed' AND retry_count >= max_retries",
+             WHERE status = 'failed' AND retry_count >= max_retries AND cancelled_at IS NULL",
             [],
         )?)
     }
 
-    /// Cancels ops that are not finished: they become permanently failed with
-    /// the reason "cancelled by the user"; a running one is stopped by its engine.
+    /// Cancels ops that are not finished: they end as cancelled (in the
+    /// seed's enum, failed with no retries left, the reason "cancelled by
+    /// the user", and `cancelled_at` set); a running one is stopped by its
+    /// engine.
     pub fn cancel(&mut self, ids: &[String]) -> Result<usize> {
         self.update_ids(
             &format!(
                 "UPDATE sync_operations
                  SET status = 'failed', retry_count = max_retries, error_message = 'cancelled by the user',
                      next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
-                     finished_at = {NOW}
+                     finished_at = {NOW}, cancelled_at = {NOW}
                  WHERE finished_at IS NULL AND id IN"
             ),
             ids,
@@ -788,8 +800,9 @@ impl Store {
                  COALESCE(SUM(status = 'queued'), 0),
                  COALESCE(SUM(status = 'in_progress'), 0),
                  COALESCE(SUM(status = 'failed' AND retry_count < max_retries), 0),
-                 COALESCE(SUM(status = 'failed' AND retry_count >= max_retries), 0),
+                 COALESCE(SUM(status = 'failed' AND retry_count >= max_retries AND cancelled_at IS NULL), 0),
                  COALESCE(SUM(status = 'completed'), 0),
+                 COALESCE(SUM(status = 'failed' AND cancelled_at IS NOT NULL), 0),
                  COUNT(*)
              FROM sync_operations WHERE ?1 IS NULL OR provider_id = ?1",
         )?;
@@ -800,7 +813,8 @@ impl Store {
                 retry_pending: r.get(2)?,
                 permanently_failed: r.get(3)?,
                 completed: r.get(4)?,
-                total: r.get(5)?,
+                cancelled: r.get(5)?,
+                total: r.get(6)?,
             })
         })?)
     }

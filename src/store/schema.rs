@@ -235,12 +235,21 @@ CREATE TABLE restore_targets (
 );
 CREATE INDEX idx_restore_targets_pending ON restore_targets (content_hash) WHERE done_at IS NULL;
 "#,
+    // 4: a cancel is the person's decision, not a failure.
+    r#"
+-- cancelled_at: when a person cancelled the op. The seed's status enum has
+--   no place for a cancel, so a cancelled op is 'failed' with no retries left
+--   and this set; it is shown, counted and retried apart from failures.
+ALTER TABLE sync_operations ADD COLUMN cancelled_at DATETIME;
+UPDATE sync_operations SET cancelled_at = COALESCE(finished_at, created_at)
+    WHERE status = 'failed' AND error_message = 'cancelled by the user';
+"#,
 ];
 
 #[cfg(test)]
 mod tests {
     use super::{MIGRATIONS, timestamp};
-    use crate::store::{NewOp, OpType, Store};
+    use crate::store::{NewOp, OpState, OpType, Store};
     use std::time::{Duration, UNIX_EPOCH};
 
     /// A library made before migration 2 keeps every op, live or over as it
@@ -264,15 +273,27 @@ mod tests {
                      ('retrying', 'h3', 'p', 'verify', 'failed', 1, '2026-01-02 03:04:05.000', NULL),
                      ('failed', 'h4', 'p', 'verify', 'failed', 3, '2026-01-02 03:04:05.000', NULL),
                      ('done', 'h5', 'p', 'verify', 'completed', 0, '2026-01-02 03:04:05.000',
-                      '2026-01-02 03:04:06.000');",
+                      '2026-01-02 03:04:06.000');
+                 INSERT INTO sync_operations
+                     (id, content_hash, provider_id, operation_type, status, retry_count, error_message)
+                 VALUES ('cancelled', 'h6', 'p', 'verify', 'failed', 3, 'cancelled by the user');",
             )
             .unwrap();
         }
         let mut store = Store::open(&path).unwrap();
+        // A cancel from before migration 4 reads as one, not as a failure.
+        assert_eq!(
+            store.op("cancelled").unwrap().unwrap().state,
+            OpState::Cancelled
+        );
+        assert_eq!(
+            store.op("failed").unwrap().unwrap().state,
+            OpState::PermanentlyFailed
+        );
         let finished: Vec<(String, Option<String>)> = {
             let c = rusqlite::Connection::open(&path).unwrap();
             let mut stmt = c
-                .prepare("SELECT id, finished_at FROM sync_operations ORDER BY rowid")
+                .prepare("SELECT id, finished_at FROM sync_operations WHERE id <> 'cancelled' ORDER BY rowid")
                 .unwrap();
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
                 .unwrap()

@@ -255,7 +255,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT rowid, operation_type, status, priority, retry_count, max_retries,
                     provider_id, content_hash, bytes_transferred, total_bytes,
-                    started_at, completed_at
+                    started_at, completed_at, cancelled_at IS NOT NULL
              FROM sync_operations ORDER BY rowid",
         )?;
         let mut rows = stmt.query([])?;
@@ -296,7 +296,7 @@ impl Store {
                 rowid: r.get(0)?,
                 operation_type,
                 status,
-                state: OpState::of(status, retry_count, max_retries),
+                state: OpState::of(status, retry_count, max_retries, r.get(12)?),
                 priority: r.get(3)?,
                 retry_count: retry_count as i32,
                 provider_rank,

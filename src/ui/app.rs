@@ -45,6 +45,8 @@ pub struct App {
     details: Option<(String, String)>,
     /// Ops whose priority is being set, and the text typed.
     priority_dialog: Option<(Vec<String>, String)>,
+    /// A cancel or removal of several ops, waiting for the person to confirm.
+    pub confirm: Option<Action>,
     /// The window last asked of the model.
     window_asked: (usize, usize),
     help_open: bool,
@@ -94,6 +96,7 @@ impl App {
             providers: ProvidersPanel::default(),
             details: None,
             priority_dialog: None,
+            confirm: None,
             window_asked: (0, 0),
             help_open: false,
             about_open: false,
@@ -138,6 +141,16 @@ impl App {
         self.model.send(Request::Act(action));
     }
 
+    /// Does `action`, but a cancel or removal of several ops asks first.
+    fn act_or_ask(&mut self, action: Action) {
+        match &action {
+            Action::Cancel(ids) | Action::Remove(ids) if ids.len() > 1 => {
+                self.confirm = Some(action);
+            }
+            _ => self.act(action),
+        }
+    }
+
     /// Does what a key, a menu entry or a toolbar button asked for.
     pub fn command(&mut self, command: Command) {
         let selected = || self.selected.iter().cloned().collect::<Vec<String>>();
@@ -178,8 +191,8 @@ impl App {
             }
             Command::Quit => self.ctx.send_viewport_cmd(egui::ViewportCommand::Close),
             Command::RetryNow => self.act(Action::RetryNow(selected())),
-            Command::Cancel => self.act(Action::Cancel(selected())),
-            Command::Remove => self.act(Action::Remove(selected())),
+            Command::Cancel => self.act_or_ask(Action::Cancel(selected())),
+            Command::Remove => self.act_or_ask(Action::Remove(selected())),
             Command::PriorityUp => self.act(Action::BumpPriority(selected(), 1)),
             Command::PriorityDown => self.act(Action::BumpPriority(selected(), -1)),
             Command::SetPriority => self.priority_dialog = Some((selected(), String::new())),
@@ -194,6 +207,53 @@ impl App {
                     .collect();
                 self.ctx.copy_text(hashes.join("\n"));
             }
+        }
+    }
+
+    /// Asks before cancelling or removing several ops.
+    fn confirm_dialog(&mut self, ctx: &egui::Context) {
+        let Some(action) = &self.confirm else {
+            return;
+        };
+        let (verb, n, what) = match action {
+            Action::Cancel(ids) => (
+                "Cancel",
+                ids.len(),
+                "They stop, and stay in the queue as cancelled (\"Retry now\" runs them again).",
+            ),
+            Action::Remove(ids) => (
+                "Remove",
+                ids.len(),
+                "They leave the queue and its history; copies already made stay.",
+            ),
+            _ => return,
+        };
+        let mut answer = None;
+        egui::Window::new(format!("{verb} {n} operations?"))
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+            .show(ctx, |ui| {
+                ui.label(what);
+                ui.horizontal(|ui| {
+                    if ui.button(format!("{verb} {n} operations")).clicked() {
+                        answer = Some(true);
+                    }
+                    if ui.button("Keep them").clicked()
+                        || ui.input(|i| i.key_pressed(egui::Key::Escape))
+                    {
+                        answer = Some(false);
+                    }
+                });
+            });
+        match answer {
+            Some(true) => {
+                if let Some(action) = self.confirm.take() {
+                    self.act(action);
+                }
+            }
+            Some(false) => self.confirm = None,
+            None => {}
         }
     }
 
@@ -324,8 +384,8 @@ impl App {
         ui.horizontal(|ui| {
             let c = s.tab_counts;
             ui.label(format!(
-                "{} queued · {} active · {} retry pending · {} failed · {} completed",
-                c[1], c[2], s.retry_pending, s.permanently_failed, c[4]
+                "{} queued · {} active · {} retry pending · {} failed · {} completed · {} cancelled",
+                c[1], c[2], s.retry_pending, s.permanently_failed, c[4], c[5]
             ));
             ui.separator();
             if s.speed > 0.0 || c[2] > 0 {
@@ -529,6 +589,7 @@ impl App {
             self.priority_dialog = None;
             self.act(action);
         }
+        self.confirm_dialog(ctx);
         let snap = &self.model.snapshot;
         let actions = self.providers.show(ctx, &snap.providers, &snap.scans);
         for action in actions {
@@ -563,7 +624,7 @@ impl App {
                     ctrl,
                     shift,
                 ),
-                GridEvent::Act(action) => self.act(action),
+                GridEvent::Act(action) => self.act_or_ask(action),
                 GridEvent::AskPriority(ids) => self.priority_dialog = Some((ids, String::new())),
                 GridEvent::ShowError(title, message) => self.details = Some((title, message)),
                 GridEvent::Reveal(hash) => self.reveal(&hash),
@@ -661,7 +722,9 @@ impl eframe::App for App {
             })
             .inner;
         self.apply(events);
-        for command in shortcuts::pressed(&ctx, !self.selected.is_empty()) {
+        // While a confirmation is asked, the row keys wait (Esc answers it).
+        let on_rows = !self.selected.is_empty() && self.confirm.is_none();
+        for command in shortcuts::pressed(&ctx, on_rows) {
             self.command(command);
         }
         self.dialogs(&ctx);

@@ -182,7 +182,12 @@ fn draw_row(row: &mut egui_extras::TableRow<'_, '_>, op: &OpRow) {
         ui.label(percent(op));
     });
     row.col(|ui| {
-        ui.label(format!("{} of {}", op.retry_count, op.max_retries));
+        // A cancel spends no retries, whatever the seed's columns say.
+        if op.state == OpState::Cancelled {
+            ui.weak("—");
+        } else {
+            ui.label(format!("{} of {}", op.retry_count, op.max_retries));
+        }
     });
     row.col(|ui| {
         ui.label(format::bytes(op.total_bytes));
@@ -274,6 +279,10 @@ fn status_cell(ui: &mut egui::Ui, op: &OpRow) {
         }
         OpState::Completed => {
             ui.label(RichText::new("✔ done").color(GREEN));
+        }
+        OpState::Cancelled => {
+            ui.label(RichText::new("🗙 cancelled").weak())
+                .on_hover_text("Cancelled by you: not a failure. \"Retry now\" runs it again.");
         }
     }
 }

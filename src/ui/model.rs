@@ -29,15 +29,17 @@ pub enum Tab {
     Active,
     Failed,
     Completed,
+    Cancelled,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 5] = [
+    pub const ALL: [Tab; 6] = [
         Tab::All,
         Tab::Queued,
         Tab::Active,
         Tab::Failed,
         Tab::Completed,
+        Tab::Cancelled,
     ];
 
     pub fn label(self) -> &'static str {
@@ -47,6 +49,7 @@ impl Tab {
             Tab::Active => "Active",
             Tab::Failed => "Failed",
             Tab::Completed => "Completed",
+            Tab::Cancelled => "Cancelled",
         }
     }
 
@@ -57,6 +60,7 @@ impl Tab {
             Tab::Active => state == OpState::InProgress,
             Tab::Failed => matches!(state, OpState::RetryPending | OpState::PermanentlyFailed),
             Tab::Completed => state == OpState::Completed,
+            Tab::Cancelled => state == OpState::Cancelled,
         }
     }
 }
@@ -92,7 +96,7 @@ pub struct Snapshot {
     pub window_start: usize,
     pub rows: Vec<OpRow>,
     /// Ops per tab (within the provider filter).
-    pub tab_counts: [usize; 5],
+    pub tab_counts: [usize; 6],
     /// Ops per state over the whole queue.
     pub retry_pending: usize,
     pub permanently_failed: usize,
@@ -313,7 +317,7 @@ type ScanAnswer = (String, String);
 /// Counts over the whole queue, for the tabs and the status bar.
 #[derive(Clone, Copy, Debug, Default)]
 struct Totals {
-    tab_counts: [usize; 5],
+    tab_counts: [usize; 6],
     retry_pending: usize,
     permanently_failed: usize,
     unfinished: usize,
@@ -543,7 +547,7 @@ impl Model {
                     t.remaining_bytes += (k.total_bytes - k.bytes_transferred).max(0)
                 }
                 OpState::Completed if k.completed_ms >= self.started_ms => t.completed += 1,
-                OpState::Completed => {}
+                OpState::Completed | OpState::Cancelled => {}
             }
             if provider_rank.is_some_and(|r| k.provider_rank != r) {
                 continue;

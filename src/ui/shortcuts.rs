@@ -91,6 +91,11 @@ pub const SHORTCUTS: &[Shortcut] = &[
         Command::ShowTab(Tab::Completed),
         "Completed",
     ),
+    global(
+        &[key(CMD, Key::Num6)],
+        Command::ShowTab(Tab::Cancelled),
+        "Cancelled",
+    ),
     global(&[key(NONE, Key::F1)], Command::Help, "Keyboard shortcuts"),
     global(&[key(CMD, Key::Q)], Command::Quit, "Quit"),
     selection(&[key(NONE, Key::R)], Command::RetryNow, "Retry now"),

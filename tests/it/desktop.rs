@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use breakdex::store::{OpEvent, OpState, Store};
+use breakdex::store::{OpEvent, OpState, Retry, Store};
 use breakdex::ui::{Command, SHORTCUTS, Tab};
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable;
@@ -152,7 +152,21 @@ fn the_window_tells_when_the_queue_finishes_and_when_an_op_fails() {
         .collect();
     store.apply("test", &events).unwrap();
     events.clear();
-    store.cancel(std::slice::from_ref(&waiting.id)).unwrap();
+    // The one waiting to retry is run again, and fails for good.
+    store.retry_now(std::slice::from_ref(&waiting.id)).unwrap();
+    let again = store
+        .claim("test", Duration::from_secs(600), &providers)
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    let failed = OpEvent::Finished {
+        id: again[0].id.clone(),
+        bytes: 0,
+        change: None,
+        failure: Some((Some("access denied by the server".into()), Retry::Never)),
+        started: None,
+        ended: std::time::SystemTime::now(),
+    };
+    store.apply("test", &[failed]).unwrap();
     assert_eq!(store.counts(None).unwrap().completed, 4);
 
     settle(&mut h, "the notices", |app| app.notices.shown.len() >= 2);
@@ -164,7 +178,7 @@ fn the_window_tells_when_the_queue_finishes_and_when_an_op_fails() {
     );
     assert!(h.query_by_label_contains("An operation failed").is_some());
     assert!(
-        h.query_all_by_label_contains(": cancelled by the user")
+        h.query_all_by_label_contains(": access denied by the server")
             .next()
             .is_some(),
         "the failure notice gives the reason"

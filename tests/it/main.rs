@@ -11,3 +11,4 @@ mod remote;
 mod store;
 mod ui;
 mod ui_providers;
+mod ui_trust;

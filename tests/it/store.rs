@@ -150,7 +150,8 @@ fn sync_operations_has_exactly_the_seed_columns() {
             "next_attempt_at",
             "lease_owner",
             "lease_expires_at",
-            "finished_at"
+            "finished_at",
+            "cancelled_at"
         ]
     );
 
@@ -507,9 +508,16 @@ fn retry_all_failed_and_cancel() {
     );
     for id in &ids[1..] {
         let row = f.store.op(id).unwrap().unwrap();
-        assert_eq!(state_of(&f, id), OpState::PermanentlyFailed);
+        // The seed's enum: failed with no retries left; shown as cancelled.
+        assert_eq!(
+            (row.status, row.retry_count),
+            (OpStatus::Failed, row.max_retries)
+        );
+        assert_eq!(state_of(&f, id), OpState::Cancelled);
         assert_eq!(row.error_message.as_deref(), Some("cancelled by the user"));
     }
+    let counts = f.store.counts(None).unwrap();
+    assert_eq!((counts.permanently_failed, counts.cancelled), (1, 2));
     // The engine that ran ids[1] lost it: its late report is dropped.
     assert_eq!(
         f.store.lost_ops("me", &[&ids[1]]).unwrap(),
@@ -521,11 +529,17 @@ fn retry_all_failed_and_cancel() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(state_of(&f, &ids[1]), OpState::PermanentlyFailed);
+    assert_eq!(state_of(&f, &ids[1]), OpState::Cancelled);
 
-    assert_eq!(f.store.retry_all_failed().unwrap(), 3);
-    assert_eq!(f.store.counts(None).unwrap().queued, 3);
+    // "Retry all failed" leaves what a person cancelled; "retry now" on a
+    // cancelled op runs it again.
+    assert_eq!(f.store.retry_all_failed().unwrap(), 1);
+    assert_eq!(f.store.counts(None).unwrap().queued, 1);
     assert_eq!(state_of(&f, &ids[0]), OpState::Queued);
+    assert_eq!(state_of(&f, &ids[2]), OpState::Cancelled);
+    assert_eq!(f.store.retry_now(std::slice::from_ref(&ids[2])).unwrap(), 1);
+    assert_eq!(state_of(&f, &ids[2]), OpState::Queued);
+    assert_eq!(f.store.counts(None).unwrap().cancelled, 1);
 }
 
 #[test]

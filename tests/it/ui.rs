@@ -311,7 +311,7 @@ fn retry_and_cancel_from_the_context_menu_change_the_database() {
     h.run_steps(3);
     h.get_by_label("🗙 Cancel").click();
     settle(&mut h, "cancel reaches the database", |_| {
-        cancel_target(&store).state == OpState::PermanentlyFailed
+        cancel_target(&store).state == OpState::Cancelled
     });
     assert_eq!(
         cancel_target(&store).error_message.as_deref(),

@@ -6,10 +6,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use breakdex::providers::register::{NewProvider, Target};
-use breakdex::ui::{Action, App, Request};
+use breakdex::store::{OpState, Store};
+use breakdex::ui::{Action, App, Command, Request};
+use egui::{Key, Modifiers};
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 
 use crate::common::*;
+use crate::ui::{harness, library, loaded, settle};
 
 type H = Harness<'static, App>;
 
@@ -83,9 +87,14 @@ fn a_drive_that_comes_back_resumes_under_the_windows_engine() {
         .map(|i| lib.write_file(&format!("in/f{i}.bin"), 5000 + i, i as u64))
         .collect();
     lib.ok(&["add", "--provider", "usb", lib.path("in").to_str().unwrap()]);
-    step_until(&mut h, Duration::from_secs(30), "the panel says usb is offline", |app| {
-        (app.model.snapshot.providers.iter()).any(|p| p.row.name == "usb" && p.online.is_err())
-    });
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the panel says usb is offline",
+        |app| {
+            (app.model.snapshot.providers.iter()).any(|p| p.row.name == "usb" && p.online.is_err())
+        },
+    );
     // Given the time to try at least once, and find the drive missing.
     let tried = Instant::now() + Duration::from_secs(1);
     while Instant::now() < tried {
@@ -105,7 +114,107 @@ fn a_drive_that_comes_back_resumes_under_the_windows_engine() {
             std::fs::read(f).unwrap()
         );
     }
-    step_until(&mut h, Duration::from_secs(10), "the panel says usb is online", |app| {
-        (app.model.snapshot.providers.iter()).any(|p| p.row.name == "usb" && p.online.is_ok())
+    step_until(
+        &mut h,
+        Duration::from_secs(10),
+        "the panel says usb is online",
+        |app| {
+            (app.model.snapshot.providers.iter()).any(|p| p.row.name == "usb" && p.online.is_ok())
+        },
+    );
+}
+
+fn state_of(store: &Store, name: &str) -> OpState {
+    store
+        .list_ops(&Default::default())
+        .unwrap()
+        .into_iter()
+        .find(|r| r.asset_name.as_deref() == Some(name))
+        .unwrap()
+        .state
+}
+
+/// Esc on several rows asks first; a cancel then reads as cancelled (grey,
+/// its own tab), not as a failure: no failure notice, not in the Failed
+/// tab, not run again by "Retry all failed", and "—" retries spent.
+#[test]
+fn a_cancel_asks_first_and_is_not_a_failure() {
+    let lib = TempLib::new();
+    let store = library(&lib);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    let failed_tab = |h: &H| h.state().model.snapshot.tab_counts[4 - 1];
+    let failed_before = failed_tab(&h);
+    h.get_by_label("drone.mp4").click();
+    h.run_steps(2);
+    h.get_by_label("cat.heic")
+        .click_modifiers(Modifiers::COMMAND);
+    h.run_steps(2);
+    assert_eq!(h.state().selected.len(), 2);
+
+    // Esc asks; Esc again keeps them.
+    h.key_press(Key::Escape);
+    h.run_steps(3);
+    assert!(
+        h.query_by_label("Cancel 2 operations?").is_some(),
+        "asked first"
+    );
+    h.key_press(Key::Escape);
+    h.run_steps(3);
+    assert!(h.query_by_label("Cancel 2 operations?").is_none());
+    std::thread::sleep(Duration::from_millis(300));
+    h.run_steps(2);
+    assert_eq!(state_of(&store, "drone.mp4"), OpState::Queued);
+
+    h.key_press(Key::Escape);
+    h.run_steps(3);
+    h.get_by_label("Cancel 2 operations").click();
+    settle(&mut h, "both cancelled", |_| {
+        state_of(&store, "drone.mp4") == OpState::Cancelled
+            && state_of(&store, "cat.heic") == OpState::Cancelled
+    });
+    settle(&mut h, "the window shows them cancelled", |app| {
+        app.model.snapshot.tab_counts[5] == 2
+    });
+    assert!(h.query_by_label("Cancelled (2)").is_some());
+    assert_eq!(failed_tab(&h), failed_before, "a cancel is not a failure");
+    assert_eq!(h.query_all_by_label("🗙 cancelled").count(), 2);
+    assert!(
+        !h.state().notices.shown.iter().any(|n| n.failure),
+        "no failure notice for a cancel"
+    );
+
+    // "Retry all failed" runs the failed one again, not the cancelled ones.
+    h.state_mut().command(Command::RetryAllFailed);
+    settle(&mut h, "the failed op queued again", |_| {
+        state_of(&store, "logo.psd") == OpState::Queued
+    });
+    assert_eq!(state_of(&store, "drone.mp4"), OpState::Cancelled);
+    assert_eq!(state_of(&store, "cat.heic"), OpState::Cancelled);
+}
+
+/// Remove of several rows asks first too.
+#[test]
+fn removing_several_rows_asks_first() {
+    let lib = TempLib::new();
+    let store = library(&lib);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    let total = store.counts(None).unwrap().total;
+    h.get_by_label("drone.mp4").click();
+    h.run_steps(2);
+    h.get_by_label("cat.heic")
+        .click_modifiers(Modifiers::COMMAND);
+    h.run_steps(2);
+    h.key_press(Key::Delete);
+    h.run_steps(3);
+    assert_eq!(
+        store.counts(None).unwrap().total,
+        total,
+        "nothing removed yet"
+    );
+    h.get_by_label("Remove 2 operations").click();
+    settle(&mut h, "both removed", |_| {
+        store.counts(None).unwrap().total == total - 2
     });
 }
