@@ -105,6 +105,9 @@ pub fn add(store: &mut Store, db: &Path, add: ProviderAdd) -> anyhow::Result<Pro
     if let Some(trusted) = &added.trusted_host {
         println!("{trusted}");
     }
+    if let Some(offline) = &added.offline {
+        eprintln!("breakdex: {offline}; it is added, and its operations wait until it answers");
+    }
     println!(
         "added provider '{}' ({}{})",
         added.row.name,

@@ -319,6 +319,9 @@ pub fn check_local_root(name: &str, root: &Path) -> Result<(), Failure> {
 pub fn test_round_trip(row: &ProviderRow) -> Result<Duration, Failure> {
     let provider = Provider::open(row)?;
     provider.check_online()?;
+    // Nothing answering is said plainly, as `status` says it (the probe's
+    // own error would only say the request failed).
+    reachable(row)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

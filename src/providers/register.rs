@@ -170,6 +170,9 @@ pub struct Registered {
     /// When an SFTP host's keys were trusted on the way: which, and where
     /// they were added (several lines, one per key).
     pub trusted_host: Option<String>,
+    /// Why the provider, saved, cannot be used yet (nothing answers at its
+    /// address): its ops wait until it answers.
+    pub offline: Option<String>,
 }
 
 /// Where a provider's secret is kept, in words, if it has one.
@@ -367,7 +370,12 @@ pub fn register(
         let _ = remove(store, &row.id);
         return Err(with_trust_note(e, &trusted_host));
     }
-    Ok(Registered { row, trusted_host })
+    let offline = super::reachable(&row).err().map(|f| f.message);
+    Ok(Registered {
+        row,
+        trusted_host,
+        offline,
+    })
 }
 
 /// Changes the provider `id` (of the library at `db`) to what `spec` says:
@@ -408,7 +416,14 @@ pub fn update(
         .map_err(anyhow::Error::from)
         .and_then(|row| finish(&row, secret.as_ref()).map(|()| row));
     match done {
-        Ok(row) => Ok(Registered { row, trusted_host }),
+        Ok(row) => {
+            let offline = super::reachable(&row).err().map(|f| f.message);
+            Ok(Registered {
+                row,
+                trusted_host,
+                offline,
+            })
+        }
         Err(e) => {
             let _ = store.update_provider(id, &old.name, &old.settings, old.concurrency);
             if let (Some(_), Some(secrets)) = (&secret, &secrets) {

@@ -403,14 +403,14 @@ impl App {
             if let Some(p) = s
                 .providers
                 .iter()
-                .find(|p| p.online.is_err() && p.row.enabled)
+                .find(|p| matches!(p.online, Some(Err(_))) && p.row.enabled)
             {
                 ui.separator();
                 ui.label(
                     RichText::new(format!("⚠ {} offline", p.row.name))
                         .color(ui.visuals().warn_fg_color),
                 )
-                .on_hover_text(p.online.clone().err().unwrap_or_default());
+                .on_hover_text(p.online.clone().and_then(Result::err).unwrap_or_default());
             }
             for progress in &self.imports {
                 if progress.finished.load(Ordering::SeqCst) {

@@ -8,7 +8,7 @@
 //! providers' state and the speed. It also carries out the person's actions
 //! (retry, cancel, priority, remove, providers) on its own connection.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use crate::library::restore::{RestoreRequest, restore};
 use crate::providers::Provider;
 use crate::providers::register::{self, NewProvider, Registered};
 use crate::secrets::Secret;
-use crate::store::{OpKey, OpRow, OpState, OpType, ProviderRow, SortKey, Store};
+use crate::store::{OpKey, OpRow, OpState, OpType, ProviderKind, ProviderRow, SortKey, Store};
 
 /// The tabs over the grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -81,8 +81,10 @@ pub struct ViewSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProviderStatus {
     pub row: ProviderRow,
-    /// `Err(reason)` when the provider cannot be reached or is misconfigured.
-    pub online: Result<(), String>,
+    /// `Ok` once the provider answered (a local folder is there, a server
+    /// accepts connections), `Err(reason)` when it cannot be reached or is
+    /// misconfigured, `None` while a server is not looked at yet.
+    pub online: Option<Result<(), String>>,
 }
 
 /// Everything the UI draws, as of one moment.
@@ -256,6 +258,7 @@ pub fn start(
         loading: true,
         scans: Vec::new(),
         scans_done: mpsc::channel(),
+        reach: Reach::start(),
     };
     std::thread::Builder::new()
         .name("breakdex-model".into())
@@ -309,10 +312,80 @@ struct Model {
     /// What each provider's last scan found, and the scans' answers.
     scans: Vec<(String, String)>,
     scans_done: (Sender<ScanAnswer>, Receiver<ScanAnswer>),
+    reach: Reach,
 }
 
 /// A scan's answer: the provider's id, and what it found in one line.
 type ScanAnswer = (String, String);
+
+/// How often a server is asked whether it answers.
+const REACH_EVERY: Duration = Duration::from_secs(10);
+
+/// Whether each remote provider's server answers, asked on a thread of its
+/// own (a connection can take seconds): what "online" means in the window.
+struct Reach {
+    rows: Sender<Vec<ProviderRow>>,
+    answers: Receiver<(ProviderRow, Result<(), String>)>,
+    /// The last answer per provider, for the settings it was asked with.
+    known: HashMap<String, (ProviderRow, Result<(), String>)>,
+}
+
+impl Reach {
+    fn start() -> Reach {
+        let (rows, rows_rx) = mpsc::channel::<Vec<ProviderRow>>();
+        let (answer, answers) = mpsc::channel();
+        let _ = std::thread::Builder::new()
+            .name("breakdex-reach".into())
+            .spawn(move || {
+                let mut latest: Vec<ProviderRow> = Vec::new();
+                let mut asked: HashMap<String, (ProviderRow, Instant)> = HashMap::new();
+                loop {
+                    match rows_rx.recv_timeout(REACH_EVERY) {
+                        Ok(rows) => latest = rows_rx.try_iter().last().unwrap_or(rows),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                    for row in latest.iter().filter(|r| r.kind != ProviderKind::Local) {
+                        let due = asked
+                            .get(&row.id)
+                            .is_none_or(|(was, at)| was != row || at.elapsed() >= REACH_EVERY);
+                        if !due {
+                            continue;
+                        }
+                        asked.insert(row.id.clone(), (row.clone(), Instant::now()));
+                        let said = crate::providers::reachable(row).map_err(|f| f.message);
+                        if answer.send((row.clone(), said)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        Reach {
+            rows,
+            answers,
+            known: HashMap::new(),
+        }
+    }
+
+    fn take_answers(&mut self) {
+        for (row, said) in self.answers.try_iter() {
+            self.known.insert(row.id.clone(), (row, said));
+        }
+    }
+
+    /// What the last look at this provider found, if it was made with its
+    /// present settings.
+    fn of(&self, row: &ProviderRow) -> Option<Result<(), String>> {
+        (self.known.get(&row.id))
+            .filter(|(asked, _)| asked == row)
+            .map(|(_, said)| said.clone())
+    }
+
+    /// Asks for these providers to be looked at (when due).
+    fn look_at(&self, rows: Vec<ProviderRow>) {
+        let _ = self.rows.send(rows);
+    }
+}
 
 /// Counts over the whole queue, for the tabs and the status bar.
 #[derive(Clone, Copy, Debug, Default)]
@@ -451,17 +524,26 @@ impl Model {
     }
 
     fn reload_providers(&mut self) -> crate::store::Result<()> {
-        self.providers = self
-            .store
-            .providers()?
-            .into_iter()
+        let rows = self.store.providers()?;
+        let reach = &mut self.reach;
+        reach.take_answers();
+        self.providers = rows
+            .iter()
             .map(|row| {
-                let online = Provider::open(&row)
-                    .and_then(|p| p.check_online())
-                    .map_err(|f| f.message);
-                ProviderStatus { row, online }
+                let opened = Provider::open(row).and_then(|p| p.check_online());
+                let online = match opened {
+                    Err(f) => Some(Err(f.message)),
+                    // A folder that is there has answered.
+                    Ok(()) if row.kind == ProviderKind::Local => Some(Ok(())),
+                    Ok(()) => reach.of(row),
+                };
+                ProviderStatus {
+                    row: row.clone(),
+                    online,
+                }
             })
             .collect();
+        reach.look_at(rows);
         self.providers_at = Some(Instant::now());
         Ok(())
     }
@@ -900,6 +982,9 @@ fn answer(
             }
             if let Some(trusted) = &r.trusted_host {
                 line += &format!("; {}", trusted.replace('\n', "; "));
+            }
+            if let Some(offline) = &r.offline {
+                line += &format!(", but {offline}: its operations wait until it answers");
             }
             line
         })

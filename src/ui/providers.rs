@@ -351,11 +351,16 @@ impl ProvidersPanel {
             (_, false) => {
                 ui.label(RichText::new("disabled").weak());
             }
-            (Ok(()), true) => {
-                state(ui, "online", Color32::from_rgb(60, 170, 90));
+            (Some(Ok(())), true) => {
+                state(ui, "online", Color32::from_rgb(60, 170, 90))
+                    .on_hover_text("It answered when last looked at");
             }
-            (Err(reason), true) => {
+            (Some(Err(reason)), true) => {
                 state(ui, "offline", Color32::from_rgb(215, 120, 30)).on_hover_text(reason);
+            }
+            (None, true) => {
+                state(ui, "checking…", Color32::GRAY)
+                    .on_hover_text("Looking whether its server answers");
             }
         }
         ui.horizontal(|ui| {

@@ -532,7 +532,7 @@ fn counts(lib: &TempLib) -> Value {
 fn expect_counts(queued: i64, completed: i64, failed: i64, total: i64) -> Value {
     serde_json::json!({
         "queued": queued, "in_progress": 0, "retry_pending": 0,
-        "permanently_failed": failed, "completed": completed, "total": total,
+        "permanently_failed": failed, "completed": completed, "cancelled": 0, "total": total,
     })
 }
 

@@ -92,7 +92,8 @@ fn a_drive_that_comes_back_resumes_under_the_windows_engine() {
         Duration::from_secs(30),
         "the panel says usb is offline",
         |app| {
-            (app.model.snapshot.providers.iter()).any(|p| p.row.name == "usb" && p.online.is_err())
+            (app.model.snapshot.providers.iter())
+                .any(|p| p.row.name == "usb" && matches!(p.online, Some(Err(_))))
         },
     );
     // Given the time to try at least once, and find the drive missing.
@@ -119,7 +120,8 @@ fn a_drive_that_comes_back_resumes_under_the_windows_engine() {
         Duration::from_secs(10),
         "the panel says usb is online",
         |app| {
-            (app.model.snapshot.providers.iter()).any(|p| p.row.name == "usb" && p.online.is_ok())
+            (app.model.snapshot.providers.iter())
+                .any(|p| p.row.name == "usb" && p.online == Some(Ok(())))
         },
     );
 }
@@ -217,4 +219,74 @@ fn removing_several_rows_asks_first() {
     settle(&mut h, "both removed", |_| {
         store.counts(None).unwrap().total == total - 2
     });
+}
+
+/// An S3 provider at an address where nothing answers: saving it says so
+/// in plain words, the providers window never calls it online, and Test
+/// gives the same reason as `breakdex status`.
+#[test]
+fn a_server_that_does_not_answer_is_never_called_online() {
+    let lib = TempLib::new();
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", |app| !app.model.snapshot.loading);
+    let port = crate::remote::free_port();
+    let (reply, answer) = std::sync::mpsc::channel();
+    h.state().model.send(Request::Act(Action::AddProvider {
+        spec: NewProvider {
+            name: "dead-s3".into(),
+            concurrency: 4,
+            target: Target::S3 {
+                endpoint: format!("http://127.0.0.1:{port}"),
+                bucket: "photos".into(),
+                region: "us-east-1".into(),
+                prefix: None,
+                path_style: true,
+                access_key_id: "AKIA".into(),
+            },
+        },
+        secret: Some(breakdex::secrets::Secret::new("not-a-real-secret")),
+        reply,
+    }));
+    let said = loop {
+        h.step();
+        if let Ok(said) = answer.try_recv() {
+            break said.expect("saved");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let reason = format!("nothing answers at 127.0.0.1:{port}");
+    assert!(said.contains(&reason), "the save says so: {said}");
+    let status = |app: &App| {
+        (app.model.snapshot.providers.iter())
+            .find(|p| p.row.name == "dead-s3")
+            .map(|p| p.online.clone())
+    };
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the panel's verdict",
+        |app| matches!(status(app), Some(Some(_))),
+    );
+    match status(h.state()) {
+        Some(Some(Err(why))) => assert!(why.contains(&reason), "{why}"),
+        other => panic!("a server that does not answer shown as {other:?}"),
+    }
+    let id = (h.state().model.snapshot.providers.iter())
+        .find(|p| p.row.name == "dead-s3")
+        .unwrap()
+        .row
+        .id
+        .clone();
+    h.state().model.send(Request::Act(Action::TestProvider(id)));
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the test's verdict",
+        |app| (app.model.snapshot.error.as_deref()).is_some_and(|e| e.contains("dead-s3")),
+    );
+    let error = h.state().model.snapshot.error.clone().unwrap();
+    assert!(error.contains(&reason), "{error}");
+    // The command line says the same.
+    let status = lib.ok(&["status"]);
+    assert!(stdout(&status).contains(&reason), "{}", stdout(&status));
 }
