@@ -14,7 +14,7 @@ use crate::library;
 use crate::library::restore::RestoreRequest;
 use crate::providers::Provider;
 use crate::setup;
-use crate::store::{NewOp, OpQuery, OpState, OpStatus, OpType, Store};
+use crate::store::{NewOp, OpQuery, OpState, OpStatus, OpType, ProviderRow, Store};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -48,7 +48,8 @@ enum Command {
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         priority: i64,
     },
-    /// Queue verify, download or delete_remote ops for assets a provider holds
+    /// Queue uploads of what a provider lacks, or verify, download or
+    /// delete_remote ops for assets it holds
     Enqueue {
         #[arg(value_enum)]
         operation: EnqueueKind,
@@ -217,6 +218,8 @@ pub(crate) enum ProviderAdd {
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 enum EnqueueKind {
+    /// Every asset this computer has the bytes of and the provider lacks
+    Upload,
     Verify,
     Download,
     #[value(name = "delete_remote")]
@@ -289,6 +292,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Provider(ProviderCommand::Add(add)) => {
             let row = crate::cli_remote::add(&mut store, &db, add)?;
             crate::cli_catalog::scan_if_catalogued(&mut store, &row)?;
+            let plan = library::copy_plan(&store, &row.id)?;
+            if !plan.assets.is_empty() {
+                println!(
+                    "it lacks the library's {} asset{} ({}): `breakdex enqueue upload --provider {}` copies them",
+                    plan.assets.len(),
+                    if plan.assets.len() == 1 { "" } else { "s" },
+                    crate::ui::format::bytes(plan.bytes),
+                    row.name
+                );
+            }
         }
         Command::Provider(ProviderCommand::Scan { name, json }) => {
             return crate::cli_catalog::scan_command(&mut store, &name, json);
@@ -424,7 +437,11 @@ fn enqueue(
     priority: i64,
 ) -> anyhow::Result<()> {
     let provider = store.require_provider(provider)?;
+    if matches!(kind, EnqueueKind::Upload) && hashes.is_empty() {
+        return copy_library_to(store, &provider, priority);
+    }
     let operation_type = match kind {
+        EnqueueKind::Upload => OpType::Upload,
         EnqueueKind::Verify => OpType::Verify,
         EnqueueKind::Download => OpType::Download,
         EnqueueKind::DeleteRemote => OpType::DeleteRemote,
@@ -459,6 +476,34 @@ fn enqueue(
         if created.len() == 1 { "" } else { "s" },
         provider.name
     );
+    Ok(())
+}
+
+/// `enqueue upload --provider NAME`: uploads of every asset the provider
+/// lacks whose bytes are on this computer.
+fn copy_library_to(store: &mut Store, provider: &ProviderRow, priority: i64) -> anyhow::Result<()> {
+    let plan = library::copy_plan(store, &provider.id)?;
+    let created = store.enqueue(&library::uploads(&plan.assets, provider, priority))?;
+    println!(
+        "queued {} upload op{} on provider '{}' ({})",
+        created.len(),
+        if created.len() == 1 { "" } else { "s" },
+        provider.name,
+        crate::ui::format::bytes(plan.bytes)
+    );
+    if plan.without_bytes > 0 {
+        eprintln!(
+            "breakdex: {} asset{} the provider lacks {} no local bytes on this computer \
+             (restore them first, from a provider that holds them)",
+            plan.without_bytes,
+            if plan.without_bytes == 1 { "" } else { "s" },
+            if plan.without_bytes == 1 {
+                "has"
+            } else {
+                "have"
+            },
+        );
+    }
     Ok(())
 }
 

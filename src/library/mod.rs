@@ -431,3 +431,45 @@ pub fn import(
     report.problems = problems;
     Ok(report)
 }
+
+/// What copying the library to a provider would upload.
+#[derive(Clone, Debug, Default)]
+pub struct CopyPlan {
+    /// The assets it lacks whose bytes are on this computer, and their size.
+    pub assets: Vec<ManifestEntry>,
+    pub bytes: i64,
+    /// Assets it lacks whose recorded local file is gone.
+    pub without_bytes: usize,
+}
+
+/// The assets a provider lacks, as [`CopyPlan`] says.
+pub fn copy_plan(store: &Store, provider_id: &str) -> Result<CopyPlan, StoreError> {
+    let mut plan = CopyPlan::default();
+    for asset in store.assets_lacking(provider_id)? {
+        if asset
+            .local_path
+            .as_deref()
+            .is_some_and(|p| Path::new(p).is_file())
+        {
+            plan.bytes += asset.size_bytes;
+            plan.assets.push(asset);
+        } else {
+            plan.without_bytes += 1;
+        }
+    }
+    Ok(plan)
+}
+
+/// Upload ops of these assets to a provider.
+pub fn uploads(assets: &[ManifestEntry], provider: &ProviderRow, priority: i64) -> Vec<NewOp> {
+    assets
+        .iter()
+        .map(|a| NewOp {
+            content_hash: a.content_hash.clone(),
+            provider_id: provider.id.clone(),
+            operation_type: OpType::Upload,
+            priority,
+            total_bytes: a.size_bytes,
+        })
+        .collect()
+}

@@ -65,3 +65,30 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
+
+impl Store {
+    /// The assets with local bytes recorded that have no good copy on this
+    /// provider: what copying the library to it would upload.
+    pub fn assets_lacking(&self, provider_id: &str) -> Result<Vec<crate::store::ManifestEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT content_hash, size_bytes, original_name, local_path, media_type, added_at
+             FROM asset_manifest m
+             WHERE local_path IS NOT NULL AND NOT EXISTS (
+                 SELECT 1 FROM asset_copies c
+                 WHERE c.content_hash = m.content_hash AND c.provider_id = ?1
+                   AND c.verify_status = 'ok')
+             ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([provider_id], |r| {
+            Ok(crate::store::ManifestEntry {
+                content_hash: r.get(0)?,
+                size_bytes: r.get(1)?,
+                original_name: r.get(2)?,
+                local_path: r.get(3)?,
+                media_type: r.get(4)?,
+                added_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

@@ -210,6 +210,45 @@ impl App {
         }
     }
 
+    /// Offers to copy the library to a provider just added.
+    fn copy_offer(&mut self, ctx: &egui::Context) {
+        let Some(offer) = self.model.snapshot.offer.clone() else {
+            return;
+        };
+        let mut answer = None;
+        egui::Window::new("Copy the library?")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+            .show(ctx, |ui| {
+                ui.label(format!(
+                    "Copy the existing {} asset{}, {}, to {}?",
+                    offer.assets,
+                    if offer.assets == 1 { "" } else { "s" },
+                    format::bytes(offer.bytes),
+                    offer.provider
+                ));
+                ui.label(
+                    RichText::new("New files are uploaded to it in any case.")
+                        .small()
+                        .weak(),
+                );
+                ui.horizontal(|ui| {
+                    if ui.button("Copy them").clicked() {
+                        answer = Some(Action::CopyLibrary(offer.provider_id.clone()));
+                    }
+                    if ui.button("Not now").clicked() {
+                        answer = Some(Action::DeclineCopy);
+                    }
+                });
+            });
+        if let Some(action) = answer {
+            // Answered: the dialog goes at once, before the model's next word.
+            self.model.snapshot.offer = None;
+            self.act(action);
+        }
+    }
+
     /// Asks before cancelling or removing several ops.
     fn confirm_dialog(&mut self, ctx: &egui::Context) {
         let Some(action) = &self.confirm else {
@@ -590,6 +629,7 @@ impl App {
             self.act(action);
         }
         self.confirm_dialog(ctx);
+        self.copy_offer(ctx);
         let snap = &self.model.snapshot;
         let actions = self.providers.show(ctx, &snap.providers, &snap.scans);
         for action in actions {

@@ -6,7 +6,7 @@
 //! repaint request when it has news.
 
 mod app;
-mod format;
+pub(crate) mod format;
 mod grid;
 mod import;
 mod menu;

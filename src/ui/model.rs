@@ -122,6 +122,18 @@ pub struct Snapshot {
     pub notice: Option<String>,
     /// Per provider id, what its last scan found (or that it runs).
     pub scans: Vec<(String, String)>,
+    /// A provider just added that lacks the library's assets: the offer to
+    /// copy them to it.
+    pub offer: Option<CopyOffer>,
+}
+
+/// "Copy the existing 312 assets, 4.1 GB, to usbdrive?"
+#[derive(Clone, Debug, PartialEq)]
+pub struct CopyOffer {
+    pub provider_id: String,
+    pub provider: String,
+    pub assets: usize,
+    pub bytes: i64,
 }
 
 /// Something a person asked for.
@@ -151,6 +163,11 @@ pub enum Action {
     SetProviderEnabled(String, bool),
     RemoveProvider(String),
     TestProvider(String),
+    /// Upload every asset the provider lacks whose bytes are here (the
+    /// answer to a [`CopyOffer`]).
+    CopyLibrary(String),
+    /// Not now: the offer goes.
+    DeclineCopy,
     /// Read a provider's catalog into the library (on a thread of its own;
     /// the result shows in the providers window and the status bar).
     ScanProvider(String),
@@ -259,6 +276,7 @@ pub fn start(
         scans: Vec::new(),
         scans_done: mpsc::channel(),
         reach: Reach::start(),
+        offer: None,
     };
     std::thread::Builder::new()
         .name("breakdex-model".into())
@@ -313,6 +331,7 @@ struct Model {
     scans: Vec<(String, String)>,
     scans_done: (Sender<ScanAnswer>, Receiver<ScanAnswer>),
     reach: Reach,
+    offer: Option<CopyOffer>,
 }
 
 /// A scan's answer: the provider's id, and what it found in one line.
@@ -787,6 +806,7 @@ impl Model {
             error: self.error.clone(),
             notice: self.notice.clone(),
             scans: self.scans.clone(),
+            offer: self.offer.clone(),
         }
     }
 
@@ -862,6 +882,13 @@ impl Model {
                 let done = register::register(s, &self.db, spec, secret);
                 if let Ok(added) = &done {
                     let row = added.row.clone();
+                    let plan = crate::library::copy_plan(s, &row.id).map_err(|e| e.to_string())?;
+                    self.offer = (!plan.assets.is_empty()).then(|| CopyOffer {
+                        provider_id: row.id.clone(),
+                        provider: row.name.clone(),
+                        assets: plan.assets.len(),
+                        bytes: plan.bytes,
+                    });
                     self.start_scan(row, true);
                 }
                 return answer(reply, done, "added");
@@ -880,6 +907,24 @@ impl Model {
             }
             Action::RemoveProvider(id) => crate::providers::register::remove(s, &id)
                 .map(|n| Some(format!("provider removed, with {}", plural(n, "op")))),
+            Action::CopyLibrary(id) => {
+                self.offer = None;
+                let row = s.provider(&id).map_err(|e| e.to_string())?;
+                let plan = crate::library::copy_plan(s, &id).map_err(|e| e.to_string())?;
+                s.enqueue(&crate::library::uploads(&plan.assets, &row, 0))
+                    .map(|created| {
+                        Some(format!(
+                            "{} to '{}' queued ({})",
+                            plural(created.len(), "upload"),
+                            row.name,
+                            super::format::bytes(plan.bytes)
+                        ))
+                    })
+            }
+            Action::DeclineCopy => {
+                self.offer = None;
+                Ok(None)
+            }
             Action::ScanProvider(id) => {
                 let row = s.provider(&id).map_err(|e| e.to_string())?;
                 self.start_scan(row, false);

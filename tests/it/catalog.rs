@@ -997,3 +997,51 @@ fn the_window_scans_a_provider_and_restores_from_it() {
     assert_eq!(run_until_idle(&lib)["failed"], 0);
     assert_eq!(files_under(&only), [only.join("t/b.txt")]);
 }
+
+/// A provider added to a library that has assets lacks them, and says so;
+/// `enqueue upload --provider NAME` copies every one whose bytes are here.
+#[test]
+fn a_new_provider_gets_the_existing_library_on_request() {
+    let lib = TempLib::new();
+    let tree = make_small_tree(&lib);
+    lib.ok(&["add", tree.to_str().unwrap()]);
+    run_until_idle(&lib);
+    // One asset's local file is gone: it cannot be copied from here.
+    std::fs::remove_file(tree.join("b.txt")).unwrap();
+    let usb = lib.path("usb");
+    let added = lib.ok(&[
+        "provider",
+        "add",
+        "local",
+        "usb",
+        "--root",
+        usb.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout(&added).contains("it lacks the library's 2 assets"),
+        "{}",
+        stdout(&added)
+    );
+    let o = lib.ok(&["enqueue", "upload", "--provider", "usb"]);
+    assert!(
+        stdout(&o).contains("queued 2 upload ops on provider 'usb'"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("1 asset the provider lacks has no local bytes"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(run_until_idle(&lib)["failed"], 0);
+    for name in ["a.txt", "sub/c.txt"] {
+        let f = tree.join(name);
+        assert_eq!(
+            std::fs::read(object_path(&usb, &hash_of(&f))).unwrap(),
+            std::fs::read(&f).unwrap()
+        );
+    }
+    // Again: nothing more to copy.
+    let o = lib.ok(&["enqueue", "upload", "--provider", "usb"]);
+    assert!(stdout(&o).contains("queued 0 upload ops"), "{}", stdout(&o));
+}

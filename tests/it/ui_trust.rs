@@ -290,3 +290,38 @@ fn a_server_that_does_not_answer_is_never_called_online() {
     let status = lib.ok(&["status"]);
     assert!(stdout(&status).contains(&reason), "{}", stdout(&status));
 }
+
+/// A provider added in the window is offered the existing library, and
+/// "Copy them" queues the uploads.
+#[test]
+fn a_provider_added_in_the_window_is_offered_the_library() {
+    let lib = TempLib::new();
+    for i in 0..3 {
+        lib.write_file(&format!("in/f{i}.bin"), 2000 + i, i as u64);
+    }
+    lib.ok(&["add", lib.path("in").to_str().unwrap()]);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    add_local_provider(&mut h, "usb", lib.path("usb"));
+    settle(&mut h, "the offer", |app| {
+        app.model.snapshot.offer.is_some()
+    });
+    assert!(
+        h.query_by_label_contains("Copy the existing 3 assets")
+            .is_some(),
+        "the offer says what and how much"
+    );
+    h.get_by_label("Copy them").click();
+    let queued_on_usb = || {
+        lib.read_db()
+            .query_row(
+                "SELECT COUNT(*) FROM sync_operations o JOIN sync_providers p ON p.id = o.provider_id
+                 WHERE p.name = 'usb' AND o.operation_type = 'upload'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+    };
+    settle(&mut h, "the uploads queued", |_| queued_on_usb() == 3);
+    assert!(h.query_by_label("Copy the library?").is_none());
+}
