@@ -44,7 +44,8 @@ pub struct App {
     /// An op's error shown in full: (title, message).
     details: Option<(String, String)>,
     /// Ops whose priority is being set, and the text typed.
-    priority_dialog: Option<(Vec<String>, String)>,
+    /// The ops, the priority typed, and whether the field got its focus.
+    priority_dialog: Option<(Vec<String>, String, bool)>,
     /// A cancel or removal of several ops, waiting for the person to confirm.
     pub confirm: Option<Action>,
     /// The window last asked of the model.
@@ -55,6 +56,13 @@ pub struct App {
     focus_search: bool,
     pub notices: Notices,
     ctx: egui::Context,
+}
+
+/// A dialog opening centred over the window (it can still be moved).
+fn centred<'a>(window: egui::Window<'a>, ctx: &egui::Context) -> egui::Window<'a> {
+    window
+        .pivot(egui::Align2::CENTER_CENTER)
+        .default_pos(ctx.content_rect().center())
 }
 
 /// A restore waiting for its folder: the ops whose assets go (`None`: all),
@@ -195,7 +203,7 @@ impl App {
             Command::Remove => self.act_or_ask(Action::Remove(selected())),
             Command::PriorityUp => self.act(Action::BumpPriority(selected(), 1)),
             Command::PriorityDown => self.act(Action::BumpPriority(selected(), -1)),
-            Command::SetPriority => self.priority_dialog = Some((selected(), String::new())),
+            Command::SetPriority => self.ask_priority(selected()),
             Command::CopyHashes => {
                 let hashes: Vec<String> = self
                     .model
@@ -247,6 +255,16 @@ impl App {
             self.model.snapshot.offer = None;
             self.act(action);
         }
+    }
+
+    /// Opens Set priority on `ids`, filled with the priority of the first
+    /// of them shown (so +1 is a keystroke away).
+    fn ask_priority(&mut self, ids: Vec<String>) {
+        let current = (self.model.snapshot.rows.iter())
+            .find(|r| ids.contains(&r.id))
+            .map(|r| r.priority.to_string())
+            .unwrap_or_default();
+        self.priority_dialog = Some((ids, current, false));
     }
 
     /// Asks before cancelling or removing several ops.
@@ -557,7 +575,7 @@ impl App {
     fn dialogs(&mut self, ctx: &egui::Context) {
         if let Some((title, message)) = &self.details {
             let mut open = true;
-            egui::Window::new(title.clone())
+            centred(egui::Window::new(title.clone()), ctx)
                 .open(&mut open)
                 .collapsible(false)
                 .default_width(420.0)
@@ -573,7 +591,7 @@ impl App {
         }
         if !self.import_problems.is_empty() {
             let mut open = true;
-            egui::Window::new("Some paths were not added")
+            centred(egui::Window::new("Some paths were not added"), ctx)
                 .open(&mut open)
                 .collapsible(false)
                 .default_width(480.0)
@@ -591,9 +609,9 @@ impl App {
             }
         }
         let mut done = None;
-        if let Some((ids, text)) = &mut self.priority_dialog {
+        if let Some((ids, text, focused)) = &mut self.priority_dialog {
             let mut open = true;
-            egui::Window::new("Set priority")
+            centred(egui::Window::new("Set priority"), ctx)
                 .open(&mut open)
                 .collapsible(false)
                 .show(ctx, |ui| {
@@ -603,6 +621,9 @@ impl App {
                         if ids.len() == 1 { "" } else { "s" }
                     ));
                     let edit = ui.text_edit_singleline(text);
+                    if !std::mem::replace(focused, true) {
+                        edit.request_focus();
+                    }
                     let value = text.trim().parse::<i64>();
                     if value.is_err() && !text.trim().is_empty() {
                         ui.label(
@@ -665,7 +686,7 @@ impl App {
                     shift,
                 ),
                 GridEvent::Act(action) => self.act_or_ask(action),
-                GridEvent::AskPriority(ids) => self.priority_dialog = Some((ids, String::new())),
+                GridEvent::AskPriority(ids) => self.ask_priority(ids),
                 GridEvent::ShowError(title, message) => self.details = Some((title, message)),
                 GridEvent::Reveal(hash) => self.reveal(&hash),
                 GridEvent::RestoreTo(ops) => self.pick_restore_folder(Some(ops)),
@@ -715,13 +736,13 @@ impl App {
 
     /// The Help and About windows, and the notices.
     fn help_and_notices(&mut self, ctx: &egui::Context) {
-        egui::Window::new("Keyboard shortcuts")
+        centred(egui::Window::new("Keyboard shortcuts"), ctx)
             .open(&mut self.help_open)
             .collapsible(false)
             .resizable(false)
             .show(ctx, shortcuts::help);
         let db = self.db.clone();
-        egui::Window::new("About Breakdex")
+        centred(egui::Window::new("About Breakdex"), ctx)
             .open(&mut self.about_open)
             .collapsible(false)
             .resizable(false)

@@ -323,6 +323,8 @@ impl ProvidersPanel {
         if let Some((id, name)) = self.confirm_remove.clone() {
             egui::Window::new("Remove provider?")
                 .collapsible(false)
+                .pivot(egui::Align2::CENTER_CENTER)
+                .default_pos(ctx.content_rect().center())
                 .show(ctx, |ui| {
                     ui.label(format!(
                         "Remove '{name}' and its operations from the queue? Files already on it are not deleted."

@@ -325,3 +325,47 @@ fn a_provider_added_in_the_window_is_offered_the_library() {
     settle(&mut h, "the uploads queued", |_| queued_on_usb() == 3);
     assert!(h.query_by_label("Copy the library?").is_none());
 }
+
+/// Dialogs open centred over the window, not pinned under the menu bar;
+/// Set priority opens focused and filled with the op's priority.
+#[test]
+fn dialogs_open_centred_and_set_priority_holds_the_current_value() {
+    let lib = TempLib::new();
+    let _store = library(&lib);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    // interview.wav has priority 7 in the fixture.
+    h.get_by_label("interview.wav").click();
+    h.run_steps(2);
+    h.key_press(Key::P);
+    h.run_steps(4);
+    let screen = h.ctx.content_rect();
+    let title = h.get_by_label("Set priority").rect();
+    let field = h
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .find(|n| n.is_focused())
+        .expect("the priority field has the focus at once");
+    assert_eq!(
+        field.value().as_deref(),
+        Some("7"),
+        "filled with the current value"
+    );
+    assert!(
+        (title.center().x - screen.center().x).abs() < 60.0 && title.top() > screen.top() + 150.0,
+        "centred: {title:?} in {screen:?}"
+    );
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    h.state_mut().command(Command::Help);
+    h.run_steps(4);
+    // (The window's title, not the menu entry of the same name.)
+    let help = h
+        .query_all_by_label("Keyboard shortcuts")
+        .map(|n| n.rect())
+        .find(|r| r.top() > screen.top() + 60.0)
+        .expect("the Help window, below the menu bar");
+    assert!(
+        (help.center().x - screen.center().x).abs() < 60.0,
+        "{help:?} in {screen:?}"
+    );
+}
