@@ -71,7 +71,7 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
     store.enqueue(&ops)?;
     drop(store);
     // Spread the states: mostly completed, some queued, a few running,
-    // waiting to retry, or failed for good.
+    // waiting to retry, failed for good, or cancelled.
     let conn = rusqlite::Connection::open(db)?;
     conn.execute_batch(&format!(
         "BEGIN;
@@ -91,6 +91,10 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
                  ELSE 'the copy on provider ''usb-archive'' is corrupt (its bytes do not match the content hash)' END,
              started_at = created_at
            WHERE rowid % 100 BETWEEN 73 AND 75;
+         UPDATE sync_operations SET status = 'failed', retry_count = max_retries,
+             error_message = 'cancelled by the user', started_at = created_at,
+             cancelled_at = created_at
+           WHERE rowid % 100 = 76;
          UPDATE sync_operations SET status = 'in_progress', lease_owner = '{owner}',
              lease_expires_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 day'),
              bytes_transferred = total_bytes * (rowid % 97) / 97,
