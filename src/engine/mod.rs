@@ -449,18 +449,7 @@ impl Runner {
     fn flush_catalogs(&mut self, all: bool, wait: Duration) {
         let deadline = Instant::now() + wait;
         // One flush at a time: an earlier one ends first.
-        while self.cataloging && !wait.is_zero() {
-            match self
-                .rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
-                Ok(msg) => {
-                    let _ = self.handle(msg);
-                }
-                Err(_) => return,
-            }
-        }
-        if self.cataloging {
+        if !self.await_catalog(deadline) {
             return;
         }
         let now = Instant::now();
@@ -475,17 +464,24 @@ impl Runner {
         }
         self.cataloging = true;
         self.last_catalog = Some(now);
-        while self.cataloging && !wait.is_zero() {
-            match self
-                .rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
+        if !wait.is_zero() {
+            self.await_catalog(deadline);
+        }
+    }
+
+    /// Waits until the catalog writer has answered its flush (if it has
+    /// one), or `deadline`, taking the other messages meanwhile; true if
+    /// it has no flush left.
+    fn await_catalog(&mut self, deadline: Instant) -> bool {
+        while self.cataloging {
+            match (self.rx).recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(msg) => {
                     let _ = self.handle(msg);
                 }
-                Err(_) => return,
+                Err(_) => return false,
             }
         }
+        true
     }
 
     /// Takes one message; true when the engine must stop.

@@ -4,7 +4,8 @@
 use rusqlite::params;
 use serde::Serialize;
 
-use super::{Result, Store};
+use super::manifest::{SELECT_ENTRY, entry};
+use super::{ManifestEntry, Result, Store};
 
 /// What the last look at a remote copy found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -69,26 +70,16 @@ impl Store {
 impl Store {
     /// The assets with local bytes recorded that have no good copy on this
     /// provider: what copying the library to it would upload.
-    pub fn assets_lacking(&self, provider_id: &str) -> Result<Vec<crate::store::ManifestEntry>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT content_hash, size_bytes, original_name, local_path, media_type, added_at
-             FROM asset_manifest m
+    pub fn assets_lacking(&self, provider_id: &str) -> Result<Vec<ManifestEntry>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "{SELECT_ENTRY} m
              WHERE local_path IS NOT NULL AND NOT EXISTS (
                  SELECT 1 FROM asset_copies c
                  WHERE c.content_hash = m.content_hash AND c.provider_id = ?1
                    AND c.verify_status = 'ok')
-             ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map([provider_id], |r| {
-            Ok(crate::store::ManifestEntry {
-                content_hash: r.get(0)?,
-                size_bytes: r.get(1)?,
-                original_name: r.get(2)?,
-                local_path: r.get(3)?,
-                media_type: r.get(4)?,
-                added_at: r.get(5)?,
-            })
-        })?;
+             ORDER BY rowid"
+        ))?;
+        let rows = stmt.query_map([provider_id], entry)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

@@ -20,9 +20,9 @@ pub struct AssetPath {
     pub path: String,
 }
 
-const SELECT_ENTRY: &str = "SELECT content_hash, size_bytes, original_name, local_path, media_type, added_at FROM asset_manifest";
+pub(super) const SELECT_ENTRY: &str = "SELECT content_hash, size_bytes, original_name, local_path, media_type, added_at FROM asset_manifest";
 
-fn entry(r: &Row) -> rusqlite::Result<ManifestEntry> {
+pub(super) fn entry(r: &Row) -> rusqlite::Result<ManifestEntry> {
     Ok(ManifestEntry {
         content_hash: r.get(0)?,
         size_bytes: r.get(1)?,

@@ -13,7 +13,9 @@ use breakdex::catalog::format;
 use breakdex::store::{CatalogAsset, Described};
 
 use crate::common::*;
-use crate::remote::{forget_host, free_port, need, new_secret, start_s3, start_sftp, user_name};
+use crate::remote::{
+    add_s3, forget_host, free_port, need, new_secret, start_s3, start_sftp, user_name,
+};
 
 /// Writes a tree of about 300 files under `root/name`: nested folders, the
 /// same bytes at several paths, unicode and space names, an empty file.
@@ -86,23 +88,6 @@ fn run_until_idle(lib: &TempLib) -> serde_json::Value {
 
 fn scan(lib: &TempLib, provider: &str) -> serde_json::Value {
     json(&lib.ok(&["provider", "scan", provider, "--json"]))
-}
-
-/// Runs breakdex with `input` on standard input, with a time limit.
-fn with_stdin(lib: &TempLib, args: &[&str], input: &str) -> Output {
-    let mut cmd = lib.cmd();
-    cmd.args(args).stdin(Stdio::piped());
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        &mut child.stdin.take().unwrap(),
-        format!("{input}\n").as_bytes(),
-    )
-    .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 /// How to add one provider to a library, the same way on each "computer".
@@ -242,27 +227,6 @@ fn a_library_is_rebuilt_from_sftp_alone() {
     };
     rebuild_from("box", &add);
     forget_host(port);
-}
-
-fn add_s3(lib: &TempLib, name: &str, port: u16, key_id: &str, secret: &str) -> Output {
-    with_stdin(
-        lib,
-        &[
-            "provider",
-            "add",
-            "s3",
-            name,
-            "--endpoint",
-            &format!("http://127.0.0.1:{port}"),
-            "--bucket",
-            "bx-bucket",
-            "--path-style",
-            "--access-key-id",
-            key_id,
-            "--secret-stdin",
-        ],
-        secret,
-    )
 }
 
 /// Two libraries upload to one bucket at the same time: each catalog is its
@@ -526,6 +490,20 @@ fn a_restore_never_overwrites_a_different_file() {
     assert!(!into.join(".breakdex-tmp").exists());
 }
 
+/// A new library (another computer) given a local folder as provider `usb`.
+fn library_of(root: &Path) -> TempLib {
+    let fresh = TempLib::new();
+    fresh.ok(&[
+        "provider",
+        "add",
+        "local",
+        "usb",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
+    fresh
+}
+
 fn make_small_tree(lib: &TempLib) -> PathBuf {
     let t = lib.path("t");
     std::fs::create_dir_all(t.join("sub")).unwrap();
@@ -660,16 +638,7 @@ fn a_second_scan_changes_nothing() {
     let tree = make_small_tree(&lib);
     lib.ok(&["add", tree.to_str().unwrap()]);
     run_until_idle(&lib);
-    let fresh = TempLib::new();
-    let root = lib.backup_root();
-    fresh.ok(&[
-        "provider",
-        "add",
-        "local",
-        "usb",
-        "--root",
-        root.to_str().unwrap(),
-    ]);
+    let fresh = library_of(&lib.backup_root());
     let listing = || stdout(&fresh.ok(&["assets", "--json"]));
     let first = listing();
     let again = scan(&fresh, "usb");
@@ -720,16 +689,7 @@ fn a_deleted_copy_is_no_longer_promised() {
         summary["catalog_entries"].as_u64().unwrap() >= 1,
         "{summary}"
     );
-    let fresh = TempLib::new();
-    let root = lib.backup_root();
-    fresh.ok(&[
-        "provider",
-        "add",
-        "local",
-        "usb",
-        "--root",
-        root.to_str().unwrap(),
-    ]);
+    let fresh = library_of(&lib.backup_root());
     let found = scan(&fresh, "usb");
     assert_eq!(found["assets"], 2, "{found}");
     assert_eq!(found["entries_without_object"], 0, "{found}");
@@ -746,15 +706,7 @@ fn objects_without_entries_and_entries_without_objects_are_counted() {
     let root = lib.backup_root();
     let stray = put_object(&root, b"nobody described me");
     std::fs::remove_file(object_path(&root, &hash_of(&tree.join("b.txt")))).unwrap();
-    let fresh = TempLib::new();
-    fresh.ok(&[
-        "provider",
-        "add",
-        "local",
-        "usb",
-        "--root",
-        root.to_str().unwrap(),
-    ]);
+    let fresh = library_of(&root);
     let found = scan(&fresh, "usb");
     assert_eq!(found["assets"], 2);
     assert_eq!(found["objects_without_entry"], 1);
@@ -785,15 +737,7 @@ fn copies_without_catalog_entries_are_described_by_the_next_run() {
         .unwrap()
         .len();
     assert_eq!(summary["catalog_entries"], assets, "{summary}");
-    let fresh = TempLib::new();
-    fresh.ok(&[
-        "provider",
-        "add",
-        "local",
-        "usb",
-        "--root",
-        root.to_str().unwrap(),
-    ]);
+    let fresh = library_of(&root);
     assert_eq!(scan(&fresh, "usb")["assets"], assets);
 }
 
@@ -839,16 +783,7 @@ fn a_run_killed_before_its_catalog_is_written_is_completed_by_the_next() {
     );
     drop(c);
     assert_eq!(run_until_idle(&lib)["failed"], 0);
-    let fresh = TempLib::new();
-    let root = lib.backup_root();
-    fresh.ok(&[
-        "provider",
-        "add",
-        "local",
-        "usb",
-        "--root",
-        root.to_str().unwrap(),
-    ]);
+    let fresh = library_of(&lib.backup_root());
     let found = scan(&fresh, "usb");
     let assets = json(&lib.ok(&["assets", "--json"]))
         .as_array()
@@ -871,15 +806,7 @@ fn many_small_segments_are_compacted() {
         run_until_idle(&lib);
     }
     assert!(segments() < 10, "{} segments left", segments());
-    let fresh = TempLib::new();
-    fresh.ok(&[
-        "provider",
-        "add",
-        "local",
-        "usb",
-        "--root",
-        root.to_str().unwrap(),
-    ]);
+    let fresh = library_of(&root);
     let found = scan(&fresh, "usb");
     assert_eq!(found["assets"], 34, "{found}");
     assert_eq!(found["paths"], 34, "{found}");

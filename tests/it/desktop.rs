@@ -13,7 +13,7 @@ use egui_kittest::kittest::Queryable;
 use crate::common::TempLib;
 use crate::ui::{harness, library, loaded, settle};
 
-fn op_state(store: &Store, name: &str) -> OpState {
+pub(crate) fn op_state(store: &Store, name: &str) -> OpState {
     store
         .list_ops(&Default::default())
         .unwrap()

@@ -475,7 +475,7 @@ fn assert_secret_in_file(lib: &TempLib, secret: &str) {
     );
 }
 
-fn add_s3(lib: &TempLib, name: &str, port: u16, key_id: &str, secret: &str) -> Output {
+pub(crate) fn add_s3(lib: &TempLib, name: &str, port: u16, key_id: &str, secret: &str) -> Output {
     with_stdin(
         lib,
         &[

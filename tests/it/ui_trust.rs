@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use breakdex::providers::register::{NewProvider, Target};
-use breakdex::store::{OpState, Store};
+use breakdex::store::OpState;
 use breakdex::ui::{Action, App, Command, Request};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 use crate::common::*;
+use crate::desktop::op_state;
 use crate::ui::{harness, library, loaded, settle};
 
 type H = Harness<'static, App>;
@@ -126,16 +127,6 @@ fn a_drive_that_comes_back_resumes_under_the_windows_engine() {
     );
 }
 
-fn state_of(store: &Store, name: &str) -> OpState {
-    store
-        .list_ops(&Default::default())
-        .unwrap()
-        .into_iter()
-        .find(|r| r.asset_name.as_deref() == Some(name))
-        .unwrap()
-        .state
-}
-
 /// Esc on several rows asks first; a cancel then reads as cancelled (grey,
 /// its own tab), not as a failure: no failure notice, not in the Failed
 /// tab, not run again by "Retry all failed", and "—" retries spent.
@@ -166,14 +157,14 @@ fn a_cancel_asks_first_and_is_not_a_failure() {
     assert!(h.query_by_label("Cancel 2 operations?").is_none());
     std::thread::sleep(Duration::from_millis(300));
     h.run_steps(2);
-    assert_eq!(state_of(&store, "drone.mp4"), OpState::Queued);
+    assert_eq!(op_state(&store, "drone.mp4"), OpState::Queued);
 
     h.key_press(Key::Escape);
     h.run_steps(3);
     h.get_by_label("Cancel 2 operations").click();
     settle(&mut h, "both cancelled", |_| {
-        state_of(&store, "drone.mp4") == OpState::Cancelled
-            && state_of(&store, "cat.heic") == OpState::Cancelled
+        op_state(&store, "drone.mp4") == OpState::Cancelled
+            && op_state(&store, "cat.heic") == OpState::Cancelled
     });
     settle(&mut h, "the window shows them cancelled", |app| {
         app.model.snapshot.tab_counts[5] == 2
@@ -189,10 +180,10 @@ fn a_cancel_asks_first_and_is_not_a_failure() {
     // "Retry all failed" runs the failed one again, not the cancelled ones.
     h.state_mut().command(Command::RetryAllFailed);
     settle(&mut h, "the failed op queued again", |_| {
-        state_of(&store, "logo.psd") == OpState::Queued
+        op_state(&store, "logo.psd") == OpState::Queued
     });
-    assert_eq!(state_of(&store, "drone.mp4"), OpState::Cancelled);
-    assert_eq!(state_of(&store, "cat.heic"), OpState::Cancelled);
+    assert_eq!(op_state(&store, "drone.mp4"), OpState::Cancelled);
+    assert_eq!(op_state(&store, "cat.heic"), OpState::Cancelled);
 }
 
 /// Remove of several rows asks first too.
