@@ -19,12 +19,22 @@ impl Owner {
         let dir = locks_dir(db_path);
         std::fs::create_dir_all(&dir)?;
         let id = crate::store::new_id();
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(format!("{id}.lock")))?;
-        lock.try_lock().map_err(std::io::Error::other)?;
+        let path = dir.join(format!("{id}.lock"));
+        let lock = loop {
+            let lock = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            lock.try_lock().map_err(std::io::Error::other)?;
+            // Between the file's making and its locking, another engine
+            // starting at the same moment may have found it unlocked, taken
+            // its owner for dead and removed it: a lock on a file that is
+            // gone proves nothing to the others, so it is made again.
+            if is_at(&lock, &path) {
+                break lock;
+            }
+        };
         let owner = Owner {
             id,
             dir,
@@ -70,6 +80,15 @@ impl Owner {
 impl Drop for Owner {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(self.dir.join(format!("{}.lock", self.id)));
+    }
+}
+
+/// Whether the open file `file` is the one at `path` (not one since removed).
+fn is_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(there)) => open.dev() == there.dev() && open.ino() == there.ino(),
+        _ => false,
     }
 }
 

@@ -458,9 +458,7 @@ fn hostile_paths_and_damaged_segments_are_refused_by_name_and_the_rest_restored(
 #[test]
 fn a_restore_never_overwrites_a_different_file() {
     let lib = TempLib::new();
-    let tree = make_small_tree(&lib);
-    lib.ok(&["add", tree.to_str().unwrap()]);
-    run_until_idle(&lib);
+    let tree = uploaded_small_tree(&lib);
     let into = lib.path("into");
     std::fs::create_dir_all(into.join("t/sub")).unwrap();
     std::fs::write(into.join("t/a.txt"), b"someone else's").unwrap();
@@ -504,6 +502,14 @@ fn library_of(root: &Path) -> TempLib {
     fresh
 }
 
+/// [`make_small_tree`], added to `lib` and uploaded to its local provider.
+fn uploaded_small_tree(lib: &TempLib) -> PathBuf {
+    let tree = make_small_tree(lib);
+    lib.ok(&["add", tree.to_str().unwrap()]);
+    run_until_idle(lib);
+    tree
+}
+
 fn make_small_tree(lib: &TempLib) -> PathBuf {
     let t = lib.path("t");
     std::fs::create_dir_all(t.join("sub")).unwrap();
@@ -516,9 +522,7 @@ fn make_small_tree(lib: &TempLib) -> PathBuf {
 #[test]
 fn restore_refuses_a_folder_it_cannot_use_before_queueing_anything() {
     let lib = TempLib::shared();
-    let tree = make_small_tree(&lib);
-    lib.ok(&["add", tree.to_str().unwrap()]);
-    run_until_idle(&lib);
+    uploaded_small_tree(&lib);
     let ops_before = lib.ops_json().len();
     let file = lib.path("a-file");
     std::fs::write(&file, b"x").unwrap();
@@ -587,9 +591,7 @@ fn two_restores_into_one_folder_at_once_make_each_file_once() {
 #[test]
 fn an_offline_provider_stops_a_scan_and_makes_a_restore_wait() {
     let lib = TempLib::new();
-    let tree = make_small_tree(&lib);
-    lib.ok(&["add", tree.to_str().unwrap()]);
-    run_until_idle(&lib);
+    let tree = uploaded_small_tree(&lib);
     let root = lib.backup_root();
     let away = lib.path("unplugged");
     let fresh = TempLib::new();
@@ -635,9 +637,7 @@ fn an_offline_provider_stops_a_scan_and_makes_a_restore_wait() {
 #[test]
 fn a_second_scan_changes_nothing() {
     let lib = TempLib::new();
-    let tree = make_small_tree(&lib);
-    lib.ok(&["add", tree.to_str().unwrap()]);
-    run_until_idle(&lib);
+    uploaded_small_tree(&lib);
     let fresh = library_of(&lib.backup_root());
     let listing = || stdout(&fresh.ok(&["assets", "--json"]));
     let first = listing();
@@ -672,9 +672,7 @@ fn a_second_scan_changes_nothing() {
 #[test]
 fn a_deleted_copy_is_no_longer_promised() {
     let lib = TempLib::new();
-    let tree = make_small_tree(&lib);
-    lib.ok(&["add", tree.to_str().unwrap()]);
-    run_until_idle(&lib);
+    let tree = uploaded_small_tree(&lib);
     let hash = hash_of(&tree.join("a.txt"));
     lib.ok(&[
         "enqueue",
@@ -700,9 +698,7 @@ fn a_deleted_copy_is_no_longer_promised() {
 #[test]
 fn objects_without_entries_and_entries_without_objects_are_counted() {
     let lib = TempLib::new();
-    let tree = make_small_tree(&lib);
-    lib.ok(&["add", tree.to_str().unwrap()]);
-    run_until_idle(&lib);
+    let tree = uploaded_small_tree(&lib);
     let root = lib.backup_root();
     let stray = put_object(&root, b"nobody described me");
     std::fs::remove_file(object_path(&root, &hash_of(&tree.join("b.txt")))).unwrap();
@@ -930,9 +926,7 @@ fn the_window_scans_a_provider_and_restores_from_it() {
 #[test]
 fn a_new_provider_gets_the_existing_library_on_request() {
     let lib = TempLib::new();
-    let tree = make_small_tree(&lib);
-    lib.ok(&["add", tree.to_str().unwrap()]);
-    run_until_idle(&lib);
+    let tree = uploaded_small_tree(&lib);
     // One asset's local file is gone: it cannot be copied from here.
     std::fs::remove_file(tree.join("b.txt")).unwrap();
     let usb = lib.path("usb");
