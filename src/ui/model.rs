@@ -168,6 +168,8 @@ pub enum Action {
     CopyLibrary(String),
     /// Not now: the offer goes.
     DeclineCopy,
+    /// The status line's problem was seen (its form was closed): it goes.
+    DismissError,
     /// Read a provider's catalog into the library (on a thread of its own;
     /// the result shows in the providers window and the status bar).
     ScanProvider(String),
@@ -925,6 +927,7 @@ impl Model {
                 self.offer = None;
                 Ok(None)
             }
+            Action::DismissError => Ok(None),
             Action::ScanProvider(id) => {
                 let row = s.provider(&id).map_err(|e| e.to_string())?;
                 self.start_scan(row, false);

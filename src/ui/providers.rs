@@ -411,6 +411,7 @@ impl ProvidersPanel {
                 .num_columns(2)
                 .show(ui, |ui| fields(ui, form));
         });
+        let form_error = form.error.is_some();
         if let Some(e) = &form.error {
             ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
         }
@@ -426,6 +427,10 @@ impl ProvidersPanel {
         });
         if close {
             self.form = None;
+            // The form's problem, also shown in the status line, goes with it.
+            if form_error {
+                action = Some(Action::DismissError);
+            }
         }
         action
     }

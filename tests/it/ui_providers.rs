@@ -327,6 +327,13 @@ fn a_bad_endpoint_shows_the_plain_error_in_the_form_and_adds_nothing() {
         });
         assert!(painted, "the error at {at:?} is painted in {error_fg}");
     }
+    // Cancel closes the form, and the status line forgets its problem.
+    h.get_by_label("Cancel").click();
+    settle(&mut h, "the status line cleared", |app| {
+        app.model.snapshot.error.is_none()
+    });
+    h.run_steps(2);
+    assert!(h.query_all_by_label_contains(message).next().is_none());
 }
 
 #[test]
