@@ -727,9 +727,15 @@ impl App {
             "xdg-open"
         };
         if let Err(e) = std::process::Command::new(opener).arg(dir).spawn() {
+            // The folder is there; what is missing is a way to show it.
+            let why = if e.kind() == std::io::ErrorKind::NotFound {
+                format!("no file manager could be started ({opener} is not installed)")
+            } else {
+                format!("{opener} could not be started: {e}")
+            };
             self.details = Some((
-                "Cannot open the folder".into(),
-                format!("{}: {opener} failed: {e}", dir.display()),
+                "Cannot show the folder".into(),
+                format!("The folder is {}\n\n({why})", dir.display()),
             ));
         }
     }
