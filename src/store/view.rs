@@ -146,6 +146,16 @@ fn parse_bytes<T>(i: usize, value: &[u8], parse: fn(&str) -> Option<T>) -> rusql
         .ok_or_else(|| bad_enum(i, value))
 }
 
+/// Text as search compares it: lower case, accents taken off ("Café" and
+/// "CAFE" are both "cafe").
+pub fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// How many rows the whole-queue read holds on to before it knows better.
 const MAX_RESERVE: usize = 1 << 24;
 
@@ -375,14 +385,37 @@ impl Store {
 
     /// Rowids of the ops whose asset name contains `text` (any case) or whose
     /// hash starts with it.
-    pub fn rowids_matching(&self, text: &str) -> Result<std::collections::HashSet<i64>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT o.rowid FROM sync_operations o
-             LEFT JOIN asset_manifest m ON m.content_hash = o.content_hash
-             WHERE instr(lower(m.original_name), lower(?1)) > 0 OR o.content_hash LIKE ?2 || '%'",
-        )?;
-        let rows = stmt.query_map([text, &text.to_lowercase()], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    pub fn rowids_matching(&self, typed: &str) -> Result<std::collections::HashSet<i64>> {
+        // The assets whose name or any recorded path holds the text, as a
+        // person reads it: whatever the case and the accents.
+        let needle = fold(typed);
+        let mut assets: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
+        for sql in [
+            "SELECT content_hash, original_name FROM asset_manifest",
+            "SELECT content_hash, path FROM asset_paths",
+        ] {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let hay = String::from_utf8_lossy(text(r, 1)?);
+                if fold(&hay).contains(&needle) {
+                    assets.insert(text(r, 0)?.to_vec());
+                }
+            }
+        }
+        let prefix = typed.to_lowercase();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT rowid, content_hash FROM sync_operations")?;
+        let mut rows = stmt.query([])?;
+        let mut found = std::collections::HashSet::new();
+        while let Some(r) = rows.next()? {
+            let hash = text(r, 1)?;
+            if assets.contains(hash) || hash.starts_with(prefix.as_bytes()) {
+                found.insert(r.get(0)?);
+            }
+        }
+        Ok(found)
     }
 }
 

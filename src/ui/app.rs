@@ -410,11 +410,14 @@ impl App {
                 })
                 .response
                 .labelled_by(label.id);
-            let search = ui.add(
-                egui::TextEdit::singleline(&mut spec.text)
-                    .hint_text("Search name or hash")
-                    .desired_width(220.0),
-            );
+            let label = ui.label("Search:");
+            let search = ui
+                .add(
+                    egui::TextEdit::singleline(&mut spec.text)
+                        .hint_text("name, folder or hash")
+                        .desired_width(220.0),
+                )
+                .labelled_by(label.id);
             if std::mem::take(&mut self.focus_search) {
                 search.request_focus();
             }

@@ -68,7 +68,7 @@ pub const SHORTCUTS: &[Shortcut] = &[
     global(
         &[key(CMD, Key::F)],
         Command::FocusSearch,
-        "Search by name or hash",
+        "Search by name, folder or hash",
     ),
     global(&[key(CMD, Key::Num1)], Command::ShowTab(Tab::All), "All"),
     global(

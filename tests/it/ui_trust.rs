@@ -360,3 +360,81 @@ fn dialogs_open_centred_and_set_priority_holds_the_current_value() {
         "{help:?} in {screen:?}"
     );
 }
+
+/// Search finds what a person types: "CAFE" finds "Café", and a folder's
+/// name finds the assets added under it (two IMG_0001.jpg from different
+/// folders are told apart by it).
+#[test]
+fn search_folds_case_and_accents_and_looks_at_folders() {
+    use breakdex::store::{AssetPath, ManifestEntry, NewOp, OpType, Store};
+    let lib = TempLib::new();
+    let mut store = Store::open(&lib.db()).unwrap();
+    let usb = lib.path("usb");
+    std::fs::create_dir_all(&usb).unwrap();
+    let provider = store
+        .add_provider(
+            "usb",
+            breakdex::store::ProviderKind::Local,
+            &serde_json::json!({ "root": usb }),
+            4,
+        )
+        .unwrap()
+        .id;
+    let assets = [
+        ("Café.jpg", "menus/Café.jpg"),
+        ("IMG_0001.jpg", "2026/Trip Lisbon/IMG_0001.jpg"),
+        ("IMG_0001.jpg", "2025/porto/IMG_0001.jpg"),
+    ];
+    let (mut entries, mut paths, mut ops) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, (name, path)) in assets.iter().enumerate() {
+        let hash = blake3::hash(path.as_bytes()).to_hex().to_string();
+        entries.push(ManifestEntry {
+            content_hash: hash.clone(),
+            size_bytes: 100 + i as i64,
+            original_name: name.to_string(),
+            local_path: None,
+            media_type: "image/jpeg".into(),
+            added_at: String::new(),
+        });
+        paths.push(AssetPath {
+            content_hash: hash.clone(),
+            path: path.to_string(),
+        });
+        ops.push(NewOp {
+            content_hash: hash,
+            provider_id: provider.clone(),
+            operation_type: OpType::Upload,
+            priority: 0,
+            total_bytes: 100,
+        });
+    }
+    store.record_assets(&entries, &paths).unwrap();
+    store.enqueue(&ops).unwrap();
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    let search = |h: &mut H, text: &str| {
+        h.get_by_label("Search:").click();
+        h.run_steps(2);
+        h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+        h.get_by_label("Search:").type_text(text);
+        h.run_steps(2);
+    };
+    search(&mut h, "CAFE");
+    settle(&mut h, "CAFE finds Café", |app| {
+        let s = &app.model.snapshot;
+        s.spec.text == "CAFE" && s.view_len == 1 && s.rows.len() == 1
+    });
+    assert_eq!(
+        h.state().model.snapshot.rows[0].asset_name.as_deref(),
+        Some("Café.jpg")
+    );
+    search(&mut h, "lisbon");
+    settle(&mut h, "a folder's name finds its assets", |app| {
+        let s = &app.model.snapshot;
+        s.spec.text == "lisbon" && s.view_len == 1 && s.rows.len() == 1
+    });
+    let hash = blake3::hash(b"2026/Trip Lisbon/IMG_0001.jpg")
+        .to_hex()
+        .to_string();
+    assert_eq!(h.state().model.snapshot.rows[0].content_hash, hash);
+}
