@@ -156,6 +156,22 @@ pub fn fold(text: &str) -> String {
         .collect()
 }
 
+/// Whether `hay` holds `needle` (already [`fold`]ed), case and accents
+/// aside; plain ASCII (most names) is compared as it is, without a copy.
+fn holds_folded(hay: &[u8], needle: &str) -> bool {
+    if hay.is_ascii() {
+        let needle = needle.as_bytes();
+        needle.is_empty()
+            || hay.windows(needle.len()).any(|w| {
+                w.iter()
+                    .zip(needle)
+                    .all(|(a, b)| a.to_ascii_lowercase() == *b)
+            })
+    } else {
+        fold(&String::from_utf8_lossy(hay)).contains(needle)
+    }
+}
+
 /// How many rows the whole-queue read holds on to before it knows better.
 const MAX_RESERVE: usize = 1 << 24;
 
@@ -397,8 +413,7 @@ impl Store {
             let mut stmt = self.conn.prepare_cached(sql)?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
-                let hay = String::from_utf8_lossy(text(r, 1)?);
-                if fold(&hay).contains(&needle) {
+                if holds_folded(text(r, 1)?, &needle) {
                     assets.insert(text(r, 0)?.to_vec());
                 }
             }
@@ -423,6 +438,25 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::OpQuery;
+
+    #[test]
+    fn search_text_is_folded_as_a_person_reads_it() {
+        assert_eq!(fold("Café CRÈME"), "cafe creme");
+        for (hay, needle, holds) in [
+            ("Café.jpg", "CAFE", true),
+            ("cafe.jpg", "Café", true),
+            ("2026/Trip LISBON/a.jpg", "lisbon", true),
+            ("Ärger.txt", "arger", true),
+            ("porto/a.jpg", "lisbon", false),
+            ("a", "", true),
+        ] {
+            assert_eq!(
+                holds_folded(hay.as_bytes(), &fold(needle)),
+                holds,
+                "{hay} / {needle}"
+            );
+        }
+    }
 
     #[test]
     fn keys_and_head_match_what_sql_says() {
