@@ -80,11 +80,13 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
              completed_at = created_at
            WHERE rowid % 100 < 70;
          UPDATE sync_operations SET status = 'failed', retry_count = 1 + rowid % 2,
+             failed_attempts = 1 + rowid % 2,
              error_message = 'timed out talking to the provider',
              next_attempt_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || (30 + rowid % 500) || ' seconds'),
              started_at = created_at
            WHERE rowid % 100 BETWEEN 70 AND 72;
          UPDATE sync_operations SET status = 'failed', retry_count = max_retries,
+             failed_attempts = CASE rowid % 3 WHEN 2 THEN max_retries ELSE 1 END,
              error_message = CASE rowid % 3
                  WHEN 0 THEN 'source changed: the file no longer matches what was added'
                  WHEN 1 THEN 'source missing: the file is gone'

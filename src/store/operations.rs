@@ -112,6 +112,20 @@ impl OpState {
         }
     }
 
+    /// How far an op in this state is, as a fraction: a completed op is
+    /// whole, a running one as far as its bytes; the others (waiting,
+    /// failed, cancelled) have no progress to show. The grid's bar, its
+    /// Progress column and the sort by it all read this.
+    pub fn progress(self, bytes_transferred: i64, total_bytes: i64) -> Option<f64> {
+        match self {
+            OpState::Completed => Some(1.0),
+            OpState::InProgress if total_bytes > 0 => {
+                Some((bytes_transferred.max(0) as f64 / total_bytes as f64).min(1.0))
+            }
+            _ => None,
+        }
+    }
+
     /// The SQL condition selecting rows in this state.
     fn sql(self) -> &'static str {
         match self {
@@ -236,6 +250,9 @@ pub struct OpRow {
     pub priority: i64,
     pub retry_count: i64,
     pub max_retries: i64,
+    /// Attempts that really failed (an error no retry can fix sets
+    /// `retry_count` to `max_retries` after one).
+    pub failed_attempts: i64,
     pub error_message: Option<String>,
     pub bytes_transferred: i64,
     pub total_bytes: i64,
@@ -340,7 +357,7 @@ pub(super) const ROW_COLUMNS: &str =
     "o.id, o.content_hash, o.provider_id, o.operation_type, o.status, o.priority,
     o.retry_count, o.max_retries, o.error_message, o.bytes_transferred, o.total_bytes, o.created_at,
     o.started_at, o.completed_at, o.next_attempt_at, m.original_name, p.name, o.rowid,
-    o.cancelled_at IS NOT NULL";
+    o.cancelled_at IS NOT NULL, o.failed_attempts";
 
 pub(super) fn parse_enum<T>(
     r: &Row,
@@ -370,6 +387,7 @@ pub(super) fn op_row(r: &Row) -> rusqlite::Result<OpRow> {
         priority: r.get(5)?,
         retry_count,
         max_retries,
+        failed_attempts: r.get(19)?,
         error_message: r.get(8)?,
         bytes_transferred: r.get(9)?,
         total_bytes: r.get(10)?,
@@ -665,7 +683,8 @@ impl Store {
         self.update_ids(
             "UPDATE OR IGNORE sync_operations
              SET status = 'queued', next_attempt_at = NULL, finished_at = NULL, cancelled_at = NULL,
-                 retry_count = CASE WHEN retry_count >= max_retries THEN 0 ELSE retry_count END
+                 retry_count = CASE WHEN retry_count >= max_retries THEN 0 ELSE retry_count END,
+                 failed_attempts = CASE WHEN retry_count >= max_retries THEN 0 ELSE failed_attempts END
              WHERE (status = 'failed' OR status = 'queued') AND id IN",
             ids,
         )
@@ -676,7 +695,8 @@ impl Store {
     pub fn retry_all_failed(&mut self) -> Result<usize> {
         Ok(self.conn.execute(
             "UPDATE OR IGNORE sync_operations
-             SET status = 'queued', next_attempt_at = NULL, retry_count = 0, finished_at = NULL
+             SET status = 'queued', next_attempt_at = NULL, retry_count = 0, failed_attempts = 0,
+                 finished_at = NULL
              WHERE status = 'failed' AND retry_count >= max_retries AND cancelled_at IS NULL",
             [],
         )?)
@@ -883,6 +903,7 @@ fn apply_in(
             "UPDATE sync_operations
                  SET status = 'failed', error_message = ?3, bytes_transferred = ?4,
                      retry_count = MIN(max_retries, retry_count + ?5),
+                     failed_attempts = failed_attempts + 1,
                      next_attempt_at = {NOW_PLUS_ARG},
                      finished_at = CASE WHEN retry_count + ?5 >= max_retries THEN ?8 END,
                      started_at = COALESCE(?7, started_at),

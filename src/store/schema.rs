@@ -244,6 +244,15 @@ ALTER TABLE sync_operations ADD COLUMN cancelled_at DATETIME;
 UPDATE sync_operations SET cancelled_at = COALESCE(finished_at, created_at)
     WHERE status = 'failed' AND error_message = 'cancelled by the user';
 "#,
+    // 5: how many attempts really failed, apart from the seed's retry_count.
+    r#"
+-- failed_attempts: attempts that failed since the op was last (re)queued by a
+--   person. The seed's rule sets retry_count = max_retries at once for an
+--   error no retry can fix, so retry_count alone cannot say "not retried".
+--   Older rows take retry_count, the best that is known of them.
+ALTER TABLE sync_operations ADD COLUMN failed_attempts INT NOT NULL DEFAULT 0;
+UPDATE sync_operations SET failed_attempts = retry_count WHERE cancelled_at IS NULL;
+"#,
 ];
 
 #[cfg(test)]

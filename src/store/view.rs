@@ -25,7 +25,8 @@ pub struct OpKey {
     pub completed_ms: i64,
     /// Position of the asset's name among all names (0 when unknown).
     pub name_rank: u32,
-    pub retry_count: i32,
+    /// Attempts that failed (what the Retries column shows).
+    pub failed_attempts: i32,
     /// Position of the provider's name among all providers' names.
     pub provider_rank: u32,
     pub state: OpState,
@@ -281,7 +282,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT rowid, operation_type, status, priority, retry_count, max_retries,
                     provider_id, content_hash, bytes_transferred, total_bytes,
-                    started_at, completed_at, cancelled_at IS NOT NULL
+                    started_at, completed_at, cancelled_at IS NOT NULL, failed_attempts
              FROM sync_operations ORDER BY rowid",
         )?;
         let mut rows = stmt.query([])?;
@@ -324,7 +325,7 @@ impl Store {
                 status,
                 state: OpState::of(status, retry_count, max_retries, r.get(12)?),
                 priority: r.get(3)?,
-                retry_count: retry_count as i32,
+                failed_attempts: r.get(13)?,
                 provider_rank,
                 name_rank: 0,
                 hash_prefix: head.unwrap_or(0),

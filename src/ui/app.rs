@@ -16,7 +16,7 @@ use super::format;
 use super::grid::{self, GridEvent};
 use super::import::{self, ImportProgress};
 use super::menu;
-use super::model::{self, Action, ModelHandle, Request, Tab, ViewSpec};
+use super::model::{self, Action, ModelHandle, Request, Snapshot, Tab, ViewSpec};
 use super::notices::{self, Notices};
 use super::providers::ProvidersPanel;
 use super::shortcuts::{self, Command};
@@ -427,10 +427,20 @@ impl App {
 
     fn tabs(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let counts = self.model.snapshot.tab_counts;
+            let s = &self.model.snapshot;
             let mut spec = self.spec.clone();
             for (i, tab) in Tab::ALL.iter().enumerate() {
-                let text = format!("{} ({})", tab.label(), counts[i]);
+                // Until the whole queue is read, no count is shown as zero.
+                let text = if s.loading {
+                    format!("{} (…)", tab.label())
+                } else {
+                    match tab {
+                        Tab::Queued if s.waiting > 0 => {
+                            format!("Queued ({}, {} waiting)", s.tab_counts[i], s.waiting)
+                        }
+                        _ => format!("{} ({})", tab.label(), s.tab_counts[i]),
+                    }
+                };
                 if ui.selectable_label(spec.tab == *tab, text).clicked() {
                     spec.tab = *tab;
                 }
@@ -442,21 +452,9 @@ impl App {
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         let s = &self.model.snapshot;
         ui.horizontal(|ui| {
-            let c = s.tab_counts;
-            ui.label(format!(
-                "{} queued · {} active · {} retry pending · {} failed · {} completed · {} cancelled",
-                c[1], c[2], s.retry_pending, s.permanently_failed, c[4], c[5]
-            ));
+            ui.label(counts_line(s));
             ui.separator();
-            if s.speed > 0.0 || c[2] > 0 {
-                ui.label(format!("{}/s", format::bytes(s.speed as i64)));
-                if s.remaining_bytes > 0 && s.speed > 0.0 {
-                    let left = Duration::from_secs_f64(s.remaining_bytes as f64 / s.speed);
-                    ui.label(format!("{} left", format::duration(left)));
-                }
-            } else {
-                ui.label("idle");
-            }
+            ui.label(pace_line(s));
             if self.paused {
                 ui.label(RichText::new("paused").color(ui.visuals().warn_fg_color));
             }
@@ -788,7 +786,7 @@ impl eframe::App for App {
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         let events = egui::CentralPanel::default()
             .show(ui, |ui| {
-                grid::show(ui, &self.model.snapshot, &self.selected)
+                grid::show(ui, &self.model.snapshot, &self.selected, self.paused)
             })
             .inner;
         self.apply(events);
@@ -812,5 +810,91 @@ impl eframe::App for App {
             engine.send(Control::Stop);
             let _ = engine.join();
         }
+    }
+}
+
+/// How fast the queue moves, and the time left: only while bytes move (a
+/// rate that falls to nothing after the last op would give a time that
+/// climbs for ever), from the bytes still queued for providers that can
+/// take them and the rate of the last seconds.
+fn pace_line(s: &Snapshot) -> String {
+    let active = s.tab_counts[2];
+    if active == 0 {
+        return "idle".into();
+    }
+    let mut line = format!("{}/s", format::bytes(s.speed as i64));
+    if s.speed > 0.0 && s.remaining_bytes > 0 {
+        let left = Duration::from_secs_f64(s.remaining_bytes as f64 / s.speed);
+        line += &format!(" · {} left", format::duration(left));
+    }
+    line
+}
+
+/// The status bar's counts: the tabs' own numbers (within the provider
+/// filter), with the parts of them that wait or will retry.
+fn counts_line(s: &Snapshot) -> String {
+    if s.loading {
+        return "counting…".into();
+    }
+    let c = s.tab_counts;
+    let mut queued = format!("{} queued", c[1]);
+    if s.waiting > 0 {
+        queued += &format!(" ({} waiting)", s.waiting);
+    }
+    let mut failed = format!("{} failed", c[3]);
+    if s.retry_pending > 0 {
+        failed += &format!(" ({} will retry)", s.retry_pending);
+    }
+    let line = format!(
+        "{queued} · {} active · {failed} · {} completed · {} cancelled",
+        c[2], c[4], c[5]
+    );
+    match s.spec.provider.as_ref().and_then(|id| {
+        (s.providers.iter())
+            .find(|p| &p.row.id == id)
+            .map(|p| p.row.name.clone())
+    }) {
+        Some(name) => format!("{name}: {line}"),
+        None => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_count_reads_zero_before_the_queue_is_counted() {
+        let loading = Snapshot {
+            loading: true,
+            view_len: 100,
+            ..Snapshot::default()
+        };
+        assert_eq!(counts_line(&loading), "counting…");
+        let counted = Snapshot {
+            tab_counts: [9, 3, 1, 4, 1, 0],
+            retry_pending: 2,
+            waiting: 3,
+            ..Snapshot::default()
+        };
+        assert_eq!(
+            counts_line(&counted),
+            "3 queued (3 waiting) · 1 active · 4 failed (2 will retry) · 1 completed · 0 cancelled"
+        );
+    }
+
+    #[test]
+    fn time_left_shows_only_while_bytes_move() {
+        let mut s = Snapshot {
+            speed: 1000.0,
+            remaining_bytes: 60_000,
+            ..Snapshot::default()
+        };
+        // The rate of the last seconds lingers after the last op ended.
+        assert_eq!(pace_line(&s), "idle");
+        s.tab_counts[2] = 1;
+        assert_eq!(pace_line(&s), "1.0 kB/s · 1 min left");
+        s.speed = 0.0;
+        assert_eq!(pace_line(&s), "0 B/s");
     }
 }

@@ -20,6 +20,15 @@ pub fn bytes(n: i64) -> String {
     }
 }
 
+/// `89%` (rounded down, so a bar never reads done before it is), or `—`
+/// when there is no progress to show.
+pub fn percent(fraction: Option<f64>) -> String {
+    match fraction {
+        Some(f) => format!("{}%", (f * 100.0).floor() as u32),
+        None => "—".into(),
+    }
+}
+
 /// `45 s`, `3 min`, `2 h 5 min`, `3 days`.
 pub fn duration(d: Duration) -> String {
     let s = d.as_secs();

@@ -55,8 +55,14 @@ const GREEN: Color32 = Color32::from_rgb(60, 170, 90);
 const RED: Color32 = Color32::from_rgb(220, 70, 70);
 const AMBER: Color32 = Color32::from_rgb(215, 150, 30);
 
-/// Draws the grid and returns what was done in it.
-pub fn show(ui: &mut egui::Ui, snap: &Snapshot, selected: &HashSet<String>) -> Vec<GridEvent> {
+/// Draws the grid and returns what was done in it; `paused` says that the
+/// window's engine is paused (queued ops wait for that).
+pub fn show(
+    ui: &mut egui::Ui,
+    snap: &Snapshot,
+    selected: &HashSet<String>,
+    paused: bool,
+) -> Vec<GridEvent> {
     let mut events = Vec::new();
     if snap.view_len == 0 {
         ui.centered_and_justified(|ui| {
@@ -125,7 +131,14 @@ pub fn show(ui: &mut egui::Ui, snap: &Snapshot, selected: &HashSet<String>) -> V
                         return;
                     };
                     row.set_selected(selected.contains(&op.id));
-                    draw_row(&mut row, op);
+                    let waiting = if paused {
+                        Some("paused".to_string())
+                    } else {
+                        (snap.providers.iter())
+                            .find(|p| p.row.id == op.provider_id)
+                            .and_then(|p| p.waiting_reason())
+                    };
+                    draw_row(&mut row, op, waiting);
                     let response = row.response();
                     if response.clicked() {
                         let (ctrl, shift) = response
@@ -164,7 +177,8 @@ pub fn show(ui: &mut egui::Ui, snap: &Snapshot, selected: &HashSet<String>) -> V
     events
 }
 
-fn draw_row(row: &mut egui_extras::TableRow<'_, '_>, op: &OpRow) {
+/// One op's cells; `waiting` is why a queued op waits, if it does.
+fn draw_row(row: &mut egui_extras::TableRow<'_, '_>, op: &OpRow, waiting: Option<String>) {
     row.col(|ui| {
         ui.label(op.asset_name.as_deref().unwrap_or("(unknown asset)"));
     });
@@ -174,21 +188,16 @@ fn draw_row(row: &mut egui_extras::TableRow<'_, '_>, op: &OpRow) {
     row.col(|ui| {
         ui.label(op.operation_type.as_str());
     });
-    row.col(|ui| status_cell(ui, op));
+    row.col(|ui| status_cell(ui, op, waiting));
     row.col(|ui| {
         ui.label(op.priority.to_string());
     });
     row.col(|ui| {
-        ui.label(percent(op));
+        ui.label(format::percent(
+            op.state.progress(op.bytes_transferred, op.total_bytes),
+        ));
     });
-    row.col(|ui| {
-        // A cancel spends no retries, whatever the seed's columns say.
-        if op.state == OpState::Cancelled {
-            ui.weak("—");
-        } else {
-            ui.label(format!("{} of {}", op.retry_count, op.max_retries));
-        }
-    });
+    row.col(|ui| retries_cell(ui, op));
     row.col(|ui| {
         ui.label(format::bytes(op.total_bytes));
     });
@@ -207,35 +216,48 @@ fn draw_row(row: &mut egui_extras::TableRow<'_, '_>, op: &OpRow) {
     });
 }
 
-fn percent(op: &OpRow) -> String {
-    if op.state == OpState::Completed {
-        "100%".into()
-    } else if op.total_bytes > 0 {
-        format!("{}%", op.bytes_transferred * 100 / op.total_bytes)
-    } else {
-        "—".into()
+/// The attempts that failed, of those allowed: what the seed's retry
+/// columns would say, but true of an op that was never retried.
+fn retries_cell(ui: &mut egui::Ui, op: &OpRow) {
+    match op.state {
+        // A cancel spends no retries, whatever the seed's columns say.
+        OpState::Cancelled => {
+            ui.weak("—");
+        }
+        // An error no retry can fix ends the op at its first failure.
+        OpState::PermanentlyFailed if op.failed_attempts <= 1 => {
+            ui.label("not retried").on_hover_text(
+                "Retrying cannot fix this error, so it was not retried: \
+                 mend the cause, then use \"Retry now\".",
+            );
+        }
+        _ => {
+            ui.label(format!("{} of {}", op.failed_attempts, op.max_retries));
+        }
     }
 }
 
-/// The seed's indicator for each state.
-fn status_cell(ui: &mut egui::Ui, op: &OpRow) {
+/// The seed's indicator for each state; `waiting` is why a queued op waits.
+fn status_cell(ui: &mut egui::Ui, op: &OpRow, waiting: Option<String>) {
     match op.state {
-        OpState::Queued => {
-            ui.label("⌛ queued")
-                .on_hover_text("Waiting in the queue (pending_in_queue)");
-        }
+        OpState::Queued => match waiting {
+            Some(why) => {
+                ui.label(RichText::new(format!("⏸ waiting: {why}")).color(AMBER))
+                    .on_hover_text("Queued; it runs when this is no longer so");
+            }
+            None => {
+                ui.label("⌛ queued")
+                    .on_hover_text("Waiting in the queue (pending_in_queue)");
+            }
+        },
         OpState::InProgress => {
-            let fraction = if op.total_bytes > 0 {
-                op.bytes_transferred as f32 / op.total_bytes as f32
-            } else {
-                0.0
-            };
+            let fraction = op.state.progress(op.bytes_transferred, op.total_bytes);
             ui.add(
-                egui::ProgressBar::new(fraction)
+                egui::ProgressBar::new(fraction.unwrap_or(0.0) as f32)
                     .desired_height(ROW_HEIGHT - 6.0)
                     .text(format!(
-                        "{:.0}% · {} of {}",
-                        fraction * 100.0,
+                        "{} · {} of {}",
+                        format::percent(fraction),
                         format::bytes(op.bytes_transferred),
                         format::bytes(op.total_bytes)
                     )),
@@ -271,11 +293,7 @@ fn status_cell(ui: &mut egui::Ui, op: &OpRow) {
             badge
                 .response
                 .on_hover_text(op.error_message.as_deref().unwrap_or("no reason given"));
-            ui.label(
-                RichText::new(op.error_message.as_deref().unwrap_or(""))
-                    .color(RED)
-                    .small(),
-            );
+            ui.label(RichText::new(op.error_message.as_deref().unwrap_or("")).color(RED));
         }
         OpState::Completed => {
             ui.label(RichText::new("✔ done").color(GREEN));

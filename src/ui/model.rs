@@ -87,6 +87,19 @@ pub struct ProviderStatus {
     pub online: Option<Result<(), String>>,
 }
 
+impl ProviderStatus {
+    /// Why this provider's ops wait, if they do ("usbdrive offline").
+    pub fn waiting_reason(&self) -> Option<String> {
+        if !self.row.enabled {
+            Some(format!("{} disabled", self.row.name))
+        } else if let Some(Err(_)) = &self.online {
+            Some(format!("{} offline", self.row.name))
+        } else {
+            None
+        }
+    }
+}
+
 /// Everything the UI draws, as of one moment.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
@@ -97,22 +110,32 @@ pub struct Snapshot {
     /// `rows[0]` is the view's row number `window_start`.
     pub window_start: usize,
     pub rows: Vec<OpRow>,
-    /// Ops per tab (within the provider filter).
+    /// Ops per tab (within the provider filter). The status bar shows the
+    /// same counts, so the two never disagree.
     pub tab_counts: [usize; 6],
-    /// Ops per state over the whole queue.
+    /// Of the Failed tab's ops, those that will be retried on their own.
     pub retry_pending: usize,
+    /// Of the Queued tab's ops, those waiting for a provider that is
+    /// offline or disabled.
+    pub waiting: usize,
+    /// Ops failed for good over the whole queue ("Retry all failed").
     pub permanently_failed: usize,
     /// Ops still to finish (queued, running, waiting to retry), all providers.
     pub unfinished: usize,
-    /// Ops completed since the window opened, all providers.
-    pub completed: usize,
+    /// The present run (or the last one), all providers: ops completed, and
+    /// ops now failed for good that were not before it. A run starts when
+    /// the queue stops being empty; one moving when the window opens is
+    /// counted from the opening.
+    pub run_completed: usize,
+    pub run_failed: usize,
     /// How many ops this window has seen fail permanently, and the latest.
     pub failures_seen: usize,
     pub last_failure: Option<OpRow>,
     pub providers: Vec<ProviderStatus>,
     /// Bytes per second over the last seconds.
     pub speed: f64,
-    /// Bytes still to move for queued and running ops.
+    /// Bytes still to move for queued and running ops of providers that
+    /// can take them (enabled, not offline).
     pub remaining_bytes: i64,
     /// Still reading the queue for the first time.
     pub loading: bool,
@@ -250,36 +273,7 @@ pub fn start(
     store.set_cache_kib(8 * 1024)?;
     let (req_tx, req_rx) = mpsc::channel();
     let (snap_tx, snap_rx) = mpsc::channel();
-    let mut model = Model {
-        store,
-        db,
-        keys: Vec::new(),
-        queue_rank: Vec::new(),
-        order: Vec::new(),
-        unsorted: Vec::new(),
-        unsorted_window: (0, 0),
-        totals: None,
-        spec: ViewSpec::default(),
-        text_match: None,
-        window: (0, 60),
-        version: None,
-        loaded_at: None,
-        load_cost: Duration::ZERO,
-        providers: Vec::new(),
-        providers_at: None,
-        done_bytes: Vec::new(),
-        started_ms: super::format::now_ms(),
-        failed: None,
-        failures_seen: 0,
-        last_failure: None,
-        error: None,
-        notice: None,
-        loading: true,
-        scans: Vec::new(),
-        scans_done: mpsc::channel(),
-        reach: Reach::start(),
-        offer: None,
-    };
+    let mut model = Model::new(store, db);
     std::thread::Builder::new()
         .name("breakdex-model".into())
         .spawn(move || model.run(req_rx, snap_tx, wake))
@@ -307,8 +301,8 @@ struct Model {
     /// per row, in order only within `unsorted_window` (the rows shown).
     unsorted: Vec<u128>,
     unsorted_window: (usize, usize),
-    /// Counts over `keys`, and the provider filter they were made for.
-    totals: Option<(Option<u32>, Totals)>,
+    /// Counts over `keys`, and what they were made for.
+    totals: Option<(TotalsFor, Totals)>,
     spec: ViewSpec,
     text_match: Option<HashSet<i64>>,
     window: (usize, usize),
@@ -319,9 +313,14 @@ struct Model {
     providers_at: Option<Instant>,
     /// (when, bytes done) samples for the speed.
     done_bytes: Vec<(Instant, i64)>,
-    /// When the model started (ms since the epoch): completions after it
-    /// count as this window's.
-    started_ms: i64,
+    /// When the model started (ms since the epoch).
+    opened_ms: i64,
+    /// Where the present run started: ops completed after this time (ms
+    /// since the epoch) and ops failed for good not in this set are the run's.
+    run_mark: Option<RunMark>,
+    /// The mark the next run starts from, taken at the last read that found
+    /// the queue empty.
+    idle_mark: Option<RunMark>,
     /// The permanently failed ops at the last read (`None` before the first).
     failed: Option<HashSet<i64>>,
     failures_seen: usize,
@@ -408,21 +407,70 @@ impl Reach {
     }
 }
 
-/// Counts over the whole queue, for the tabs and the status bar.
+/// Where a run starts: the newest completion before it, and the ops that
+/// had already failed for good.
+#[derive(Clone, Debug)]
+struct RunMark {
+    completed_ms: i64,
+    failed: HashSet<i64>,
+}
+
+/// Counts over the queue, for the tabs and the status bar (see [`Snapshot`]).
 #[derive(Clone, Copy, Debug, Default)]
 struct Totals {
     tab_counts: [usize; 6],
     retry_pending: usize,
+    waiting: usize,
     permanently_failed: usize,
     unfinished: usize,
-    completed: usize,
+    run_completed: usize,
+    run_failed: usize,
     remaining_bytes: i64,
 }
+
+/// What the counts were made for: the provider filter, and the providers
+/// that cannot take work (by rank).
+type TotalsFor = (Option<u32>, Vec<u32>);
 
 /// How often the visible rows are re-read while something runs.
 const TICK: Duration = Duration::from_millis(250);
 
 impl Model {
+    fn new(store: Store, db: PathBuf) -> Model {
+        Model {
+            store,
+            db,
+            keys: Vec::new(),
+            queue_rank: Vec::new(),
+            order: Vec::new(),
+            unsorted: Vec::new(),
+            unsorted_window: (0, 0),
+            totals: None,
+            spec: ViewSpec::default(),
+            text_match: None,
+            window: (0, 60),
+            version: None,
+            loaded_at: None,
+            load_cost: Duration::ZERO,
+            providers: Vec::new(),
+            providers_at: None,
+            done_bytes: Vec::new(),
+            opened_ms: super::format::now_ms(),
+            run_mark: None,
+            idle_mark: None,
+            failed: None,
+            failures_seen: 0,
+            last_failure: None,
+            error: None,
+            notice: None,
+            loading: true,
+            scans: Vec::new(),
+            scans_done: mpsc::channel(),
+            reach: Reach::start(),
+            offer: None,
+        }
+    }
+
     fn run(&mut self, rx: Receiver<Request>, tx: Sender<Snapshot>, wake: impl Fn()) {
         // A first page at once, from the status index, before the full read.
         let _ = self.reload_providers();
@@ -529,6 +577,7 @@ impl Model {
             self.text_match = None;
             self.sample_speed();
             self.note_failures()?;
+            self.mark_run();
             rebuilt = true;
         }
         if rebuilt || view_changed {
@@ -631,28 +680,39 @@ impl Model {
 
     /// Counts over all keys (tabs within the provider filter).
     fn totals(&mut self) -> Totals {
-        let provider_rank = self.provider_rank();
-        if let Some((rank, totals)) = &self.totals
-            && *rank == provider_rank
+        let made_for = (self.provider_rank(), self.unavailable_ranks());
+        if let Some((was_for, totals)) = &self.totals
+            && *was_for == made_for
         {
             return *totals;
         }
+        let (filter, unavailable) = &made_for;
+        let mark = self.run_mark.as_ref();
         let mut t = Totals::default();
         for k in &self.keys {
+            let available = !unavailable.contains(&k.provider_rank);
             match k.state {
-                OpState::RetryPending => {
-                    t.retry_pending += 1;
-                    t.unfinished += 1;
+                OpState::RetryPending => t.unfinished += 1,
+                OpState::PermanentlyFailed => {
+                    t.permanently_failed += 1;
+                    if mark.is_some_and(|m| !m.failed.contains(&k.rowid)) {
+                        t.run_failed += 1;
+                    }
                 }
-                OpState::PermanentlyFailed => t.permanently_failed += 1,
                 OpState::Queued | OpState::InProgress => {
                     t.unfinished += 1;
-                    t.remaining_bytes += (k.total_bytes - k.bytes_transferred).max(0)
+                    if available {
+                        t.remaining_bytes += (k.total_bytes - k.bytes_transferred).max(0)
+                    }
                 }
-                OpState::Completed if k.completed_ms >= self.started_ms => t.completed += 1,
-                OpState::Completed | OpState::Cancelled => {}
+                OpState::Completed => {
+                    if mark.is_some_and(|m| k.completed_ms > m.completed_ms) {
+                        t.run_completed += 1;
+                    }
+                }
+                OpState::Cancelled => {}
             }
-            if provider_rank.is_some_and(|r| k.provider_rank != r) {
+            if filter.is_some_and(|r| k.provider_rank != r) {
                 continue;
             }
             for (i, tab) in Tab::ALL.iter().enumerate() {
@@ -660,9 +720,62 @@ impl Model {
                     t.tab_counts[i] += 1;
                 }
             }
+            match k.state {
+                OpState::RetryPending => t.retry_pending += 1,
+                OpState::Queued if !available => t.waiting += 1,
+                _ => {}
+            }
         }
-        self.totals = Some((provider_rank, t));
+        self.totals = Some((made_for, t));
         t
+    }
+
+    /// Moves the run's mark: a read that finds the queue empty makes the
+    /// mark the next run starts from; the first read that finds it moving
+    /// again starts that run. The very first read starts one from the
+    /// window's opening if the queue moves.
+    fn mark_run(&mut self) {
+        let unfinished = self.keys.iter().any(|k| {
+            matches!(
+                k.state,
+                OpState::Queued | OpState::InProgress | OpState::RetryPending
+            )
+        });
+        let failed = self.failed.clone().unwrap_or_default();
+        if unfinished {
+            if let Some(mark) = self.idle_mark.take() {
+                self.run_mark = Some(mark);
+            }
+            let mark = self.run_mark.get_or_insert_with(|| RunMark {
+                completed_ms: self.opened_ms,
+                failed: failed.clone(),
+            });
+            // An op retried since the mark counts again if it fails again.
+            mark.failed.retain(|rowid| failed.contains(rowid));
+        } else {
+            let newest = (self.keys.iter())
+                .filter(|k| k.state == OpState::Completed)
+                .map(|k| k.completed_ms)
+                .max()
+                .unwrap_or(i64::MIN);
+            self.idle_mark = Some(RunMark {
+                completed_ms: newest,
+                failed,
+            });
+            self.run_mark.get_or_insert_with(|| RunMark {
+                completed_ms: i64::MAX,
+                failed: HashSet::new(),
+            });
+        }
+    }
+
+    /// The ranks of the providers that cannot take work now: disabled, or
+    /// found offline.
+    fn unavailable_ranks(&self) -> Vec<u32> {
+        (self.providers.iter())
+            .filter(|p| p.waiting_reason().is_some())
+            .map(|p| self.rank_of(&p.row.id))
+            .collect()
     }
 
     /// Ranks every key in queue order: highest priority first, then oldest
@@ -684,20 +797,22 @@ impl Model {
 
     /// The rank of the filtered provider, as the keys count it.
     fn provider_rank(&self) -> Option<u32> {
-        let id = self.spec.provider.as_ref()?;
+        Some(self.rank_of(self.spec.provider.as_ref()?))
+    }
+
+    /// A provider's rank, as the keys count it (by name, from 1).
+    fn rank_of(&self, id: &str) -> u32 {
         let mut names: Vec<(&str, &str)> = self
             .providers
             .iter()
             .map(|p| (p.row.name.as_str(), p.row.id.as_str()))
             .collect();
         names.sort();
-        Some(
-            names
-                .iter()
-                .position(|(_, pid)| pid == id)
-                .map(|i| i as u32 + 1)
-                .unwrap_or(u32::MAX),
-        )
+        names
+            .iter()
+            .position(|(_, pid)| *pid == id)
+            .map(|i| i as u32 + 1)
+            .unwrap_or(u32::MAX)
     }
 
     /// Counts the ops that failed permanently since the last read, and
@@ -756,9 +871,11 @@ impl Model {
         let Totals {
             tab_counts,
             retry_pending,
+            waiting,
             permanently_failed,
             unfinished,
-            completed,
+            run_completed,
+            run_failed,
             remaining_bytes: remaining,
         } = self.totals();
         let (start, len) = self.window;
@@ -796,9 +913,11 @@ impl Model {
             rows,
             tab_counts,
             retry_pending,
+            waiting,
             permanently_failed,
             unfinished,
-            completed,
+            run_completed,
+            run_failed,
             failures_seen: self.failures_seen,
             last_failure: self.last_failure.clone(),
             providers: self.providers.clone(),
@@ -1086,12 +1205,12 @@ fn sort_value(sort: SortKey, k: &OpKey, queue_rank: u32) -> u64 {
         },
         SortKey::Status => k.state as u64,
         SortKey::Priority => ordered_i64(k.priority),
-        SortKey::Progress => ordered_f64(if k.total_bytes > 0 {
-            k.bytes_transferred as f64 / k.total_bytes as f64
-        } else {
-            0.0
-        }),
-        SortKey::Retries => ordered_i64(i64::from(k.retry_count)),
+        SortKey::Progress => ordered_f64(
+            (k.state)
+                .progress(k.bytes_transferred, k.total_bytes)
+                .unwrap_or(-1.0),
+        ),
+        SortKey::Retries => ordered_i64(i64::from(k.failed_attempts)),
         SortKey::Size => ordered_i64(k.total_bytes),
         SortKey::CreatedAt => ordered_i64(k.rowid),
         SortKey::StartedAt => ordered_i64(k.started_ms),
@@ -1110,11 +1229,9 @@ mod tests {
     fn compare(sort: SortKey, a: &OpKey, b: &OpKey) -> Ordering {
         let queue = |a: &OpKey, b: &OpKey| b.priority.cmp(&a.priority).then(a.rowid.cmp(&b.rowid));
         let progress = |k: &OpKey| {
-            if k.total_bytes > 0 {
-                k.bytes_transferred as f64 / k.total_bytes as f64
-            } else {
-                0.0
-            }
+            (k.state)
+                .progress(k.bytes_transferred, k.total_bytes)
+                .unwrap_or(-1.0)
         };
         match sort {
             SortKey::QueueOrder => queue(a, b),
@@ -1124,13 +1241,107 @@ mod tests {
             SortKey::Status => (a.state as u8).cmp(&(b.state as u8)),
             SortKey::Priority => a.priority.cmp(&b.priority),
             SortKey::Progress => progress(a).total_cmp(&progress(b)),
-            SortKey::Retries => a.retry_count.cmp(&b.retry_count),
+            SortKey::Retries => a.failed_attempts.cmp(&b.failed_attempts),
             SortKey::Size => a.total_bytes.cmp(&b.total_bytes),
             SortKey::CreatedAt => a.rowid.cmp(&b.rowid),
             SortKey::StartedAt => a.started_ms.cmp(&b.started_ms),
             SortKey::CompletedAt => a.completed_ms.cmp(&b.completed_ms),
             SortKey::ContentHash => a.hash_prefix.cmp(&b.hash_prefix),
         }
+    }
+
+    fn key(rowid: i64, state: OpState, completed_ms: i64) -> OpKey {
+        OpKey {
+            rowid,
+            priority: 0,
+            hash_prefix: 0,
+            bytes_transferred: 0,
+            total_bytes: 10,
+            started_ms: i64::MIN,
+            completed_ms,
+            name_rank: 0,
+            failed_attempts: 0,
+            provider_rank: 1,
+            state,
+            operation_type: OpType::Upload,
+            status: OpStatus::Queued,
+        }
+    }
+
+    /// What a full read does with the keys it found.
+    fn read(m: &mut Model, keys: &[(OpState, i64)]) -> (usize, usize) {
+        m.keys = (keys.iter().enumerate())
+            .map(|(i, &(state, ms))| key(i as i64 + 1, state, ms))
+            .collect();
+        m.note_failures().unwrap();
+        m.mark_run();
+        m.totals = None;
+        let t = m.totals();
+        (t.run_completed, t.run_failed)
+    }
+
+    fn model() -> (tempfile::TempDir, Model) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("library.db");
+        let m = Model::new(Store::open(&db).unwrap(), db);
+        (dir, m)
+    }
+
+    /// A run is counted from the queue's data, not from when the window
+    /// noticed it: ops done before the first read that saw the run moving
+    /// count, and an old failure retried and failing again counts.
+    #[test]
+    fn a_run_counts_what_it_did_whenever_it_was_seen() {
+        use OpState::{Completed as Done, PermanentlyFailed as Failed, Queued};
+        let (_dir, mut m) = model();
+        let idle = [(Done, 100), (Done, 300), (Failed, i64::MIN)];
+        read(&mut m, &idle);
+        // Seen half done: two completed, one failed, two still queued.
+        let half = [
+            (Done, 100),
+            (Done, 300),
+            (Failed, i64::MIN),
+            (Done, 400),
+            (Done, 500),
+            (Failed, i64::MIN),
+            (Queued, i64::MIN),
+            (Queued, i64::MIN),
+        ];
+        assert_eq!(read(&mut m, &half), (2, 1));
+        // The old failure is retried...
+        let mut retried = half;
+        retried[2] = (Queued, i64::MIN);
+        assert_eq!(read(&mut m, &retried), (2, 1));
+        // ...and fails again, as one queued op does; the other completes.
+        let end = [
+            (Done, 100),
+            (Done, 300),
+            (Failed, i64::MIN),
+            (Done, 400),
+            (Done, 500),
+            (Failed, i64::MIN),
+            (Done, 600),
+            (Failed, i64::MIN),
+        ];
+        assert_eq!(read(&mut m, &end), (3, 3));
+        // The next run starts from here.
+        let next = [end.as_slice(), &[(Queued, i64::MIN)]].concat();
+        assert_eq!(read(&mut m, &next), (0, 0));
+    }
+
+    /// A queue already moving when the window opens is counted from the
+    /// opening.
+    #[test]
+    fn a_run_moving_at_the_opening_counts_from_the_opening() {
+        use OpState::{Completed as Done, Queued};
+        let (_dir, mut m) = model();
+        let opened = m.opened_ms;
+        let keys = [
+            (Done, opened - 5000),
+            (Done, opened + 10),
+            (Queued, i64::MIN),
+        ];
+        assert_eq!(read(&mut m, &keys), (1, 0));
     }
 
     #[test]
@@ -1189,7 +1400,7 @@ mod tests {
                         + next(3) as i64,
                     completed_ms: [i64::MIN, 1_795_622_671_250][next(2) as usize],
                     name_rank: next(50) as u32,
-                    retry_count: next(4) as i32 - 1,
+                    failed_attempts: next(4) as i32 - 1,
                     provider_rank: next(3) as u32 + 1,
                     state: states[next(5) as usize],
                     operation_type: OpType::ALL[next(4) as usize],

@@ -24,9 +24,6 @@ const SHOWN_FOR: Duration = Duration::from_secs(30);
 pub struct Notices {
     /// What the last snapshot said: (unfinished ops, failures seen).
     last: Option<(usize, usize)>,
-    /// Completed ops (and failures seen) when the queue last started moving.
-    completed_at_start: usize,
-    failed_at_start: usize,
     /// The banners in the window, newest last.
     pub shown: Vec<Notice>,
 }
@@ -46,10 +43,6 @@ impl Notices {
             self.last = Some((snap.unfinished, snap.failures_seen));
             return new;
         };
-        if was_unfinished == 0 && snap.unfinished > 0 {
-            self.completed_at_start = snap.completed;
-            self.failed_at_start = failures_before;
-        }
         if snap.failures_seen > failures_before {
             let count = snap.failures_seen - failures_before;
             let latest = snap.last_failure.as_ref().map(|op| {
@@ -73,17 +66,17 @@ impl Notices {
             });
         }
         if was_unfinished > 0 && snap.unfinished == 0 {
-            let completed = snap.completed.saturating_sub(self.completed_at_start);
-            let failed = snap.failures_seen.saturating_sub(self.failed_at_start);
+            // The model counts the run (from its data, not from when this
+            // noticed it), as the tabs count the queue.
+            let (completed, failed) = (snap.run_completed, snap.run_failed);
             new.push(Notice {
                 title: "The queue is finished".into(),
                 body: if failed == 0 {
                     format!("{} completed.", plural(completed, "operation"))
                 } else {
                     format!(
-                        "{} completed, {} failed.",
+                        "{} completed, {failed} failed: they are in the Failed tab.",
                         plural(completed, "operation"),
-                        failed
                     )
                 },
                 failure: failed > 0,
@@ -171,10 +164,13 @@ fn plural(n: usize, what: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A snapshot: unfinished ops, the run's completed and failed ops, and
+    /// the failures seen.
     fn snap(unfinished: usize, completed: usize, failures_seen: usize) -> Snapshot {
         Snapshot {
             unfinished,
-            completed,
+            run_completed: completed,
+            run_failed: failures_seen,
             failures_seen,
             ..Snapshot::default()
         }
@@ -191,24 +187,15 @@ mod tests {
     fn a_queue_that_empties_is_finished_once() {
         let mut n = Notices::default();
         n.observe(&snap(0, 10, 0));
-        assert!(n.observe(&snap(5, 10, 0)).is_empty());
-        assert!(n.observe(&snap(2, 13, 0)).is_empty());
-        let done = n.observe(&snap(0, 15, 0));
+        assert!(n.observe(&snap(5, 0, 0)).is_empty());
+        assert!(n.observe(&snap(2, 3, 0)).is_empty());
+        let done = n.observe(&snap(0, 5, 0));
         assert_eq!(done.len(), 1);
         assert_eq!(done[0].title, "The queue is finished");
         assert_eq!(done[0].body, "5 operations completed.");
         assert!(!done[0].failure);
-        assert!(n.observe(&snap(0, 15, 0)).is_empty());
+        assert!(n.observe(&snap(0, 5, 0)).is_empty());
         assert_eq!(n.shown.len(), 1);
-    }
-
-    #[test]
-    fn a_queue_moving_when_the_window_opens_counts_from_the_opening() {
-        let mut n = Notices::default();
-        // Four were done (since the window opened) by the first full read.
-        n.observe(&snap(4, 4, 0));
-        let done = n.observe(&snap(0, 8, 0));
-        assert_eq!(done[0].body, "8 operations completed.");
     }
 
     #[test]
@@ -222,7 +209,10 @@ mod tests {
         let end = n.observe(&snap(0, 1, 2));
         assert_eq!(end.len(), 2, "{end:?}");
         assert_eq!(end[0].title, "An operation failed");
-        assert_eq!(end[1].body, "1 operation completed, 2 failed.");
+        assert_eq!(
+            end[1].body,
+            "1 operation completed, 2 failed: they are in the Failed tab."
+        );
         assert!(end[1].failure);
     }
 }

@@ -177,15 +177,18 @@ fn order_holds(rows: &[OpRow], key: SortKey, descending: bool) -> bool {
             SortKey::OperationType => r.operation_type.as_str().into(),
             SortKey::Status => format!("{}", r.state as u8),
             SortKey::Priority => format!("{:020}", r.priority + 1_000_000),
+            // As the column shows it: no progress ("—") before any.
             SortKey::Progress => format!(
                 "{:020}",
-                if r.total_bytes > 0 {
-                    r.bytes_transferred * 1_000_000 / r.total_bytes
-                } else {
-                    0
+                match r.state {
+                    OpState::Completed => 1_000_001,
+                    OpState::InProgress if r.total_bytes > 0 => {
+                        1 + r.bytes_transferred * 1_000_000 / r.total_bytes
+                    }
+                    _ => 0,
                 }
             ),
-            SortKey::Retries => format!("{:020}", r.retry_count),
+            SortKey::Retries => format!("{:020}", r.failed_attempts),
             SortKey::Size => format!("{:020}", r.total_bytes),
             SortKey::CreatedAt => format!("{:020}", r.rowid),
             SortKey::StartedAt => r.started_at.clone().unwrap_or_default(),

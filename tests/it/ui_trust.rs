@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use breakdex::providers::register::{NewProvider, Target};
-use breakdex::store::OpState;
+use breakdex::store::{OpEvent, OpState, Store};
 use breakdex::ui::{Action, App, Command, Request};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
@@ -366,7 +366,7 @@ fn dialogs_open_centred_and_set_priority_holds_the_current_value() {
 /// folders are told apart by it).
 #[test]
 fn search_folds_case_and_accents_and_looks_at_folders() {
-    use breakdex::store::{AssetPath, ManifestEntry, NewOp, OpType, Store};
+    use breakdex::store::{AssetPath, ManifestEntry, NewOp, OpType};
     let lib = TempLib::new();
     let mut store = Store::open(&lib.db()).unwrap();
     let usb = lib.path("usb");
@@ -437,4 +437,125 @@ fn search_folds_case_and_accents_and_looks_at_folders() {
         .to_hex()
         .to_string();
     assert_eq!(h.state().model.snapshot.rows[0].content_hash, hash);
+}
+
+/// The op of the fixture in this state.
+fn op_in(store: &Store, state: OpState) -> breakdex::store::OpRow {
+    let all = store.list_ops(&Default::default()).unwrap();
+    all.into_iter()
+        .find(|o| o.state == state)
+        .expect("the fixture has it")
+}
+
+/// Every count of one thing agrees: the status bar says the tabs' numbers
+/// (and which of the failed will retry), a running op's bar and its
+/// Progress column give one percent, a failed op shows no progress, and an
+/// op that an error no retry can fix stopped reads "not retried", not
+/// "3 of 3".
+#[test]
+fn every_count_of_one_thing_agrees() {
+    let lib = TempLib::new();
+    let mut store = library(&lib);
+    // 89.7% done: a bar that rounds would say 90% beside a column's 89%.
+    let running = op_in(&store, OpState::InProgress);
+    store
+        .apply(
+            "test",
+            &[OpEvent::Progress {
+                id: running.id.clone(),
+                bytes: running.total_bytes * 897 / 1000,
+                total: running.total_bytes,
+            }],
+        )
+        .unwrap();
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    assert!(h.query_by_label("Failed (2)").is_some());
+    assert!(
+        h.query_by_label(
+            "2 queued · 1 active · 2 failed (1 will retry) · 1 completed · 0 cancelled"
+        )
+        .is_some(),
+        "the status bar counts as the tabs do"
+    );
+    assert!(h.query_by_label_contains("89% · ").is_some(), "the bar");
+    assert!(h.query_by_label("89%").is_some(), "its column");
+    assert!(h.query_by_label_contains("90%").is_none());
+    // Only the completed op is whole; the failed one (its bytes were all
+    // sent) shows none.
+    assert_eq!(h.query_all_by_label("100%").count(), 1);
+    let failed = op_in(&store, OpState::PermanentlyFailed);
+    assert_eq!(failed.bytes_transferred, failed.total_bytes);
+    assert_eq!((failed.retry_count, failed.failed_attempts), (3, 1));
+    assert!(h.query_by_label("not retried").is_some());
+    assert!(
+        h.query_by_label("1 of 3").is_some(),
+        "the one that will retry"
+    );
+    assert!(h.query_by_label("3 of 3").is_none());
+
+    // Filtered to one provider, the tabs and the status bar still agree.
+    let beta = store.providers().unwrap();
+    let beta = beta.iter().find(|p| p.name == "beta-nas").unwrap();
+    let mut spec = h.state().spec().clone();
+    spec.provider = Some(beta.id.clone());
+    h.state().model.send(Request::View(spec));
+    settle(&mut h, "filtered", |app| {
+        app.model.snapshot.spec.provider.is_some() && loaded(app)
+    });
+    let s = h.state().model.snapshot.clone();
+    let c = s.tab_counts;
+    let line = format!(
+        "beta-nas: {} queued · {} active · {} failed{} · {} completed · {} cancelled",
+        c[1],
+        c[2],
+        c[3],
+        if s.retry_pending > 0 {
+            format!(" ({} will retry)", s.retry_pending)
+        } else {
+            String::new()
+        },
+        c[4],
+        c[5]
+    );
+    assert_eq!(c[0], 3, "beta-nas has half of the six");
+    assert!(h.query_by_label(&line).is_some(), "{line}");
+}
+
+/// Ops waiting for a provider that is unplugged, or disabled, say so in
+/// their Status and in the Queued tab's count, and the time left counts
+/// only bytes that can move.
+#[test]
+fn ops_waiting_for_a_provider_say_why() {
+    let lib = TempLib::new();
+    let mut store = library(&lib);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    assert_eq!(h.query_all_by_label("⌛ queued").count(), 2);
+    let remaining = h.state().model.snapshot.remaining_bytes;
+    std::fs::remove_dir_all(lib.path("alpha-drive")).unwrap();
+    settle(&mut h, "alpha-drive found offline", |app| {
+        app.model.snapshot.waiting == 1
+    });
+    assert!(h.query_by_label("⏸ waiting: alpha-drive offline").is_some());
+    assert!(h.query_by_label("Queued (2, 1 waiting)").is_some());
+    assert_eq!(h.query_all_by_label("⌛ queued").count(), 1);
+    assert!(
+        h.state().model.snapshot.remaining_bytes < remaining,
+        "an offline provider's bytes are not counted in the time left"
+    );
+    let beta = store.providers().unwrap();
+    let beta = beta.iter().find(|p| p.name == "beta-nas").unwrap();
+    store.set_provider_enabled(&beta.id, false).unwrap();
+    settle(&mut h, "beta-nas disabled", |app| {
+        app.model.snapshot.waiting == 2
+    });
+    assert!(h.query_by_label("⏸ waiting: beta-nas disabled").is_some());
+    assert!(
+        h.query_by_label(
+            "2 queued (2 waiting) · 1 active · 2 failed (1 will retry) · 1 completed · 0 cancelled"
+        )
+        .is_some()
+    );
+    assert_eq!(h.state().model.snapshot.remaining_bytes, 0);
 }
