@@ -19,6 +19,13 @@ command -v rclone >/dev/null || need_apt+=(rclone)
 { [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v ssh-keyscan >/dev/null; } \
     || need_apt+=(openssh-server openssh-client)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip python3-venv)
+# The window's system-font test (tests/it/ui_trust.rs) draws Japanese,
+# Arabic, Hebrew and Devanagari file names with fonts found by fontconfig.
+command -v fc-list >/dev/null || need_apt+=(fontconfig)
+has_font() { command -v fc-list >/dev/null && [ -n "$(fc-list ":lang=$1" family)" ]; }
+has_font ja || need_apt+=(fonts-droid-fallback)
+has_font hi || need_apt+=(fonts-lohit-deva)
+{ has_font ar && has_font he; } || need_apt+=(fonts-dejavu-core)
 # The keychain tests (tests/it/keychain.rs) run GNOME Keyring's Secret
 # Service on a private D-Bus bus and look into it with secret-tool.
 need_keychain=()

@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use egui::{Align2, Color32, RichText};
@@ -18,10 +17,12 @@ use super::import::{self, ImportProgress};
 use super::menu;
 use super::model::{self, Action, ModelHandle, Request, Snapshot, Tab, ViewSpec};
 use super::notices::{self, Notices};
+use super::picker::{Picked, Picker, Purpose};
 use super::providers::ProvidersPanel;
 use super::shortcuts::{self, Command};
 use crate::engine::{self, Control, EngineConfig, EngineHandle};
 use crate::setup;
+use crate::store::OpState;
 
 /// The Breakdex window.
 pub struct App {
@@ -37,9 +38,8 @@ pub struct App {
     imports: Vec<Arc<ImportProgress>>,
     /// Problems of finished imports, until dismissed.
     import_problems: Vec<String>,
-    picking: Option<Receiver<Vec<PathBuf>>>,
-    /// The ops whose assets are to be restored, while their folder is picked.
-    picking_restore: Option<RestorePick>,
+    /// The file or folder dialog open, if any.
+    pub picker: Picker,
     providers: ProvidersPanel,
     /// An op's error shown in full: (title, message).
     details: Option<(String, String)>,
@@ -64,10 +64,6 @@ fn centred<'a>(window: egui::Window<'a>, ctx: &egui::Context) -> egui::Window<'a
         .pivot(egui::Align2::CENTER_CENTER)
         .default_pos(ctx.content_rect().center())
 }
-
-/// A restore waiting for its folder: the ops whose assets go (`None`: all),
-/// and the folder picker's answer to come.
-type RestorePick = (Option<Vec<String>>, Receiver<Option<PathBuf>>);
 
 impl App {
     /// Opens the library at `db`. With `engine: Some(paused)` it also runs
@@ -99,8 +95,7 @@ impl App {
             anchor: None,
             imports: Vec::new(),
             import_problems: Vec::new(),
-            picking: None,
-            picking_restore: None,
+            picker: Picker::default(),
             providers: ProvidersPanel::default(),
             details: None,
             priority_dialog: None,
@@ -163,8 +158,8 @@ impl App {
     pub fn command(&mut self, command: Command) {
         let selected = || self.selected.iter().cloned().collect::<Vec<String>>();
         match command {
-            Command::AddFiles => self.pick_files(),
-            Command::RestoreAll => self.pick_restore_folder(None),
+            Command::AddFiles => self.picker.open(Purpose::AddFiles, &self.ctx),
+            Command::RestoreAll => self.picker.open(Purpose::RestoreInto(None), &self.ctx),
             Command::PauseResume => {
                 if let Some(engine) = &self.engine {
                     self.paused = !self.paused;
@@ -314,47 +309,11 @@ impl App {
         }
     }
 
-    /// Asks for the folder to restore the assets of `ops` (all of them
-    /// with `None`) into, on a thread of its own (native dialogs block).
-    fn pick_restore_folder(&mut self, ops: Option<Vec<String>>) {
-        if self.picking_restore.is_some() {
-            return;
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let waker = self.ctx.clone();
-        std::thread::spawn(move || {
-            let picked = rfd::FileDialog::new()
-                .set_title("Restore to folder")
-                .pick_folder();
-            let _ = tx.send(picked);
-            waker.request_repaint();
-        });
-        self.picking_restore = Some((ops, rx));
-    }
-
     /// Restores the assets of `ops` (every asset with `None`) into `into`,
     /// each at every path it was added under (what "Restore to…" does once
     /// the folder is picked).
     pub fn restore_to(&mut self, ops: Option<Vec<String>>, into: PathBuf) {
         self.act(Action::Restore { ops, into });
-    }
-
-    /// Opens the file dialog on a thread of its own (native dialogs block).
-    fn pick_files(&mut self) {
-        if self.picking.is_some() {
-            return;
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let waker = self.ctx.clone();
-        std::thread::spawn(move || {
-            let picked = rfd::FileDialog::new()
-                .set_title("Add files to Breakdex")
-                .pick_files()
-                .unwrap_or_default();
-            let _ = tx.send(picked);
-            waker.request_repaint();
-        });
-        self.picking = Some(rx);
     }
 
     fn toolbar(&mut self, ui: &mut egui::Ui) {
@@ -514,19 +473,6 @@ impl App {
             }
         });
         self.import_problems.extend(problems);
-        if let Some(rx) = &self.picking
-            && let Ok(paths) = rx.try_recv()
-        {
-            self.picking = None;
-            self.import(paths);
-        }
-        if let Some((_, rx)) = &self.picking_restore
-            && let Ok(folder) = rx.try_recv()
-            && let Some((ops, _)) = self.picking_restore.take()
-            && let Some(into) = folder
-        {
-            self.restore_to(ops, into);
-        }
         if self.engine.as_ref().is_some_and(EngineHandle::is_finished)
             && let Some(Err(e)) = self.engine.take().map(EngineHandle::join)
         {
@@ -574,6 +520,16 @@ impl App {
     }
 
     fn dialogs(&mut self, ctx: &egui::Context) {
+        // The file dialog's answer, or Breakdex's own file dialog.
+        let (picked, notice) = self.picker.show(ctx);
+        if let Some(notice) = notice {
+            self.notices.shown.push(notice);
+        }
+        match picked {
+            Some(Picked::Files(paths)) => self.import(paths),
+            Some(Picked::Folder(ops, into)) => self.restore_to(ops, into),
+            None => {}
+        }
         if let Some((title, message)) = &self.details {
             let mut open = true;
             centred(egui::Window::new(title.clone()), ctx)
@@ -690,7 +646,9 @@ impl App {
                 GridEvent::AskPriority(ids) => self.ask_priority(ids),
                 GridEvent::ShowError(title, message) => self.details = Some((title, message)),
                 GridEvent::Reveal(hash) => self.reveal(&hash),
-                GridEvent::RestoreTo(ops) => self.pick_restore_folder(Some(ops)),
+                GridEvent::RestoreTo(ops) => {
+                    self.picker.open(Purpose::RestoreInto(Some(ops)), &self.ctx)
+                }
                 GridEvent::Window(start, len) => {
                     if (start, len) != self.window_asked {
                         self.window_asked = (start, len);
@@ -767,6 +725,23 @@ impl App {
     }
 }
 
+impl App {
+    /// When the window must be drawn again though no news came: an idle
+    /// window costs nothing. Progress, counts and the speed come with the
+    /// model's snapshots (each wakes the window); what changes on its own
+    /// is hashing progress (polled), and the countdown of a retry shown.
+    pub fn next_look(&self) -> Option<Duration> {
+        let s = &self.model.snapshot;
+        if self.importing() || s.loading {
+            Some(Duration::from_millis(250))
+        } else if s.rows.iter().any(|r| r.state == OpState::RetryPending) {
+            Some(Duration::from_secs(1))
+        } else {
+            None
+        }
+    }
+}
+
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
@@ -798,10 +773,8 @@ impl eframe::App for App {
         self.dialogs(&ctx);
         self.help_and_notices(&ctx);
         self.drops(&ctx);
-        // Live progress: look again soon while something moves.
-        let s = &self.model.snapshot;
-        if s.tab_counts[2] > 0 || s.retry_pending > 0 || self.importing() || s.loading {
-            ctx.request_repaint_after(Duration::from_millis(250));
+        if let Some(after) = self.next_look() {
+            ctx.request_repaint_after(after);
         }
     }
 

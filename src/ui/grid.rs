@@ -32,20 +32,41 @@ pub enum GridEvent {
     Window(usize, usize),
 }
 
-const COLUMNS: [(&str, SortKey, f32); 12] = [
-    ("Asset", SortKey::AssetName, 170.0),
-    ("Provider", SortKey::Provider, 100.0),
-    ("Operation", SortKey::OperationType, 90.0),
-    ("Status", SortKey::Status, 200.0),
-    ("Priority", SortKey::Priority, 58.0),
-    ("Progress", SortKey::Progress, 72.0),
-    ("Retries", SortKey::Retries, 62.0),
-    ("Size", SortKey::Size, 64.0),
-    ("Created", SortKey::CreatedAt, 72.0),
-    ("Started", SortKey::StartedAt, 72.0),
-    ("Completed", SortKey::CompletedAt, 86.0),
-    ("Hash", SortKey::ContentHash, 96.0),
+/// The columns: header, sort, the width they get when there is room, the
+/// narrowest they go, and the order they narrow in (the least useful first)
+/// when the window is narrower than all of them.
+const COLUMNS: [(&str, SortKey, f32, f32, u8); 12] = [
+    ("Asset", SortKey::AssetName, 170.0, 100.0, 11),
+    ("Provider", SortKey::Provider, 100.0, 70.0, 9),
+    ("Operation", SortKey::OperationType, 90.0, 66.0, 5),
+    ("Status", SortKey::Status, 200.0, 120.0, 10),
+    ("Priority", SortKey::Priority, 58.0, 46.0, 3),
+    ("Progress", SortKey::Progress, 72.0, 50.0, 8),
+    ("Retries", SortKey::Retries, 62.0, 50.0, 4),
+    ("Size", SortKey::Size, 64.0, 52.0, 7),
+    ("Created", SortKey::CreatedAt, 72.0, 52.0, 1),
+    ("Started", SortKey::StartedAt, 72.0, 52.0, 2),
+    ("Completed", SortKey::CompletedAt, 86.0, 62.0, 6),
+    ("Hash", SortKey::ContentHash, 96.0, 52.0, 0),
 ];
+
+/// Each column's width in `available` points: all as wide as they like when
+/// there is room; else the least useful narrow first, each to its minimum
+/// (below the sum of the minimums, the grid scrolls sideways).
+pub fn column_widths(available: f32, spacing: f32) -> [f32; 12] {
+    let mut widths = COLUMNS.map(|c| c.2);
+    let wanted: f32 = widths.iter().sum::<f32>() + spacing * COLUMNS.len() as f32;
+    let mut excess = (wanted - available).max(0.0);
+    for rank in 0..COLUMNS.len() as u8 {
+        let Some(i) = COLUMNS.iter().position(|c| c.4 == rank) else {
+            continue;
+        };
+        let give = excess.min(COLUMNS[i].2 - COLUMNS[i].3);
+        widths[i] -= give;
+        excess -= give;
+    }
+    widths
+}
 
 const ROW_HEIGHT: f32 = 22.0;
 /// Rows fetched beyond the visible ones, so scrolling rarely shows blanks.
@@ -79,14 +100,19 @@ pub fn show(
     // Clicks on a cell's text select the row, not the text.
     ui.style_mut().interaction.selectable_labels = false;
     let mut drawn: Option<(usize, usize)> = None;
-    // A window narrower than the columns scrolls them sideways.
+    let spacing = ui.spacing().item_spacing.x;
+    let widths = column_widths(ui.available_width(), spacing);
+    // A window narrower than the columns' minimums scrolls them sideways.
     egui::ScrollArea::horizontal().show(ui, |ui| {
         let mut table = TableBuilder::new(ui)
+            // Widths a person set by dragging hold until the window's width
+            // changes; then the columns share the new width again.
+            .id_salt(widths.map(|w| w as u32))
             .striped(true)
             .resizable(true)
             .sense(Sense::click())
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
-        for (i, (_, _, width)) in COLUMNS.iter().enumerate() {
+        for (i, width) in widths.iter().enumerate() {
             table = table.column(if i + 1 == COLUMNS.len() {
                 Column::remainder().at_least(*width).clip(true)
             } else {
@@ -95,7 +121,7 @@ pub fn show(
         }
         table
             .header(ROW_HEIGHT + 2.0, |mut header| {
-                for (label, key, _) in COLUMNS {
+                for (label, key, ..) in COLUMNS {
                     header.col(|ui| {
                         let active = snap.spec.sort == key;
                         let arrow = match (active, snap.spec.descending) {
@@ -390,6 +416,33 @@ pub fn select(
             selected.clear();
             selected.insert(id);
             *anchor = Some(index);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_narrow_the_least_useful_first() {
+        let wide = column_widths(2000.0, 8.0);
+        assert_eq!(
+            wide,
+            COLUMNS.map(|c| c.2),
+            "room for all: as wide as they like"
+        );
+        // 60 points short: the hash gives 44, Created the rest.
+        let sum: f32 = wide.iter().sum::<f32>() + 8.0 * 12.0;
+        let w = column_widths(sum - 60.0, 8.0);
+        assert_eq!(w[11], 52.0);
+        assert_eq!(w[8], 72.0 - 16.0);
+        assert_eq!((w[0], w[3], w[9]), (170.0, 200.0, 72.0));
+        // A 900-point window: every column fits, at its minimum or above.
+        let w = column_widths(884.0, 8.0);
+        assert!(w.iter().sum::<f32>() + 8.0 * 12.0 <= 884.0, "{w:?}");
+        for (width, c) in w.iter().zip(COLUMNS) {
+            assert!(*width >= c.3, "{} at {width}", c.0);
         }
     }
 }

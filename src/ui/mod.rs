@@ -12,6 +12,7 @@ mod import;
 mod menu;
 mod model;
 mod notices;
+mod picker;
 mod providers;
 mod shortcuts;
 

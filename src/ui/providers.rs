@@ -289,32 +289,47 @@ impl ProvidersPanel {
             self.form = None;
         }
         let mut open = true;
+        // Centred across, hung from its top left corner so that it grows
+        // right and down (a window pinned by its centre moves what is being
+        // clicked as it grows), never taller than the window: a long form
+        // scrolls (at 900x600 the S3 form is taller than that).
+        let screen = ctx.content_rect();
+        let width = 760.0_f32.min(screen.width() - 40.0);
         egui::Window::new("Providers")
             .open(&mut open)
-            .default_width(560.0)
+            .default_pos(egui::pos2(
+                screen.center().x - width / 2.0,
+                screen.top() + 30.0,
+            ))
+            .default_width(width)
+            .max_height(screen.height() - 60.0)
             .show(ctx, |ui| {
-                egui::Grid::new("providers-grid")
-                    .num_columns(4)
-                    .striped(true)
-                    .spacing([12.0, 6.0])
-                    .show(ui, |ui| {
-                        for p in providers {
-                            self.provider_row(ui, p, &mut actions);
-                            ui.end_row();
-                            if let Some((_, line)) = scans.iter().find(|(id, _)| *id == p.row.id) {
-                                ui.label("");
-                                ui.label(RichText::new(line).small());
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    egui::Grid::new("providers-grid")
+                        .num_columns(4)
+                        .striped(true)
+                        .spacing([12.0, 6.0])
+                        .show(ui, |ui| {
+                            for p in providers {
+                                self.provider_row(ui, p, &mut actions);
                                 ui.end_row();
+                                if let Some((_, line)) =
+                                    scans.iter().find(|(id, _)| *id == p.row.id)
+                                {
+                                    ui.label("");
+                                    ui.label(RichText::new(line).small());
+                                    ui.end_row();
+                                }
                             }
-                        }
-                    });
-                ui.separator();
-                if self.form.is_none() && ui.button("➕ Add a provider…").clicked() {
-                    self.form = Some(Form::new());
-                }
-                if let Some(action) = self.form_ui(ui) {
-                    actions.push(action);
-                }
+                        });
+                    ui.separator();
+                    if self.form.is_none() && ui.button("➕ Add a provider…").clicked() {
+                        self.form = Some(Form::new());
+                    }
+                    if let Some(action) = self.form_ui(ui) {
+                        actions.push(action);
+                    }
+                });
             });
         if !open {
             self.open = false;
@@ -346,8 +361,15 @@ impl ProvidersPanel {
     fn provider_row(&mut self, ui: &mut egui::Ui, p: &ProviderStatus, actions: &mut Vec<Action>) {
         let row = &p.row;
         ui.vertical(|ui| {
-            ui.strong(&row.name);
-            ui.small(format!("{} · {}", row.kind.as_str(), where_(row)));
+            // Wide enough for a name and a path on one line each; a longer
+            // path is cut short, whole in its tooltip.
+            ui.set_min_width(260.0);
+            ui.set_max_width(320.0);
+            ui.add(egui::Label::new(RichText::new(&row.name).strong()).truncate())
+                .on_hover_text(&row.name);
+            let place = format!("{} · {}", row.kind.as_str(), where_(row));
+            ui.add(egui::Label::new(RichText::new(&place).small()).truncate())
+                .on_hover_text(place);
         });
         match (&p.online, row.enabled) {
             (_, false) => {

@@ -157,7 +157,7 @@ fn a_webdav_provider_added_in_the_window_works_and_keeps_its_password_apart() {
         Some(false),
         "the password field is masked"
     );
-    h.get_by_label("Save").click();
+    save(&mut h);
     settle(&mut h, "the provider is added", |app| {
         provider(&store, "dav-ui").is_some() && app.model.snapshot.notice.is_some()
     });
@@ -206,7 +206,7 @@ fn editing_a_webdav_provider_keeps_or_replaces_its_password() {
     type_into(&mut h, "Endpoint URL", &format!("http://127.0.0.1:{port}"));
     type_into(&mut h, "User", "bx");
     type_into(&mut h, "Password", &password);
-    h.get_by_label("Save").click();
+    save(&mut h);
     settle(&mut h, "the provider is added", |app| {
         app.model
             .snapshot
@@ -227,7 +227,7 @@ fn editing_a_webdav_provider_keeps_or_replaces_its_password() {
     );
     replace_in(&mut h, "Name", "old-nas");
     replace_in(&mut h, "Folder on the server", "/renamed");
-    h.get_by_label("Save").click();
+    save(&mut h);
     settle(&mut h, "the provider is saved", |app| {
         app.model
             .snapshot
@@ -250,7 +250,7 @@ fn editing_a_webdav_provider_keeps_or_replaces_its_password() {
     let other = new_secret("other");
     click_row_button(&mut h, "old-nas", "Edit");
     type_into(&mut h, "Password", &other);
-    h.get_by_label("Save").click();
+    save(&mut h);
     // Until the window shows the save, its status line still holds the
     // first test's verdict.
     settle(
@@ -297,7 +297,7 @@ fn a_bad_endpoint_shows_the_plain_error_in_the_form_and_adds_nothing() {
     type_into(&mut h, "Endpoint URL", "ftp://x");
     type_into(&mut h, "User", "bx");
     type_into(&mut h, "Password", "pw-not-kept");
-    h.get_by_label("Save").click();
+    save(&mut h);
     settle_on_text(&mut h, "the endpoint must be an http:// or https:// URL");
     // The form stays open, with the problem and without the password.
     assert!(h.query_by_label("Save").is_some());
@@ -355,7 +355,7 @@ fn an_unknown_sftp_host_is_refused_until_its_key_is_trusted() {
         "Folder on the server",
         &lib.path("sftp-root").to_string_lossy(),
     );
-    h.get_by_label("Save").click();
+    save(&mut h);
     settle_on_text(&mut h, &format!("the host [127.0.0.1]:{port} is not in"));
     assert!(
         h.query_all_by_label_contains("SHA256:").next().is_some(),
@@ -363,9 +363,8 @@ fn an_unknown_sftp_host_is_refused_until_its_key_is_trusted() {
     );
     assert!(provider(&store, "box").is_none());
 
-    h.get_by_label("Trust this host's key").click();
-    h.run_steps(2);
-    h.get_by_label("Save").click();
+    click_still(&mut h, "Trust this host's key");
+    save(&mut h);
     settle(&mut h, "the provider is added", |app| {
         app.model
             .snapshot
@@ -404,7 +403,7 @@ fn an_s3_provider_added_in_the_window_works() {
     h.get_by_label("Bucket in the path (MinIO, most self-hosted servers)")
         .click();
     replace_in(&mut h, "Parallel transfers", "6");
-    h.get_by_label("Save").click();
+    save(&mut h);
     settle(&mut h, "the provider is added", |app| {
         app.model
             .snapshot
@@ -430,4 +429,28 @@ fn an_s3_provider_added_in_the_window_works() {
     assert!(contains(&secrets_file(&lib), &secret));
     let verdict = test_click(&mut h, "b2");
     assert!(verdict.contains("works"), "{verdict}");
+}
+
+/// Clicks the form's Save, scrolled into view first (a long form scrolls
+/// in the providers window).
+fn save(h: &mut Harness<'static, App>) {
+    h.get_by_label("Save").scroll_to_me();
+    click_still(h, "Save");
+}
+
+/// Clicks the widget labelled `label` once it stands still, as a screen
+/// reader would (the providers window scrolls a focused field into view
+/// with an animation, and a pointer click sent by the harness meanwhile
+/// lands where the widget was).
+fn click_still(h: &mut Harness<'static, App>, label: &str) {
+    let mut was = h.get_by_label(label).rect();
+    for _ in 0..200 {
+        h.step();
+        let now = h.get_by_label(label).rect();
+        if now == was {
+            break;
+        }
+        was = now;
+    }
+    h.get_by_label(label).click_accesskit();
 }
