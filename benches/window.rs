@@ -47,6 +47,52 @@ fn wait(h: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) 
     }
 }
 
+/// CPU time of the whole process (every thread).
+fn process_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Runs the window for `span` drawing a frame only when it asked for one
+/// (at the time it asked), as eframe does; returns the share of a core the
+/// process used, and the frames drawn.
+fn idle_cost(h: &mut Harness<'static, App>, span: Duration) -> (f64, u32) {
+    use std::sync::{Arc, Mutex};
+    let due: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
+    let asked = due.clone();
+    h.ctx.set_request_repaint_callback(move |info| {
+        let at = Instant::now() + info.delay;
+        let mut due = asked.lock().unwrap();
+        *due = Some(due.map_or(at, |d| d.min(at)));
+    });
+    // Settle first: the frames that answer the last actions are not idle.
+    // (The last frame's request for the next stays due.)
+    for _ in 0..20 {
+        h.step();
+    }
+    let (cpu0, t0) = (process_cpu(), Instant::now());
+    let mut frames = 0;
+    while t0.elapsed() < span {
+        let now = Instant::now();
+        let next = *due.lock().unwrap();
+        match next {
+            Some(at) if at <= now => {
+                *due.lock().unwrap() = None;
+                h.step();
+                frames += 1;
+            }
+            _ => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    let used = (process_cpu() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
+    (used, frames)
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok { "ok" } else { "MISSED" }
 }
@@ -138,6 +184,17 @@ fn main() -> anyhow::Result<()> {
         "slowest re-sort:               {:>7.1} ms   (target < 150 ms: {})",
         worst.as_secs_f64() * 1e3,
         verdict(worst < Duration::from_millis(150))
+    );
+
+    // An idle window: nothing changes in the library. It is drawn only when
+    // it asks to be (as eframe draws it), for 10 s; the CPU of the whole
+    // process (the UI and model threads) over that time.
+    let idle = idle_cost(&mut h, Duration::from_secs(10));
+    println!(
+        "idle window, {n} ops: {:.2}% of a core, {} frames in 10 s   (target < 2%: {})",
+        idle.0 * 100.0,
+        idle.1,
+        verdict(idle.0 < 0.02)
     );
 
     // CPU per frame while 8 transfers run on a real local provider.

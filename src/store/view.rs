@@ -157,6 +157,37 @@ pub fn fold(text: &str) -> String {
         .collect()
 }
 
+/// Appends `name` as a person sorts names: case and accents aside, and a
+/// run of digits by its value ("note_2" before "note_10"). A run becomes a
+/// marker that sorts as a digit does, its length, and its digits without
+/// leading zeros.
+fn natural_key(name: &[u8], out: &mut Vec<u8>) {
+    let folded;
+    let bytes = if name.is_ascii() {
+        name
+    } else {
+        folded = fold(&String::from_utf8_lossy(name));
+        folded.as_bytes()
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            let run = &bytes[start..i];
+            let digits = &run[run.iter().take_while(|&&d| d == b'0').count()..];
+            out.push(b'0');
+            out.push(digits.len().min(255) as u8);
+            out.extend_from_slice(digits);
+        } else {
+            out.push(bytes[i].to_ascii_lowercase());
+            i += 1;
+        }
+    }
+}
+
 /// Whether `hay` holds `needle` (already [`fold`]ed), case and accents
 /// aside; plain ASCII (most names) is compared as it is, without a copy.
 fn holds_folded(hay: &[u8], needle: &str) -> bool {
@@ -211,9 +242,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Each asset's name rank (1-based, equal names equal ranks, in byte
-    /// order like SQLite's) as `handle << 64 | rank`, sorted, where the
-    /// handle is the [`hash_handle`] of its content hash.
+    /// Each asset's name rank (1-based, in the order a person sorts names:
+    /// see [`natural_key`]; names that differ only in case or accents rank
+    /// equal) as `handle << 64 | rank`, sorted, where the handle is the
+    /// [`hash_handle`] of its content hash.
     fn name_ranks(&self) -> Result<Vec<u128>> {
         // Names go into one buffer; entries carry their first 16 bytes so that
         // most comparisons never touch it.
@@ -231,17 +263,18 @@ impl Store {
             .prepare_cached("SELECT content_hash, original_name FROM asset_manifest")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let name = text(r, 1)?;
+            let start = names.len();
+            natural_key(text(r, 1)?, &mut names);
+            let key = &names[start..];
             let mut head = [0u8; 16];
-            let n = name.len().min(16);
-            head[..n].copy_from_slice(&name[..n]);
+            let n = key.len().min(16);
+            head[..n].copy_from_slice(&key[..n]);
             entries.push(Entry {
                 head: u128::from_be_bytes(head),
-                start: names.len() as u32,
-                len: name.len() as u32,
+                start: start as u32,
+                len: key.len() as u32,
                 handle: hash_handle(text(r, 0)?),
             });
-            names.extend_from_slice(name);
         }
         drop(rows);
 
@@ -460,6 +493,42 @@ mod tests {
     }
 
     #[test]
+    fn names_sort_as_a_person_reads_them() {
+        let key = |name: &str| {
+            let mut out = Vec::new();
+            natural_key(name.as_bytes(), &mut out);
+            out
+        };
+        let mut names = [
+            "note_10.txt",
+            "Note_2.txt",
+            "note_1.txt",
+            "NOTE_1b.txt",
+            "note.txt",
+            "Éclair.jpg",
+            "apple.jpg",
+            "note_007.txt",
+            "eclair2.jpg",
+        ];
+        names.sort_by_key(|n| key(n));
+        assert_eq!(
+            names,
+            [
+                "apple.jpg",
+                "Éclair.jpg",
+                "eclair2.jpg",
+                "note.txt",
+                "note_1.txt",
+                "NOTE_1b.txt",
+                "Note_2.txt",
+                "note_007.txt",
+                "note_10.txt",
+            ]
+        );
+        assert_eq!(key("IMG_0001.JPG"), key("img_1.jpg"));
+    }
+
+    #[test]
     fn keys_and_head_match_what_sql_says() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("library.db");
@@ -483,19 +552,17 @@ mod tests {
         let mut stmt = store
             .conn
             .prepare(
-                "SELECT o.rowid, pr.rank, COALESCE(nr.rank, 0), substr(o.content_hash, 1, 16),
+                "SELECT o.rowid, pr.rank, COALESCE(nr.original_name, ''), substr(o.content_hash, 1, 16),
                         CAST((julianday(o.started_at) - 2440587.5) * 86400000.0 AS INTEGER),
                         CAST((julianday(o.completed_at) - 2440587.5) * 86400000.0 AS INTEGER)
                  FROM sync_operations o
                  JOIN (SELECT id, row_number() OVER (ORDER BY name) AS rank FROM sync_providers) pr
                      ON pr.id = o.provider_id
-                 LEFT JOIN (SELECT content_hash, dense_rank() OVER (ORDER BY original_name) AS rank
-                            FROM asset_manifest) nr
-                     ON nr.content_hash = o.content_hash
+                 LEFT JOIN asset_manifest nr ON nr.content_hash = o.content_hash
                  ORDER BY o.rowid",
             )
             .unwrap();
-        type Want = (i64, u32, u32, String, Option<i64>, Option<i64>);
+        type Want = (i64, u32, String, String, Option<i64>, Option<i64>);
         let want: Vec<Want> = stmt
             .query_map([], |r| {
                 Ok((
@@ -518,11 +585,50 @@ mod tests {
         for (k, w) in keys.iter().zip(&want) {
             assert_eq!(k.rowid, w.0);
             assert_eq!(k.provider_rank, w.1);
-            assert_eq!(k.name_rank, w.2);
             assert_eq!(k.hash_prefix, u64::from_str_radix(&w.3, 16).unwrap());
             assert!(near(k.started_ms, w.4), "{k:?} {w:?}");
             assert!(near(k.completed_ms, w.5), "{k:?} {w:?}");
         }
+        // Name ranks follow the order a person reads names in, as an
+        // independent comparison (digit runs as numbers, case folded) says.
+        let mut ranked: Vec<(u32, &str)> = (keys.iter().zip(&want))
+            .map(|(k, w)| (k.name_rank, w.2.as_str()))
+            .collect();
+        ranked.sort();
+        for pair in ranked.windows(2) {
+            let ((ra, a), (rb, b)) = (pair[0], pair[1]);
+            let want = if ra == rb {
+                std::cmp::Ordering::Equal
+            } else {
+                std::cmp::Ordering::Less
+            };
+            assert_eq!(read_order(a, b), want, "{a} ({ra}) / {b} ({rb})");
+        }
+    }
+
+    /// Names compared as a person reads them, token by token: a run of
+    /// digits by its value, anything else by its lower case.
+    fn read_order(a: &str, b: &str) -> std::cmp::Ordering {
+        fn tokens(s: &str) -> Vec<(u128, String)> {
+            let mut out = Vec::new();
+            let folded = fold(s);
+            let mut chars = folded.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c.is_ascii_digit() {
+                    let mut n = c.to_digit(10).unwrap() as u128;
+                    while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                        n = n * 10 + d as u128;
+                        chars.next();
+                    }
+                    // A number sorts where its first digit would.
+                    out.push((u128::from(b'0'), format!("{n:040}")));
+                } else {
+                    out.push((c as u128, String::new()));
+                }
+            }
+            out
+        }
+        tokens(a).cmp(&tokens(b))
     }
 
     #[test]

@@ -491,6 +491,8 @@ impl Model {
         loop {
             let mut view_changed = false;
             let mut acted = false;
+            let window = self.window;
+            let sorted = self.unsorted.is_empty();
             match rx.recv_timeout(TICK) {
                 Ok(req) => self.take(req, &mut view_changed, &mut acted),
                 // Idle: finish a sort that put only the rows shown in order.
@@ -506,8 +508,25 @@ impl Model {
                 self.set_scan(id, line);
                 acted = true;
             }
-            if let Err(e) = self.refresh(view_changed, acted) {
-                self.error = Some(e.to_string());
+            let read_news = match self.refresh(view_changed, acted) {
+                Ok(news) => news,
+                Err(e) => {
+                    self.error = Some(e.to_string());
+                    true
+                }
+            };
+            // An idle queue costs nothing: the rows are read again only
+            // when something they show may have changed (the queue, the
+            // view, the rows asked for, the providers, or a speed falling).
+            let moving = self.speed() > 0.0 || last_sent.as_ref().is_some_and(|s| s.speed > 0.0);
+            let news = acted
+                || read_news
+                || self.window != window
+                || sorted != self.unsorted.is_empty()
+                || moving
+                || last_sent.is_none();
+            if !news {
+                continue;
             }
             // Only news wakes the window, and every action done (a form
             // may wait for its reply even when nothing else changed).
@@ -547,8 +566,9 @@ impl Model {
         }
     }
 
-    /// Re-reads what changed and rebuilds the view.
-    fn refresh(&mut self, view_changed: bool, acted: bool) -> crate::store::Result<()> {
+    /// Re-reads what changed and rebuilds the view; says whether anything
+    /// the window shows may have changed.
+    fn refresh(&mut self, view_changed: bool, acted: bool) -> crate::store::Result<bool> {
         let version = self.store.data_version()?;
         let changed = acted || self.version != Some(version);
         // A big queue is re-read less often, so the reads never hog a core.
@@ -583,14 +603,20 @@ impl Model {
         if rebuilt || view_changed {
             self.rebuild_order()?;
         }
+        if rebuilt {
+            give_back_memory();
+        }
+        let mut providers_changed = false;
         if self
             .providers_at
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(2))
             || acted
         {
+            let before = self.providers.clone();
             self.reload_providers()?;
+            providers_changed = before != self.providers;
         }
-        Ok(())
+        Ok(rebuilt || view_changed || providers_changed)
     }
 
     fn reload_providers(&mut self) -> crate::store::Result<()> {
@@ -1158,6 +1184,17 @@ fn answer(
         .map_err(|e| format!("{e:#}"));
     let _ = reply.send(outcome.clone());
     outcome.map(Some)
+}
+
+/// Returns the memory a full read freed to the system: its scratch lists
+/// (tens of MB at a million ops) would otherwise stay in the process's heap
+/// for good.
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only hands free heap pages back to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Puts `v[start..end]` where a full sort would put it, in order.
