@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::store::{ManifestEntry, NewOp, OpType, ProviderKind, Store};
+use crate::store::{AssetPath, ManifestEntry, NewOp, OpType, ProviderKind, Store};
 
 const NAMES: [&str; 12] = [
     "IMG_{}.jpg",
@@ -20,6 +20,15 @@ const NAMES: [&str; 12] = [
     "sketch-{}.kra",
     "render-{}.exr",
     "pano-{}.dng",
+];
+
+/// The folders the demo's assets were added from.
+const FOLDERS: &[&str] = &[
+    "2026/Trip Lisbon",
+    "2025/porto",
+    "clients/acme/brand",
+    "audio/interviews",
+    "game/textures",
 ];
 
 /// Makes a library at `db` with three providers and `n` ops spread over every
@@ -42,14 +51,20 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
         );
     }
     let mut assets = Vec::with_capacity(n);
+    let mut paths = Vec::with_capacity(n);
     let mut ops = Vec::with_capacity(n);
     for i in 0..n {
         let hash = blake3::hash(&(i as u64).to_le_bytes()).to_hex().to_string();
         let size = 40_000 + (i as i64 * 7_919_993) % 900_000_000;
+        let name = NAMES[i % NAMES.len()].replace("{}", &format!("{:05}", i / 3 % 100_000));
+        paths.push(AssetPath {
+            content_hash: hash.clone(),
+            path: format!("{}/{name}", FOLDERS[i / 7 % FOLDERS.len()]),
+        });
         assets.push(ManifestEntry {
             content_hash: hash.clone(),
             size_bytes: size,
-            original_name: NAMES[i % NAMES.len()].replace("{}", &format!("{:05}", i / 3 % 100_000)),
+            original_name: name,
             local_path: None,
             media_type: "application/octet-stream".into(),
             added_at: String::new(),
@@ -67,7 +82,7 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
             total_bytes: size,
         });
     }
-    store.record_assets(&assets, &[])?;
+    store.record_assets(&assets, &paths)?;
     store.enqueue(&ops)?;
     drop(store);
     // Spread the states: mostly completed, some queued, a few running,

@@ -262,6 +262,10 @@ pub struct OpRow {
     pub next_attempt_at: Option<String>,
     pub state: OpState,
     pub asset_name: Option<String>,
+    /// The first path the asset was added under (`2026/trip/a.jpg`), and
+    /// how many it has.
+    pub asset_path: Option<String>,
+    pub path_count: i64,
     pub provider_name: String,
     /// SQLite's rowid: the queue's age order, and a cheap handle for the window.
     #[serde(skip)]
@@ -357,7 +361,9 @@ pub(super) const ROW_COLUMNS: &str =
     "o.id, o.content_hash, o.provider_id, o.operation_type, o.status, o.priority,
     o.retry_count, o.max_retries, o.error_message, o.bytes_transferred, o.total_bytes, o.created_at,
     o.started_at, o.completed_at, o.next_attempt_at, m.original_name, p.name, o.rowid,
-    o.cancelled_at IS NOT NULL, o.failed_attempts";
+    o.cancelled_at IS NOT NULL, o.failed_attempts,
+    (SELECT ap.path FROM asset_paths ap WHERE ap.content_hash = o.content_hash ORDER BY ap.id LIMIT 1),
+    (SELECT COUNT(*) FROM asset_paths ap WHERE ap.content_hash = o.content_hash)";
 
 pub(super) fn parse_enum<T>(
     r: &Row,
@@ -388,6 +394,8 @@ pub(super) fn op_row(r: &Row) -> rusqlite::Result<OpRow> {
         retry_count,
         max_retries,
         failed_attempts: r.get(19)?,
+        asset_path: r.get(20)?,
+        path_count: r.get(21)?,
         error_message: r.get(8)?,
         bytes_transferred: r.get(9)?,
         total_bytes: r.get(10)?,

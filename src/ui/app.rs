@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use egui::{Align2, Color32, RichText};
 
@@ -55,8 +55,14 @@ pub struct App {
     /// Put the cursor in the search field at the next frame.
     focus_search: bool,
     pub notices: Notices,
+    /// What the window just did that shows nowhere else ("hash copied"),
+    /// said in the status bar for a few seconds.
+    told: Option<(String, Instant)>,
     ctx: egui::Context,
 }
+
+/// How long the status bar says what the window just did.
+const TOLD_FOR: Duration = Duration::from_secs(4);
 
 /// A dialog opening centred over the window (it can still be moved).
 fn centred<'a>(window: egui::Window<'a>, ctx: &egui::Context) -> egui::Window<'a> {
@@ -105,6 +111,7 @@ impl App {
             about_open: false,
             focus_search: false,
             notices: Notices::default(),
+            told: None,
             ctx: ctx.clone(),
         })
     }
@@ -446,7 +453,10 @@ impl App {
                         )),
                 );
             }
-            if let Some(e) = &s.error {
+            if let Some((said, _)) = self.told.as_ref().filter(|(_, at)| at.elapsed() < TOLD_FOR) {
+                ui.separator();
+                ui.label(RichText::new(said).strong());
+            } else if let Some(e) = &s.error {
                 ui.separator();
                 ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
             } else if let Some(n) = &s.notice {
@@ -646,6 +656,10 @@ impl App {
                 GridEvent::AskPriority(ids) => self.ask_priority(ids),
                 GridEvent::ShowError(title, message) => self.details = Some((title, message)),
                 GridEvent::Reveal(hash) => self.reveal(&hash),
+                GridEvent::CopyHash(hash) => {
+                    self.ctx.copy_text(hash.clone());
+                    self.told = Some((format!("✔ hash copied: {hash}"), Instant::now()));
+                }
                 GridEvent::RestoreTo(ops) => {
                     self.picker.open(Purpose::RestoreInto(Some(ops)), &self.ctx)
                 }
@@ -732,8 +746,13 @@ impl App {
     /// is hashing progress (polled), and the countdown of a retry shown.
     pub fn next_look(&self) -> Option<Duration> {
         let s = &self.model.snapshot;
+        let told_left = (self.told.as_ref())
+            .map(|(_, at)| TOLD_FOR.saturating_sub(at.elapsed()))
+            .filter(|left| !left.is_zero());
         if self.importing() || s.loading {
             Some(Duration::from_millis(250))
+        } else if let Some(left) = told_left {
+            Some(left)
         } else if s.rows.iter().any(|r| r.state == OpState::RetryPending) {
             Some(Duration::from_secs(1))
         } else {

@@ -26,34 +26,37 @@ pub enum GridEvent {
     AskPriority(Vec<String>),
     ShowError(String, String),
     Reveal(String),
+    /// Copy this content hash to the clipboard (and say so).
+    CopyHash(String),
     /// Restore the assets of these ops into a folder to be picked.
     RestoreTo(Vec<String>),
     /// The rows the grid drew: (first, count).
     Window(usize, usize),
 }
 
-/// The columns: header, sort, the width they get when there is room, the
-/// narrowest they go, and the order they narrow in (the least useful first)
-/// when the window is narrower than all of them.
-const COLUMNS: [(&str, SortKey, f32, f32, u8); 12] = [
-    ("Asset", SortKey::AssetName, 170.0, 100.0, 11),
-    ("Provider", SortKey::Provider, 100.0, 70.0, 9),
-    ("Operation", SortKey::OperationType, 90.0, 66.0, 5),
-    ("Status", SortKey::Status, 200.0, 120.0, 10),
-    ("Priority", SortKey::Priority, 58.0, 46.0, 3),
-    ("Progress", SortKey::Progress, 72.0, 50.0, 8),
-    ("Retries", SortKey::Retries, 62.0, 50.0, 4),
-    ("Size", SortKey::Size, 64.0, 52.0, 7),
-    ("Created", SortKey::CreatedAt, 72.0, 52.0, 1),
-    ("Started", SortKey::StartedAt, 72.0, 52.0, 2),
-    ("Completed", SortKey::CompletedAt, 86.0, 62.0, 6),
-    ("Hash", SortKey::ContentHash, 96.0, 52.0, 0),
+/// The columns: header, sort (the Folder is shown, not sorted), the width
+/// they get when there is room, the narrowest they go, and the order they
+/// narrow in (the least useful first) when the window is narrower than all.
+const COLUMNS: [(&str, Option<SortKey>, f32, f32, u8); 13] = [
+    ("Asset", Some(SortKey::AssetName), 170.0, 90.0, 12),
+    ("Folder", None, 140.0, 60.0, 9),
+    ("Provider", Some(SortKey::Provider), 100.0, 60.0, 10),
+    ("Operation", Some(SortKey::OperationType), 90.0, 60.0, 5),
+    ("Status", Some(SortKey::Status), 200.0, 110.0, 11),
+    ("Priority", Some(SortKey::Priority), 58.0, 44.0, 3),
+    ("Progress", Some(SortKey::Progress), 72.0, 48.0, 8),
+    ("Retries", Some(SortKey::Retries), 62.0, 46.0, 4),
+    ("Size", Some(SortKey::Size), 64.0, 50.0, 7),
+    ("Created", Some(SortKey::CreatedAt), 72.0, 50.0, 1),
+    ("Started", Some(SortKey::StartedAt), 72.0, 50.0, 2),
+    ("Completed", Some(SortKey::CompletedAt), 86.0, 56.0, 6),
+    ("Hash", Some(SortKey::ContentHash), 96.0, 48.0, 0),
 ];
 
 /// Each column's width in `available` points: all as wide as they like when
 /// there is room; else the least useful narrow first, each to its minimum
 /// (below the sum of the minimums, the grid scrolls sideways).
-pub fn column_widths(available: f32, spacing: f32) -> [f32; 12] {
+pub fn column_widths(available: f32, spacing: f32) -> [f32; 13] {
     let mut widths = COLUMNS.map(|c| c.2);
     let wanted: f32 = widths.iter().sum::<f32>() + spacing * COLUMNS.len() as f32;
     let mut excess = (wanted - available).max(0.0);
@@ -123,6 +126,12 @@ pub fn show(
             .header(ROW_HEIGHT + 2.0, |mut header| {
                 for (label, key, ..) in COLUMNS {
                     header.col(|ui| {
+                        let Some(key) = key else {
+                            ui.label(RichText::new(label).strong()).on_hover_text(
+                                "Where the asset was added from (its first recorded path)",
+                            );
+                            return;
+                        };
                         let active = snap.spec.sort == key;
                         let arrow = match (active, snap.spec.descending) {
                             (false, _) => "",
@@ -205,8 +214,36 @@ pub fn show(
 
 /// One op's cells; `waiting` is why a queued op waits, if it does.
 fn draw_row(row: &mut egui_extras::TableRow<'_, '_>, op: &OpRow, waiting: Option<String>) {
+    let name = op.asset_name.as_deref().unwrap_or("(unknown asset)");
+    let folder = op
+        .asset_path
+        .as_deref()
+        .and_then(|p| p.rsplit_once('/'))
+        .map(|(dir, _)| dir);
     row.col(|ui| {
-        ui.label(op.asset_name.as_deref().unwrap_or("(unknown asset)"));
+        let label = ui.label(name);
+        if let Some(path) = &op.asset_path {
+            let others = op.path_count - 1;
+            label.on_hover_text(if others > 0 {
+                format!(
+                    "{path}\nand {} other path{}",
+                    others,
+                    if others == 1 { "" } else { "s" }
+                )
+            } else {
+                path.clone()
+            });
+        }
+    });
+    row.col(|ui| match folder {
+        Some(dir) => {
+            ui.label(dir)
+                .on_hover_text(op.asset_path.as_deref().unwrap_or(dir));
+        }
+        None => {
+            ui.weak("—")
+                .on_hover_text("Added as a single file: no folder recorded");
+        }
     });
     row.col(|ui| {
         ui.label(&op.provider_name);
@@ -278,15 +315,24 @@ fn status_cell(ui: &mut egui::Ui, op: &OpRow, waiting: Option<String>) {
         },
         OpState::InProgress => {
             let fraction = op.state.progress(op.bytes_transferred, op.total_bytes);
-            ui.add(
+            let bar = ui.add(
                 egui::ProgressBar::new(fraction.unwrap_or(0.0) as f32)
                     .desired_height(ROW_HEIGHT - 6.0)
+                    .corner_radius(3.0)
                     .text(format!(
                         "{} · {} of {}",
                         format::percent(fraction),
                         format::bytes(op.bytes_transferred),
                         format::bytes(op.total_bytes)
                     )),
+            );
+            // Outlined, so that the part still to go shows in the light
+            // theme too (its fill is the row's own white there).
+            ui.painter().rect_stroke(
+                bar.rect,
+                3.0,
+                ui.visuals().widgets.noninteractive.bg_stroke,
+                egui::StrokeKind::Inside,
             );
         }
         OpState::RetryPending => {
@@ -378,7 +424,7 @@ fn menu(ui: &mut egui::Ui, op: &OpRow, targets: Vec<String>, events: &mut Vec<Gr
         ui.close();
     }
     if ui.button("Copy hash").clicked() {
-        ui.ctx().copy_text(op.content_hash.clone());
+        events.push(GridEvent::CopyHash(op.content_hash.clone()));
         ui.close();
     }
     if ui.button("Reveal local file").clicked() {
@@ -432,15 +478,16 @@ mod tests {
             COLUMNS.map(|c| c.2),
             "room for all: as wide as they like"
         );
-        // 60 points short: the hash gives 44, Created the rest.
-        let sum: f32 = wide.iter().sum::<f32>() + 8.0 * 12.0;
+        // 60 points short: the hash gives 48, Created the rest.
+        let n = COLUMNS.len() as f32;
+        let sum: f32 = wide.iter().sum::<f32>() + 8.0 * n;
         let w = column_widths(sum - 60.0, 8.0);
-        assert_eq!(w[11], 52.0);
-        assert_eq!(w[8], 72.0 - 16.0);
-        assert_eq!((w[0], w[3], w[9]), (170.0, 200.0, 72.0));
+        assert_eq!(w[12], 48.0);
+        assert_eq!(w[9], 72.0 - 12.0);
+        assert_eq!((w[0], w[4], w[10]), (170.0, 200.0, 72.0));
         // A 900-point window: every column fits, at its minimum or above.
         let w = column_widths(884.0, 8.0);
-        assert!(w.iter().sum::<f32>() + 8.0 * 12.0 <= 884.0, "{w:?}");
+        assert!(w.iter().sum::<f32>() + 8.0 * n <= 884.0, "{w:?}");
         for (width, c) in w.iter().zip(COLUMNS) {
             assert!(*width >= c.3, "{} at {width}", c.0);
         }

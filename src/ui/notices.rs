@@ -106,7 +106,8 @@ impl Notices {
                 .order(egui::Order::Foreground)
                 .show(ctx, |ui| {
                     egui::Frame::popup(ui.style()).show(ui, |ui| {
-                        ui.set_max_width(420.0);
+                        // Stacked banners all one width.
+                        ui.set_width(420.0);
                         ui.horizontal(|ui| {
                             let visuals = ui.visuals();
                             let colour = if notice.failure {

@@ -185,6 +185,23 @@ pub fn pressed(ctx: &egui::Context, has_selection: bool) -> Vec<Command> {
 
 /// The Help window's list: the keys and what they do, in two groups.
 pub fn help(ui: &mut egui::Ui) {
+    let keys_of = |ui: &egui::Ui, s: &Shortcut| -> String {
+        let keys: Vec<String> = s.keys.iter().map(|k| ui.ctx().format_shortcut(k)).collect();
+        keys.join("  or  ")
+    };
+    // Both groups' keys in one column width, so their texts line up.
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let key_width = SHORTCUTS
+        .iter()
+        .map(|s| {
+            let text = keys_of(ui, s);
+            ui.fonts_mut(|f| {
+                f.layout_no_wrap(text, font.clone(), egui::Color32::WHITE)
+                    .size()
+                    .x
+            })
+        })
+        .fold(0.0, f32::max);
     for (heading, on_selection) in [("Anywhere", false), ("On the selected rows", true)] {
         ui.strong(heading);
         egui::Grid::new(heading)
@@ -193,9 +210,11 @@ pub fn help(ui: &mut egui::Ui) {
             .striped(true)
             .show(ui, |ui| {
                 for s in SHORTCUTS.iter().filter(|s| s.on_selection == on_selection) {
-                    let keys: Vec<String> =
-                        s.keys.iter().map(|k| ui.ctx().format_shortcut(k)).collect();
-                    ui.monospace(keys.join("  or  "));
+                    let keys = keys_of(ui, s);
+                    ui.horizontal(|ui| {
+                        ui.set_min_width(key_width);
+                        ui.monospace(keys);
+                    });
                     let what = match s.command {
                         Command::ShowTab(_) => format!("Show the {} tab", s.what),
                         _ => s.what.to_string(),

@@ -172,7 +172,7 @@ fn the_window_tells_when_the_queue_finishes_and_when_an_op_fails() {
     settle(&mut h, "the notices", |app| app.notices.shown.len() >= 2);
     assert!(h.query_by_label("⚠ The queue is finished").is_some());
     assert!(
-        h.query_by_label("3 operations completed, 1 failed.")
+        h.query_by_label("3 operations completed, 1 failed: they are in the Failed tab.")
             .is_some(),
         "the finish notice counts what happened since the window opened"
     );

@@ -151,7 +151,8 @@ fn sync_operations_has_exactly_the_seed_columns() {
             "lease_owner",
             "lease_expires_at",
             "finished_at",
-            "cancelled_at"
+            "cancelled_at",
+            "failed_attempts"
         ]
     );
 

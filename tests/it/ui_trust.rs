@@ -437,6 +437,14 @@ fn search_folds_case_and_accents_and_looks_at_folders() {
         .to_hex()
         .to_string();
     assert_eq!(h.state().model.snapshot.rows[0].content_hash, hash);
+    // The Folder column tells the two IMG_0001.jpg apart.
+    search(&mut h, "IMG_0001");
+    settle(&mut h, "both IMG_0001.jpg", |app| {
+        let s = &app.model.snapshot;
+        s.spec.text == "IMG_0001" && s.view_len == 2 && s.rows.len() == 2
+    });
+    assert!(h.query_by_label("2026/Trip Lisbon").is_some());
+    assert!(h.query_by_label("2025/porto").is_some());
 }
 
 /// The op of the fixture in this state.
