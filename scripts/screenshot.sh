@@ -2,6 +2,9 @@
 # Starts the real window under Xvfb on a generated library of 100,000 ops in
 # every state and saves a screenshot (default: assets/screenshot.png).
 #   bash scripts/screenshot.sh [OUT.png] [N_OPS]
+# SIZE=900x600 takes it at another screen size (default 1400x860).
+# MEASURE_IDLE=1 then leaves the window alone and prints the CPU it used over
+# 10 s (every thread: UI, model, the software renderer) and its memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-assets/screenshot.png}
@@ -33,7 +36,7 @@ flock "$db.engines/demo.lock" sleep 600 &
 holder=$!
 
 display=:$((90 + RANDOM % 9))
-Xvfb "$display" -screen 0 1400x860x24 -nolisten tcp >/dev/null 2>&1 &
+Xvfb "$display" -screen 0 "${SIZE:-1400x860}x24" -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
 sleep 1
 env -u WAYLAND_DISPLAY DISPLAY="$display" XDG_RUNTIME_DIR="$runtime" \
@@ -45,4 +48,14 @@ sleep 4
 mkdir -p "$(dirname "$out")"
 DISPLAY="$display" import -window "$window" "$out"
 echo "screenshot: $out"
+if [ -n "${MEASURE_IDLE:-}" ]; then
+    sleep 10
+    ticks() { awk '{print $14 + $15}' "/proc/$app/stat"; }
+    t0=$(ticks)
+    sleep 10
+    t1=$(ticks)
+    awk -v d="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "idle window: %.1f%% of a core over 10 s\n", 100 * d / hz / 10 }'
+    grep VmRSS "/proc/$app/status"
+fi
 cat "$work/app.log"

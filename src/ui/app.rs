@@ -743,7 +743,8 @@ impl App {
     /// When the window must be drawn again though no news came: an idle
     /// window costs nothing. Progress, counts and the speed come with the
     /// model's snapshots (each wakes the window); what changes on its own
-    /// is hashing progress (polled), and the countdown of a retry shown.
+    /// is hashing progress (polled), a line the status bar says for a few
+    /// seconds, and the text of a retry countdown shown.
     pub fn next_look(&self) -> Option<Duration> {
         let s = &self.model.snapshot;
         let told_left = (self.told.as_ref())
@@ -753,10 +754,18 @@ impl App {
             Some(Duration::from_millis(250))
         } else if let Some(left) = told_left {
             Some(left)
-        } else if s.rows.iter().any(|r| r.state == OpState::RetryPending) {
-            Some(Duration::from_secs(1))
         } else {
-            None
+            // A retry countdown shown ("retry in 4 min") when its text changes.
+            let now = format::now_ms();
+            (s.rows.iter())
+                .filter(|r| r.state == OpState::RetryPending)
+                .filter_map(|r| {
+                    r.next_attempt_at
+                        .as_deref()
+                        .and_then(format::parse_timestamp)
+                })
+                .map(|at| format::duration_changes_in(at - now))
+                .min()
         }
     }
 }

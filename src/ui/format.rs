@@ -40,6 +40,21 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// How long until a countdown with `left_ms` to go reads differently: its
+/// [`duration`] rounds down, and once it is over it says so (a countdown on
+/// screen is drawn again only then).
+pub fn duration_changes_in(left_ms: i64) -> Duration {
+    if left_ms < 1000 {
+        return Duration::from_millis(left_ms.max(1) as u64);
+    }
+    let unit: i64 = match left_ms {
+        ..60_000 => 1000,
+        60_000..86_400_000 => 60_000,
+        _ => 86_400_000,
+    };
+    Duration::from_millis((left_ms.max(0) % unit + 1) as u64)
+}
+
 pub use crate::store::parse_timestamp;
 use crate::store::timestamp_of_millis;
 
@@ -85,5 +100,34 @@ mod tests {
         assert_eq!(bytes(25_000_000_000), "25 GB");
         assert_eq!(duration(Duration::from_secs(42)), "42 s");
         assert_eq!(duration(Duration::from_secs(7500)), "2 h 5 min");
+    }
+
+    /// A countdown is drawn again exactly when its text would change, and
+    /// not before.
+    #[test]
+    fn a_countdown_changes_when_its_text_does() {
+        // As the grid says it: "retry in 3 s", then "retrying".
+        let text = |ms: i64| {
+            if ms > 0 {
+                duration(Duration::from_millis(ms as u64))
+            } else {
+                "retrying".to_string()
+            }
+        };
+        for left in [
+            500, 42_250, 59_999, 60_000, 61_500, 754_321, 7_500_000, 90_000_000,
+        ] {
+            let wait = duration_changes_in(left).as_millis() as i64;
+            assert_eq!(
+                text(left),
+                text(left - wait + 1),
+                "{left}: same text until then"
+            );
+            assert_ne!(
+                text(left),
+                text(left - wait),
+                "{left}: changed at {wait} ms"
+            );
+        }
     }
 }

@@ -315,16 +315,22 @@ fn status_cell(ui: &mut egui::Ui, op: &OpRow, waiting: Option<String>) {
         },
         OpState::InProgress => {
             let fraction = op.state.progress(op.bytes_transferred, op.total_bytes);
+            // A narrow column shows the percent alone, not a cut sentence.
+            let text = if ui.available_width() < 170.0 {
+                format::percent(fraction)
+            } else {
+                format!(
+                    "{} · {} of {}",
+                    format::percent(fraction),
+                    format::bytes(op.bytes_transferred),
+                    format::bytes(op.total_bytes)
+                )
+            };
             let bar = ui.add(
                 egui::ProgressBar::new(fraction.unwrap_or(0.0) as f32)
                     .desired_height(ROW_HEIGHT - 6.0)
                     .corner_radius(3.0)
-                    .text(format!(
-                        "{} · {} of {}",
-                        format::percent(fraction),
-                        format::bytes(op.bytes_transferred),
-                        format::bytes(op.total_bytes)
-                    )),
+                    .text(text),
             );
             // Outlined, so that the part still to go shows in the light
             // theme too (its fill is the row's own white there).
