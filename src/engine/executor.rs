@@ -244,6 +244,12 @@ async fn upload<F: FnMut(i64, i64)>(
         let _ = writer.abort().await;
         return Err(fail(job.provider.failure("writing", &e)));
     }
+    // And again once it is up: the server may have come back between the
+    // first clean-up and this upload, so a leftover of an attempt it had
+    // cut off could still be there; nothing would upload this key again.
+    if let Some(signer) = job.provider.s3_signer() {
+        s3::abort_unfinished(&job.provider, signer, &write_to).await;
+    }
     if can_rename {
         op.rename(&write_to, &key)
             .await
