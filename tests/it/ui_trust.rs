@@ -366,50 +366,15 @@ fn dialogs_open_centred_and_set_priority_holds_the_current_value() {
 /// folders are told apart by it).
 #[test]
 fn search_folds_case_and_accents_and_looks_at_folders() {
-    use breakdex::store::{AssetPath, ManifestEntry, NewOp, OpType};
     let lib = TempLib::new();
-    let mut store = Store::open(&lib.db()).unwrap();
-    let usb = lib.path("usb");
-    std::fs::create_dir_all(&usb).unwrap();
-    let provider = store
-        .add_provider(
-            "usb",
-            breakdex::store::ProviderKind::Local,
-            &serde_json::json!({ "root": usb }),
-            4,
-        )
-        .unwrap()
-        .id;
-    let assets = [
-        ("Café.jpg", "menus/Café.jpg"),
-        ("IMG_0001.jpg", "2026/Trip Lisbon/IMG_0001.jpg"),
-        ("IMG_0001.jpg", "2025/porto/IMG_0001.jpg"),
-    ];
-    let (mut entries, mut paths, mut ops) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, (name, path)) in assets.iter().enumerate() {
-        let hash = blake3::hash(path.as_bytes()).to_hex().to_string();
-        entries.push(ManifestEntry {
-            content_hash: hash.clone(),
-            size_bytes: 100 + i as i64,
-            original_name: name.to_string(),
-            local_path: None,
-            media_type: "image/jpeg".into(),
-            added_at: String::new(),
-        });
-        paths.push(AssetPath {
-            content_hash: hash.clone(),
-            path: path.to_string(),
-        });
-        ops.push(NewOp {
-            content_hash: hash,
-            provider_id: provider.clone(),
-            operation_type: OpType::Upload,
-            priority: 0,
-            total_bytes: 100,
-        });
-    }
-    store.record_assets(&entries, &paths).unwrap();
-    store.enqueue(&ops).unwrap();
+    queued_assets(
+        &lib,
+        &[
+            ("Café.jpg", "menus/Café.jpg"),
+            ("IMG_0001.jpg", "2026/Trip Lisbon/IMG_0001.jpg"),
+            ("IMG_0001.jpg", "2025/porto/IMG_0001.jpg"),
+        ],
+    );
     let mut h = harness(&lib.db());
     settle(&mut h, "first load", loaded);
     let search = |h: &mut H, text: &str| {
@@ -574,47 +539,16 @@ fn ops_waiting_for_a_provider_say_why() {
 /// glyph no font has, and each name's glyphs are all there.
 #[test]
 fn file_names_in_every_script_are_drawn_with_system_fonts() {
-    use breakdex::store::{ManifestEntry, NewOp, OpType};
     let lib = TempLib::new();
-    let mut store = Store::open(&lib.db()).unwrap();
-    let usb = lib.path("usb");
-    std::fs::create_dir_all(&usb).unwrap();
-    let provider = store
-        .add_provider(
-            "usb",
-            breakdex::store::ProviderKind::Local,
-            &serde_json::json!({ "root": usb }),
-            4,
-        )
-        .unwrap()
-        .id;
     let names = [
         "東京タワー_夜景.jpg",
         "صورة_العائلة.png",
         "תמונה_משפחתית.jpg",
         "दिल्ली_यात्रा.png",
     ];
-    let (mut entries, mut ops) = (Vec::new(), Vec::new());
-    for name in names {
-        let hash = blake3::hash(name.as_bytes()).to_hex().to_string();
-        entries.push(ManifestEntry {
-            content_hash: hash.clone(),
-            size_bytes: 100,
-            original_name: name.to_string(),
-            local_path: None,
-            media_type: "image/jpeg".into(),
-            added_at: String::new(),
-        });
-        ops.push(NewOp {
-            content_hash: hash,
-            provider_id: provider.clone(),
-            operation_type: OpType::Upload,
-            priority: 0,
-            total_bytes: 100,
-        });
-    }
-    store.record_assets(&entries, &[]).unwrap();
-    store.enqueue(&ops).unwrap();
+    // Each dropped on its own: its path is its name.
+    let assets: Vec<(&str, &str)> = names.iter().map(|n| (*n, *n)).collect();
+    queued_assets(&lib, &assets);
     let db = lib.db();
     let mut h: H = Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
@@ -669,17 +603,7 @@ fn adding_files_works_on_a_desktop_without_a_file_dialog() {
 fn add_files_in_the_windows_own_dialog() {
     let home = PathBuf::from(std::env::var_os("HOME").unwrap());
     let lib = TempLib::new();
-    let mut store = Store::open(&lib.db()).unwrap();
-    let usb = lib.path("usb");
-    std::fs::create_dir_all(&usb).unwrap();
-    store
-        .add_provider(
-            "usb",
-            breakdex::store::ProviderKind::Local,
-            &serde_json::json!({ "root": usb }),
-            4,
-        )
-        .unwrap();
+    queued_assets(&lib, &[]);
     let mut h = harness(&lib.db());
     settle(&mut h, "first load", |app| !app.model.snapshot.loading);
     h.state_mut().command(Command::AddFiles);
@@ -752,4 +676,49 @@ fn a_900_point_window_shows_every_column_and_reaches_save() {
         save.bottom() <= 600.0 && save.top() >= 0.0,
         "Save at {save:?}"
     );
+}
+
+/// A library with a local provider "usb" and an upload queued to it of each
+/// asset, given as (name, the path it was added under); a path's bytes make
+/// its hash.
+fn queued_assets(lib: &TempLib, assets: &[(&str, &str)]) -> Store {
+    use breakdex::store::{AssetPath, ManifestEntry, NewOp, OpType};
+    let mut store = Store::open(&lib.db()).unwrap();
+    let usb = lib.path("usb");
+    std::fs::create_dir_all(&usb).unwrap();
+    let provider = store
+        .add_provider(
+            "usb",
+            breakdex::store::ProviderKind::Local,
+            &serde_json::json!({ "root": usb }),
+            4,
+        )
+        .unwrap()
+        .id;
+    let (mut entries, mut paths, mut ops) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, path) in assets {
+        let hash = blake3::hash(path.as_bytes()).to_hex().to_string();
+        entries.push(ManifestEntry {
+            content_hash: hash.clone(),
+            size_bytes: 100,
+            original_name: name.to_string(),
+            local_path: None,
+            media_type: "image/jpeg".into(),
+            added_at: String::new(),
+        });
+        paths.push(AssetPath {
+            content_hash: hash.clone(),
+            path: path.to_string(),
+        });
+        ops.push(NewOp {
+            content_hash: hash,
+            provider_id: provider.clone(),
+            operation_type: OpType::Upload,
+            priority: 0,
+            total_bytes: 100,
+        });
+    }
+    store.record_assets(&entries, &paths).unwrap();
+    store.enqueue(&ops).unwrap();
+    store
 }
