@@ -14,7 +14,8 @@ use crate::library;
 use crate::library::restore::RestoreRequest;
 use crate::providers::Provider;
 use crate::setup;
-use crate::store::{NewOp, OpQuery, OpState, OpStatus, OpType, ProviderRow, Store};
+use crate::cli_health::{PolicyCommand, ScrubCommand};
+use crate::store::{Health, NewOp, OpQuery, OpState, OpStatus, OpType, ProviderRow, Store};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -88,11 +89,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List every asset the library knows, local or only on providers
+    /// List every asset the library knows, local or only on providers, with
+    /// its copies and health
     Assets {
+        #[arg(long, value_parser = parse_health)]
+        health: Option<Health>,
+        /// Assets with a copy on this provider only
+        #[arg(long)]
+        provider: Option<String>,
         #[arg(long)]
         json: bool,
     },
+    /// How many verified copies every asset is to have
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// How often every copy is re-read and re-hashed, and how fast
+    #[command(subcommand)]
+    Scrub(ScrubCommand),
     /// Queue downloads that put assets back in a folder, each at every path
     /// it was added under (`run --until-idle` carries them out)
     Restore {
@@ -343,7 +356,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
         } => ops(&store, status, json, limit)?,
         Command::Status { json } => status(&store, json)?,
-        Command::Assets { json } => crate::cli_catalog::assets_command(&store, json)?,
+        Command::Assets {
+            health,
+            provider,
+            json,
+        } => crate::cli_health::assets_command(&store, health, provider.as_deref(), json)?,
+        Command::Policy(command) => crate::cli_health::policy_command(&mut store, command)?,
+        Command::Scrub(command) => crate::cli_health::scrub_command(&mut store, command)?,
         Command::Restore {
             into,
             provider,
@@ -602,6 +621,13 @@ fn status(store: &Store, json: bool) -> anyhow::Result<()> {
     if json {
         let mut value = serde_json::to_value(&counts)?;
         value["providers"] = serde_json::Value::Array(providers);
+        value["health"] = serde_json::to_value(
+            store
+                .health_counts()?
+                .into_iter()
+                .map(|(h, n)| (h.as_str(), n))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        )?;
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -615,6 +641,7 @@ fn status(store: &Store, json: bool) -> anyhow::Result<()> {
         counts.cancelled,
         counts.total
     );
+    println!("assets: {}", crate::cli_health::health_line(store)?);
     for p in providers {
         println!(
             "  {:<20} {}",
@@ -623,4 +650,8 @@ fn status(store: &Store, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn parse_health(s: &str) -> Result<Health, String> {
+    Health::parse(s).ok_or_else(|| "say safe, at-risk, damaged or local-only".to_string())
 }

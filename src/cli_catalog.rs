@@ -1,9 +1,7 @@
 //! The command line for the library as providers describe it:
-//! `provider scan` (read a provider's catalog into the library), `assets`
-//! (every asset the library knows) and `restore` (queue the downloads that
-//! rebuild the tree in a folder).
+//! `provider scan` (read a provider's catalog into the library) and
+//! `restore` (queue the downloads that rebuild the tree in a folder).
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use crate::catalog::{ScanError, ScanReport, has_catalog, scan};
@@ -111,44 +109,6 @@ pub fn scan_if_catalogued(store: &mut Store, row: &ProviderRow) -> anyhow::Resul
             "breakdex: cannot scan provider '{}': {e}; run `breakdex provider scan {}` later",
             row.name, row.name
         ),
-    }
-    Ok(())
-}
-
-/// `assets`: every asset the library knows.
-pub fn assets_command(store: &Store, json: bool) -> anyhow::Result<()> {
-    let mut assets = store.asset_listing()?;
-    // Only bytes that are still there count as local.
-    for a in &mut assets {
-        if a.local_path
-            .as_deref()
-            .is_some_and(|p| !Path::new(p).is_file())
-        {
-            a.local_path = None;
-        }
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&assets)?);
-        return Ok(());
-    }
-    for a in assets {
-        let copies: Vec<String> = a
-            .copies
-            .iter()
-            .map(|c| format!("{} {}", c.provider, c.verify_status))
-            .collect();
-        println!(
-            "{}  {:>12}  {:<8} {}  [{}]",
-            crate::engine::short(&a.content_hash),
-            a.size_bytes,
-            if a.local_path.is_some() {
-                "local"
-            } else {
-                "remote"
-            },
-            a.paths.join(", "),
-            copies.join(", ")
-        );
     }
     Ok(())
 }

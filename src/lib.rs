@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod cli;
 mod cli_catalog;
+mod cli_health;
 mod cli_remote;
 pub mod demo;
 pub mod engine;
@@ -16,4 +17,5 @@ pub mod providers;
 pub mod secrets;
 pub mod setup;
 pub mod store;
+pub mod units;
 pub mod ui;

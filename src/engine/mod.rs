@@ -9,13 +9,14 @@
 //! holds (cancelled, removed, rescued by another engine) is stopped.
 
 mod executor;
+mod keeper;
 mod owner;
 mod pace;
 mod restore;
 mod retry;
 mod writer;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,14 +30,15 @@ pub use executor::{CHUNK, Job, Outcome, Progress, hash_file, safe_file_name, sho
 pub use owner::Owner;
 pub use retry::RetryPolicy;
 
+use keeper::Keeper;
 use pace::Pace;
 use writer::{Batch, Claimed, Writer, Written};
 
 use crate::catalog::{CatalogWriter, Flush, Flushed};
 use crate::providers::{Failure, FailureKind, Provider, temp_key};
 use crate::store::{
-    ClaimedOp, CopyChange, Finish, ManifestEntry, OpEvent, OpType, ProviderRow, RestoreTarget,
-    Retry, Store, StoreError,
+    ClaimedOp, CopyChange, Finish, ManifestEntry, OpEvent, OpType, ProviderKind, ProviderRow,
+    RestoreTarget, Retry, Store, StoreError,
 };
 
 /// How an engine runs.
@@ -183,6 +185,8 @@ const CATALOG_EVERY: Duration = Duration::from_secs(2);
 const CATALOG_FINAL_WAIT: Duration = Duration::from_secs(60);
 /// The same for an engine told to stop (a window closing).
 const CATALOG_CLOSE_WAIT: Duration = Duration::from_secs(5);
+/// How often the keeper looks at what the copies need (`keeper.rs`).
+const KEEPER_EVERY: Duration = Duration::from_secs(5);
 
 /// Starts an engine on its own thread. Fails at once if the library cannot
 /// be opened.
@@ -212,8 +216,13 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
             let _ = catalog_tx.send(Msg::Catalog(flushed));
         },
     )?;
+    let offline_recorded = store.offline_since()?.into_keys().collect();
     let runner = Runner {
         store,
+        keeper: Keeper::default(),
+        last_keep: None,
+        offline_recorded,
+        began: SystemTime::now(),
         writer,
         writing: false,
         catalog,
@@ -327,6 +336,12 @@ struct Ready {
 struct Runner {
     /// For everything but the hot path, which is the writer's.
     store: Store,
+    keeper: Keeper,
+    last_keep: Option<Instant>,
+    /// Providers recorded in the library as offline (`provider_state`):
+    /// recorded when found offline, cleared when they answer again.
+    offline_recorded: HashSet<String>,
+    began: SystemTime,
     writer: Writer,
     /// A batch is with the writer; the next waits for its answer.
     writing: bool,
@@ -405,7 +420,9 @@ impl Runner {
             if self.send_batch(!self.paused, flush_progress)? && flush_progress {
                 last_flush = Instant::now();
             }
-            if self.config.until_idle && self.is_idle()? {
+            // Before a run ends, the keeper's last look: what the run
+            // leaves to repair, top up or scrub is done in it.
+            if self.config.until_idle && self.is_idle()? && self.keep(true)? == 0 {
                 return Ok(());
             }
             // A batch with the writer wakes the loop when it is written.
@@ -511,6 +528,9 @@ impl Runner {
                 {
                     if self.running.remove(&op.id).is_some() {
                         self.progress.remove(&op.id);
+                        if outcome.failure.is_none() {
+                            self.answered(&op.provider_id);
+                        }
                         if let Some(CopyChange::Restored { targets, .. }) = &outcome.change {
                             for t in targets {
                                 self.summary.restored += u64::from(t.placed_path.is_some());
@@ -614,10 +634,54 @@ impl Runner {
     fn mark_offline(&mut self, provider_id: &str, message: &str) {
         self.offline_until
             .insert(provider_id.to_string(), Instant::now() + OFFLINE_RECHECK);
+        if self.offline_recorded.insert(provider_id.to_string()) {
+            self.record_offline(provider_id, true);
+        }
         if !self.summary.offline.iter().any(|m| m == message) {
             tracing::info!("{message}");
             self.summary.offline.push(message.to_string());
         }
+    }
+
+    /// A provider answered: it is no longer recorded as offline.
+    fn answered(&mut self, provider_id: &str) {
+        if self.offline_recorded.remove(provider_id) {
+            self.record_offline(provider_id, false);
+        }
+    }
+
+    fn record_offline(&mut self, provider_id: &str, offline: bool) {
+        if let Err(e) = self.store.set_offline(provider_id, offline) {
+            tracing::warn!("cannot record whether provider {provider_id} answers: {e}");
+        }
+    }
+
+    /// The keeper's look (`keeper.rs`); the scrub reads the providers that
+    /// are not being left alone as offline (a scrub read is also how a
+    /// remote provider recorded offline shows it answers again). Returns
+    /// how many ops it queued.
+    fn keep(&mut self, whole: bool) -> Result<usize, StoreError> {
+        let now = Instant::now();
+        self.last_keep = Some(now);
+        let answering: Vec<String> = (self.providers.iter())
+            .filter(|(id, (row, opened))| {
+                row.enabled && opened.is_ok() && self.offline_until.get(*id).is_none_or(|t| *t <= now)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        let run_began = self.config.until_idle.then_some(self.began);
+        let kept = (self.keeper).look(&mut self.store, &answering, whole, run_began)?;
+        let queued = kept.repairs + kept.copies + kept.verifies;
+        if queued > 0 {
+            tracing::info!(
+                "keeper: {} repair(s), {} copy(ies) for the policy, {} scrub verify(ies) queued",
+                kept.repairs,
+                kept.copies,
+                kept.verifies
+            );
+            self.empty_until.clear();
+        }
+        Ok(queued)
     }
 
     /// Hands the writer a batch, unless it still has one: finished reports
@@ -966,6 +1030,10 @@ impl Runner {
         self.store.requeue_due_retries()?;
         self.reload_providers()?;
         self.empty_until.clear();
+        if !self.paused && !self.stopping && self.last_keep.is_none_or(|t| t.elapsed() >= KEEPER_EVERY)
+        {
+            self.keep(false)?;
+        }
         if self
             .last_catalog
             .is_none_or(|t| t.elapsed() >= CATALOG_EVERY)
@@ -995,6 +1063,11 @@ impl Runner {
                         self.mark_offline(&row.id, &f.message);
                     } else {
                         self.offline_until.remove(&row.id);
+                        // A local folder that opens is there; a remote
+                        // one answers only to an op.
+                        if opened.is_ok() && row.kind == ProviderKind::Local {
+                            self.answered(&row.id);
+                        }
                     }
                     (row, opened)
                 }

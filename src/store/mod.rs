@@ -6,6 +6,7 @@
 
 mod catalog;
 mod copies;
+mod health;
 mod manifest;
 mod operations;
 mod providers;
@@ -20,6 +21,9 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use catalog::{CatalogAsset, Described, PendingSegment, ScanCounts, ScannedAsset, SegmentRow};
 pub use copies::{AssetCopy, VerifyStatus};
+pub use health::{
+    Deficit, Health, HealthRules, Policy, Repair, SCRUB_PRIORITY, Scrub, ScrubOverride,
+};
 pub use manifest::{AssetListing, AssetPath, CopyListing, ManifestEntry};
 pub use operations::{
     ClaimedOp, CopyChange, Counts, Finish, NewOp, OpEvent, OpQuery, OpRow, OpState, OpStatus,

@@ -267,6 +267,8 @@ pub struct OpRow {
     pub asset_path: Option<String>,
     pub path_count: i64,
     pub provider_name: String,
+    /// Why the engine queued it on its own ("repair: …"), if it did.
+    pub reason: Option<String>,
     /// SQLite's rowid: the queue's age order, and a cheap handle for the window.
     #[serde(skip)]
     pub rowid: i64,
@@ -363,7 +365,7 @@ pub(super) const ROW_COLUMNS: &str =
     o.started_at, o.completed_at, o.next_attempt_at, m.original_name, p.name, o.rowid,
     o.cancelled_at IS NOT NULL, o.failed_attempts,
     (SELECT ap.path FROM asset_paths ap WHERE ap.content_hash = o.content_hash ORDER BY ap.id LIMIT 1),
-    (SELECT COUNT(*) FROM asset_paths ap WHERE ap.content_hash = o.content_hash)";
+    (SELECT COUNT(*) FROM asset_paths ap WHERE ap.content_hash = o.content_hash), o.reason";
 
 pub(super) fn parse_enum<T>(
     r: &Row,
@@ -396,6 +398,7 @@ pub(super) fn op_row(r: &Row) -> rusqlite::Result<OpRow> {
         failed_attempts: r.get(19)?,
         asset_path: r.get(20)?,
         path_count: r.get(21)?,
+        reason: r.get(22)?,
         error_message: r.get(8)?,
         bytes_transferred: r.get(9)?,
         total_bytes: r.get(10)?,
@@ -429,11 +432,12 @@ const ENQUEUE_ROWS: usize = 256;
 /// a good copy of, and ops that are already live.
 fn enqueue_sql(n: usize) -> String {
     let values = value_rows(n, 6);
-    // `?1` is the creation time; the rows' parameters follow it.
+    // `?1` is the creation time, `?2` the reason; the rows' parameters
+    // follow them.
     format!(
         "INSERT INTO sync_operations
-             (created_at, id, content_hash, provider_id, operation_type, priority, total_bytes)
-         SELECT ?1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6
+             (created_at, reason, id, content_hash, provider_id, operation_type, priority, total_bytes)
+         SELECT ?1, ?2, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6
          FROM (VALUES {values}) AS v
          WHERE v.column4 <> 'upload' OR NOT EXISTS (
              SELECT 1 FROM asset_copies c
@@ -460,6 +464,12 @@ impl Store {
     /// again, nor an upload of content the provider already holds a good
     /// copy of.
     pub fn enqueue(&mut self, ops: &[NewOp]) -> Result<Vec<String>> {
+        self.enqueue_because(ops, None)
+    }
+
+    /// [`Store::enqueue`], with the reason the engine queued them on its
+    /// own ("repair: …", "policy: …", "scrub"), kept in their history.
+    pub fn enqueue_because(&mut self, ops: &[NewOp], reason: Option<&str>) -> Result<Vec<String>> {
         let tx = self.write_tx()?;
         // Every provider named must exist: checked once each, so that the
         // inserts below cannot fail on the foreign key half way.
@@ -488,8 +498,9 @@ impl Store {
             let mut insert = tx.prepare_cached(&enqueue_sql(chunk.len()))?;
             let ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
             let kinds: Vec<&str> = chunk.iter().map(|op| op.operation_type.as_str()).collect();
-            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(1 + chunk.len() * 6);
+            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(2 + chunk.len() * 6);
             args.push(&now);
+            args.push(&reason);
             for ((op, id), kind) in chunk.iter().zip(&ids).zip(&kinds) {
                 args.extend([
                     id as &dyn ToSql,

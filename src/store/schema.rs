@@ -259,6 +259,26 @@ UPDATE sync_operations SET failed_attempts = retry_count WHERE cancelled_at IS N
 CREATE INDEX idx_sync_operations_retry_due ON sync_operations (next_attempt_at)
     WHERE status = 'failed' AND retry_count < max_retries;
 "#,
+    // 7: copy health: why an op was queued, when a provider went offline,
+    // per provider scrub settings, and the scrub's order.
+    r#"
+-- reason: why the engine queued this op on its own ('repair: the copy on
+--   nas was corrupt', 'policy: 1 of 2 copies', 'scrub'); NULL for ops a
+--   person or a command queued.
+ALTER TABLE sync_operations ADD COLUMN reason TEXT;
+-- Per provider: since when it has not answered (NULL: it answers), and its
+-- own scrub interval and byte budget (NULL: the library's; budget 0: off).
+CREATE TABLE provider_state (
+    provider_id      TEXT NOT NULL PRIMARY KEY REFERENCES sync_providers (id) ON DELETE CASCADE,
+    offline_since    DATETIME,
+    scrub_every_secs INTEGER CHECK (scrub_every_secs > 0),
+    scrub_budget_bps INTEGER CHECK (scrub_budget_bps >= 0)
+);
+-- The scrub reads each provider's copies least recently verified first.
+CREATE INDEX idx_asset_copies_verified ON asset_copies (provider_id, verified_at);
+-- The copies found missing or corrupt, which the engine repairs.
+CREATE INDEX idx_asset_copies_bad ON asset_copies (provider_id) WHERE verify_status <> 'ok';
+"#,
 ];
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pub struct App {
     pub confirm: Option<Action>,
     /// The window last asked of the model.
     window_asked: (usize, usize),
-    help_open: bool,
+    pub help_open: bool,
     about_open: bool,
     /// Put the cursor in the search field at the next frame.
     focus_search: bool,
@@ -298,9 +298,7 @@ impl App {
                     if ui.button(format!("{verb} {n} operations")).clicked() {
                         answer = Some(true);
                     }
-                    if ui.button("Keep them").clicked()
-                        || ui.input(|i| i.key_pressed(egui::Key::Escape))
-                    {
+                    if ui.button("Keep them").clicked() {
                         answer = Some(false);
                     }
                 });
@@ -313,6 +311,42 @@ impl App {
             }
             Some(false) => self.confirm = None,
             None => {}
+        }
+    }
+
+    /// Esc closes the window on top (a question, which it answers "no", a
+    /// dialog, Help, About) and goes no further, so closing Help never
+    /// cancels the selected ops; over the providers window or a file dialog
+    /// it does nothing (a half-typed form is not thrown away). Only with no
+    /// window open does it reach the rows.
+    fn escape_closes_a_window(&mut self, ctx: &egui::Context) {
+        let open = [
+            self.confirm.is_some(),
+            self.priority_dialog.is_some(),
+            self.details.is_some(),
+            !self.import_problems.is_empty(),
+            self.help_open,
+            self.about_open,
+            self.providers.open,
+            self.picker.busy(),
+        ];
+        if !open.contains(&true)
+            || !ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
+        {
+            return;
+        }
+        if self.confirm.take().is_some() || self.priority_dialog.take().is_some() {
+            return;
+        }
+        if self.details.take().is_some() {
+            return;
+        }
+        if !self.import_problems.is_empty() {
+            self.import_problems.clear();
+        } else if self.help_open {
+            self.help_open = false;
+        } else {
+            self.about_open = false;
         }
     }
 
@@ -793,7 +827,8 @@ impl eframe::App for App {
             })
             .inner;
         self.apply(events);
-        // While a confirmation is asked, the row keys wait (Esc answers it).
+        self.escape_closes_a_window(&ctx);
+        // While a confirmation is asked, the row keys wait.
         let on_rows = !self.selected.is_empty() && self.confirm.is_none();
         for command in shortcuts::pressed(&ctx, on_rows) {
             self.command(command);

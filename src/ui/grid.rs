@@ -391,34 +391,31 @@ fn menu(ui: &mut egui::Ui, op: &OpRow, targets: Vec<String>, events: &mut Vec<Gr
         String::new()
     };
     let items = [
-        ("⟳ Retry now", Action::RetryNow(targets.clone())),
-        ("🗙 Cancel", Action::Cancel(targets.clone())),
-        ("⏶ Priority up", Action::BumpPriority(targets.clone(), 1)),
-        ("⏷ Priority down", Action::BumpPriority(targets.clone(), -1)),
+        ("⟳", "Retry now", Action::RetryNow(targets.clone())),
+        ("🗙", "Cancel", Action::Cancel(targets.clone())),
+        ("⏶", "Priority up", Action::BumpPriority(targets.clone(), 1)),
+        ("⏷", "Priority down", Action::BumpPriority(targets.clone(), -1)),
     ];
-    for (label, action) in items {
-        if ui.button(format!("{label}{suffix}")).clicked() {
+    for (icon, label, action) in items {
+        if menu_item(ui, icon, &format!("{label}{suffix}"), true).clicked() {
             events.push(GridEvent::Act(action));
             ui.close();
         }
     }
-    if ui.button(format!("Set priority…{suffix}")).clicked() {
+    if menu_item(ui, "", &format!("Set priority…{suffix}"), true).clicked() {
         events.push(GridEvent::AskPriority(targets.clone()));
         ui.close();
     }
-    if ui.button(format!("Restore to…{suffix}")).clicked() {
+    if menu_item(ui, "", &format!("Restore to…{suffix}"), true).clicked() {
         events.push(GridEvent::RestoreTo(targets.clone()));
         ui.close();
     }
-    if ui.button(format!("Remove from queue{suffix}")).clicked() {
+    if menu_item(ui, "", &format!("Remove from queue{suffix}"), true).clicked() {
         events.push(GridEvent::Act(Action::Remove(targets)));
         ui.close();
     }
     ui.separator();
-    if ui
-        .add_enabled(op.error_message.is_some(), egui::Button::new("Show error"))
-        .clicked()
-    {
+    if menu_item(ui, "", "Show error", op.error_message.is_some()).clicked() {
         events.push(GridEvent::ShowError(
             format!(
                 "{} on {}",
@@ -429,14 +426,28 @@ fn menu(ui: &mut egui::Ui, op: &OpRow, targets: Vec<String>, events: &mut Vec<Gr
         ));
         ui.close();
     }
-    if ui.button("Copy hash").clicked() {
+    if menu_item(ui, "", "Copy hash", true).clicked() {
         events.push(GridEvent::CopyHash(op.content_hash.clone()));
         ui.close();
     }
-    if ui.button("Reveal local file").clicked() {
+    if menu_item(ui, "", "Reveal local file", true).clicked() {
         events.push(GridEvent::Reveal(op.content_hash.clone()));
         ui.close();
     }
+}
+
+/// A context-menu entry whose label starts at the same place whether it has
+/// an icon or not: the icon sits in a slot one line high and wide.
+fn menu_item(ui: &mut egui::Ui, icon: &str, label: &str, enabled: bool) -> egui::Response {
+    use egui::AtomExt as _;
+    let slot = egui::vec2(ui.text_style_height(&egui::TextStyle::Button), 0.0);
+    let icon: egui::Atom = if icon.is_empty() {
+        egui::AtomKind::Empty.into()
+    } else {
+        icon.into()
+    };
+    let button = egui::Button::new((icon.atom_size(slot), label));
+    ui.add_enabled(enabled, button)
 }
 
 /// Updates the selection after a click on row `index`.

@@ -187,21 +187,29 @@ pub fn pressed(ctx: &egui::Context, has_selection: bool) -> Vec<Command> {
 pub fn help(ui: &mut egui::Ui) {
     let keys_of = |ui: &egui::Ui, s: &Shortcut| -> String {
         let keys: Vec<String> = s.keys.iter().map(|k| ui.ctx().format_shortcut(k)).collect();
-        keys.join("  or  ")
+        keys.join(" or ")
     };
-    // Both groups' keys in one column width, so their texts line up.
-    let font = egui::TextStyle::Monospace.resolve(ui.style());
-    let key_width = SHORTCUTS
-        .iter()
-        .map(|s| {
-            let text = keys_of(ui, s);
-            ui.fonts_mut(|f| {
-                f.layout_no_wrap(text, font.clone(), egui::Color32::WHITE)
-                    .size()
-                    .x
+    let what_of = |s: &Shortcut| match s.command {
+        Command::ShowTab(_) => format!("Show the {} tab", s.what),
+        _ => s.what.to_string(),
+    };
+    // Both groups in the same column widths, so their texts and stripes
+    // line up.
+    let widest = |style: egui::TextStyle, text: &dyn Fn(&Shortcut) -> String| {
+        let font = style.resolve(ui.style());
+        SHORTCUTS
+            .iter()
+            .map(|s| {
+                ui.fonts_mut(|f| {
+                    f.layout_no_wrap(text(s), font.clone(), egui::Color32::WHITE)
+                        .size()
+                        .x
+                })
             })
-        })
-        .fold(0.0, f32::max);
+            .fold(0.0, f32::max)
+    };
+    let key_width = widest(egui::TextStyle::Monospace, &|s| keys_of(ui, s));
+    let what_width = widest(egui::TextStyle::Body, &what_of);
     for (heading, on_selection) in [("Anywhere", false), ("On the selected rows", true)] {
         ui.strong(heading);
         egui::Grid::new(heading)
@@ -215,11 +223,10 @@ pub fn help(ui: &mut egui::Ui) {
                         ui.set_min_width(key_width);
                         ui.monospace(keys);
                     });
-                    let what = match s.command {
-                        Command::ShowTab(_) => format!("Show the {} tab", s.what),
-                        _ => s.what.to_string(),
-                    };
-                    ui.label(what);
+                    ui.horizontal(|ui| {
+                        ui.set_min_width(what_width);
+                        ui.label(what_of(s));
+                    });
                     ui.end_row();
                 }
             });

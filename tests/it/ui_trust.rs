@@ -127,6 +127,33 @@ fn a_drive_that_comes_back_resumes_under_the_windows_engine() {
     );
 }
 
+/// Esc with Help (or any dialog) open closes it and goes no further: the
+/// selected op is not cancelled (under Xvfb, closing Help cancelled it).
+#[test]
+fn escape_closes_help_and_cancels_nothing() {
+    let lib = TempLib::new();
+    let store = library(&lib);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    h.get_by_label("drone.mp4").click();
+    h.run_steps(2);
+    assert_eq!(h.state().selected.len(), 1);
+    h.key_press(Key::F1);
+    h.run_steps(3);
+    assert!(h.state().help_open);
+    h.key_press(Key::Escape);
+    h.run_steps(3);
+    assert!(!h.state().help_open, "Esc closed Help");
+    std::thread::sleep(Duration::from_millis(300));
+    h.run_steps(2);
+    assert_eq!(op_state(&store, "drone.mp4"), OpState::Queued, "and cancelled nothing");
+    // With nothing open, Esc is the row key again.
+    h.key_press(Key::Escape);
+    settle(&mut h, "cancelled", |_| {
+        op_state(&store, "drone.mp4") == OpState::Cancelled
+    });
+}
+
 /// Esc on several rows asks first; a cancel then reads as cancelled (grey,
 /// its own tab), not as a failure: no failure notice, not in the Failed
 /// tab, not run again by "Retry all failed", and "—" retries spent.

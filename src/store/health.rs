@@ -1,0 +1,610 @@
+//! Copy health: the copy-count policy and the scrub's settings (kept in the
+//! library), when each provider went offline, each asset's health, and the
+//! queries the engine's keeper runs to repair copies, top them up to the
+//! policy and re-verify them.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::manifest::AssetListing;
+use super::schema::timestamp;
+use super::{Result, Store, StoreError};
+
+/// The priority of the scrub's verifies: below anything a person sets, so
+/// that every transfer waiting goes first.
+pub const SCRUB_PRIORITY: i64 = -1000;
+
+/// How many copies the library keeps, and how long an offline provider's
+/// copies still count before they are made again elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    pub min_copies: u32,
+    #[serde(rename = "offline_grace_secs", serialize_with = "secs")]
+    pub offline_grace: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            min_copies: 1,
+            offline_grace: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// How often every copy is re-read, and at most how fast (bytes per
+/// second; 0 turns the scrub off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Scrub {
+    #[serde(rename = "every_secs", serialize_with = "secs")]
+    pub every: Duration,
+    pub budget_bps: u64,
+}
+
+impl Default for Scrub {
+    fn default() -> Scrub {
+        Scrub {
+            every: Duration::from_secs(30 * 24 * 3600),
+            budget_bps: 20 << 20,
+        }
+    }
+}
+
+impl Scrub {
+    /// The reading pace (bytes per second) for a provider holding `held`
+    /// bytes: the interval's reads spread evenly, with a tenth to spare,
+    /// within the budget.
+    pub fn pace(&self, held: i64) -> f64 {
+        (held as f64 * 1.1 / self.every.as_secs_f64()).min(self.budget_bps as f64)
+    }
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
+}
+
+/// What a provider's scrub setting overrides (`None`: the library's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScrubOverride {
+    pub every: Option<Duration>,
+    pub budget_bps: Option<u64>,
+}
+
+/// An asset's health, as the window's badge and `assets --health` say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Health {
+    /// At least the policy's number of copies verified within the scrub
+    /// interval, on providers that answer.
+    Safe,
+    /// Fewer such copies than the policy asks.
+    AtRisk,
+    /// A copy was found missing or corrupt and is not repaired yet.
+    Damaged,
+    /// No copy anywhere yet.
+    LocalOnly,
+}
+
+impl Health {
+    pub const ALL: [Health; 4] = [
+        Health::Safe,
+        Health::AtRisk,
+        Health::Damaged,
+        Health::LocalOnly,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Safe => "safe",
+            Health::AtRisk => "at-risk",
+            Health::Damaged => "damaged",
+            Health::LocalOnly => "local-only",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Health> {
+        Health::ALL.into_iter().find(|h| h.as_str() == s)
+    }
+}
+
+/// What an asset's health depends on besides its copies: the policy, and
+/// per provider name whether it is enabled, answers, and how recent a
+/// verification must be.
+pub struct HealthRules {
+    min_copies: usize,
+    /// Per provider name: (enabled, answering, verified after this time).
+    providers: HashMap<String, (bool, bool, String)>,
+}
+
+impl HealthRules {
+    /// The health of one asset of the listing.
+    pub fn health(&self, asset: &AssetListing) -> Health {
+        if asset.copies.is_empty() {
+            return Health::LocalOnly;
+        }
+        let mut good = 0;
+        for c in &asset.copies {
+            let Some((enabled, answering, fresh_after)) = self.providers.get(&c.provider) else {
+                continue;
+            };
+            if c.verify_status != "ok" {
+                if *enabled {
+                    return Health::Damaged;
+                }
+                continue;
+            }
+            let fresh = c.verified_at.as_deref().is_some_and(|t| t > fresh_after.as_str());
+            good += usize::from(*enabled && *answering && fresh);
+        }
+        if good >= self.min_copies {
+            Health::Safe
+        } else {
+            Health::AtRisk
+        }
+    }
+}
+
+/// A copy to repair: found missing or corrupt on an enabled provider, with
+/// no upload tried since.
+#[derive(Clone, Debug)]
+pub struct Repair {
+    pub content_hash: String,
+    pub provider_id: String,
+    pub provider_name: String,
+    pub size_bytes: i64,
+    pub status: String,
+}
+
+/// An asset with fewer good or coming copies than the policy asks, and the
+/// enabled providers it could still be copied to (best first).
+#[derive(Clone, Debug)]
+pub struct Deficit {
+    pub content_hash: String,
+    pub size_bytes: i64,
+    pub have: u32,
+    pub candidates: Vec<String>,
+}
+
+fn get_setting(store: &Store, key: &str) -> Result<Option<String>> {
+    Ok(store
+        .conn
+        .query_row(
+            "SELECT value FROM library_settings WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+fn put_setting(tx: &rusqlite::Transaction, key: &str, value: String) -> Result<()> {
+    tx.execute(
+        "INSERT INTO library_settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+/// A number kept in `library_settings`, read defensively: a value that is
+/// not a number is an error that names it, not a silent default.
+fn number_setting(store: &Store, key: &str) -> Result<Option<u64>> {
+    match get_setting(store, key)? {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            StoreError::Invalid(format!("the library's setting {key} is not a number: {v:?}"))
+        }),
+    }
+}
+
+impl Store {
+    pub fn policy(&self) -> Result<Policy> {
+        let default = Policy::default();
+        Ok(Policy {
+            min_copies: number_setting(self, "min_copies")?
+                .map_or(default.min_copies, |n| n as u32),
+            offline_grace: number_setting(self, "offline_grace_secs")?
+                .map_or(default.offline_grace, Duration::from_secs),
+        })
+    }
+
+    /// Changes the parts of the policy given.
+    pub fn set_policy(&mut self, min_copies: Option<u32>, grace: Option<Duration>) -> Result<()> {
+        if min_copies == Some(0) {
+            return Err(StoreError::Invalid(
+                "--min-copies must be at least 1".into(),
+            ));
+        }
+        let tx = self.write_tx()?;
+        if let Some(n) = min_copies {
+            put_setting(&tx, "min_copies", n.to_string())?;
+        }
+        if let Some(g) = grace {
+            put_setting(&tx, "offline_grace_secs", g.as_secs().to_string())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The library's scrub settings.
+    pub fn scrub(&self) -> Result<Scrub> {
+        let default = Scrub::default();
+        Ok(Scrub {
+            every: number_setting(self, "scrub_every_secs")?
+                .map_or(default.every, Duration::from_secs),
+            budget_bps: number_setting(self, "scrub_budget_bps")?.unwrap_or(default.budget_bps),
+        })
+    }
+
+    /// What each provider overrides of the scrub settings, by provider id.
+    pub fn scrub_overrides(&self) -> Result<HashMap<String, ScrubOverride>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT provider_id, scrub_every_secs, scrub_budget_bps FROM provider_state
+             WHERE scrub_every_secs IS NOT NULL OR scrub_budget_bps IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                ScrubOverride {
+                    every: r.get::<_, Option<i64>>(1)?.map(|s| Duration::from_secs(s as u64)),
+                    budget_bps: r.get::<_, Option<i64>>(2)?.map(|b| b as u64),
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A provider's scrub settings: its own where it has them, else the
+    /// library's.
+    pub fn scrub_of(&self, provider_id: &str) -> Result<Scrub> {
+        let library = self.scrub()?;
+        let own = self.scrub_overrides()?.remove(provider_id).unwrap_or_default();
+        Ok(Scrub {
+            every: own.every.unwrap_or(library.every),
+            budget_bps: own.budget_bps.unwrap_or(library.budget_bps),
+        })
+    }
+
+    /// Changes the scrub settings given, of the library or of one provider.
+    pub fn set_scrub(
+        &mut self,
+        provider_id: Option<&str>,
+        every: Option<Duration>,
+        budget_bps: Option<u64>,
+    ) -> Result<()> {
+        if every.is_some_and(|e| e.as_secs() == 0) {
+            return Err(StoreError::Invalid("--every must be at least 1s".into()));
+        }
+        let tx = self.write_tx()?;
+        match provider_id {
+            None => {
+                if let Some(e) = every {
+                    put_setting(&tx, "scrub_every_secs", e.as_secs().to_string())?;
+                }
+                if let Some(b) = budget_bps {
+                    put_setting(&tx, "scrub_budget_bps", b.to_string())?;
+                }
+            }
+            Some(id) => {
+                tx.execute(
+                    "INSERT INTO provider_state (provider_id) VALUES (?1) ON CONFLICT DO NOTHING",
+                    [id],
+                )?;
+                tx.execute(
+                    "UPDATE provider_state SET
+                         scrub_every_secs = COALESCE(?2, scrub_every_secs),
+                         scrub_budget_bps = COALESCE(?3, scrub_budget_bps)
+                     WHERE provider_id = ?1",
+                    params![
+                        id,
+                        every.map(|e| e.as_secs() as i64),
+                        budget_bps.map(|b| b as i64)
+                    ],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that a provider answers (`offline` false) or not; the first
+    /// time it is found offline is kept until it answers again.
+    pub fn set_offline(&mut self, provider_id: &str, offline: bool) -> Result<()> {
+        let now = timestamp(SystemTime::now());
+        self.conn
+            .prepare_cached(
+                "INSERT INTO provider_state (provider_id, offline_since)
+                 SELECT ?1, CASE WHEN ?2 THEN ?3 END
+                 WHERE EXISTS (SELECT 1 FROM sync_providers WHERE id = ?1)
+                 ON CONFLICT (provider_id) DO UPDATE SET offline_since =
+                     CASE WHEN ?2 THEN COALESCE(offline_since, ?3) END",
+            )?
+            .execute(params![provider_id, offline, now])?;
+        Ok(())
+    }
+
+    /// Since when each provider found offline has not answered, by id.
+    pub fn offline_since(&self) -> Result<HashMap<String, String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT provider_id, offline_since FROM provider_state WHERE offline_since IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The rules [`Health`] is judged by, now.
+    pub fn health_rules(&self) -> Result<HealthRules> {
+        let policy = self.policy()?;
+        let library = self.scrub()?;
+        let overrides = self.scrub_overrides()?;
+        let offline = self.offline_since()?;
+        let now = SystemTime::now();
+        let providers = self
+            .providers()?
+            .into_iter()
+            .map(|p| {
+                let every = overrides
+                    .get(&p.id)
+                    .and_then(|o| o.every)
+                    .unwrap_or(library.every);
+                let after = timestamp(now.checked_sub(every).unwrap_or(SystemTime::UNIX_EPOCH));
+                (p.name, (p.enabled, !offline.contains_key(&p.id), after))
+            })
+            .collect();
+        Ok(HealthRules {
+            min_copies: policy.min_copies as usize,
+            providers,
+        })
+    }
+
+    /// How many assets are in each health.
+    pub fn health_counts(&self) -> Result<HashMap<Health, u64>> {
+        let rules = self.health_rules()?;
+        let mut counts: HashMap<Health, u64> = Health::ALL.iter().map(|h| (*h, 0)).collect();
+        for asset in self.asset_listing()? {
+            *counts.entry(rules.health(&asset)).or_default() += 1;
+        }
+        Ok(counts)
+    }
+
+    /// Copies found missing or corrupt on enabled providers with no upload
+    /// queued since the check that found them so (one repair per finding:
+    /// a repair that fails is left to the person).
+    pub fn repairs_due(&self, limit: usize) -> Result<Vec<Repair>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.content_hash, c.provider_id, p.name, m.size_bytes, c.verify_status
+             FROM asset_copies c
+             JOIN sync_providers p ON p.id = c.provider_id
+             JOIN asset_manifest m ON m.content_hash = c.content_hash
+             WHERE c.verify_status <> 'ok' AND p.enabled = 1
+               AND NOT EXISTS (
+                   SELECT 1 FROM sync_operations o
+                   WHERE o.content_hash = c.content_hash AND o.provider_id = c.provider_id
+                     AND o.operation_type = 'upload'
+                     AND (o.finished_at IS NULL OR o.created_at >= c.verified_at))
+             LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(Repair {
+                content_hash: r.get(0)?,
+                provider_id: r.get(1)?,
+                provider_name: r.get(2)?,
+                size_bytes: r.get(3)?,
+                status: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Assets after `after` (a manifest rowid), up to `limit` of them looked
+    /// at, with fewer copies than `policy` asks: good copies on enabled
+    /// providers (an offline one's count until its grace time is over) and
+    /// uploads on their way. Returns them and the last rowid looked at.
+    ///
+    /// A provider is a candidate for a new copy if it is enabled and
+    /// answering, holds no copy, and no upload of the asset to it ended
+    /// without one (failed, cancelled) nor was the copy deleted from it:
+    /// the keeper never fights a person or a failure that needs one.
+    pub fn policy_deficits(
+        &self,
+        policy: &Policy,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<Deficit>, Option<i64>)> {
+        let grace_end = timestamp(
+            SystemTime::now()
+                .checked_sub(policy.offline_grace)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        );
+        let mut stmt = self.conn.prepare_cached(
+            "WITH slice AS (
+                 SELECT rowid, content_hash, size_bytes, local_path FROM asset_manifest
+                 WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)
+             SELECT s.rowid, s.content_hash, s.size_bytes, s.local_path,
+                 (SELECT COUNT(*) FROM asset_copies c
+                  JOIN sync_providers p ON p.id = c.provider_id
+                  LEFT JOIN provider_state ps ON ps.provider_id = c.provider_id
+                  WHERE c.content_hash = s.content_hash AND p.enabled = 1
+                    AND c.verify_status = 'ok'
+                    AND (ps.offline_since IS NULL OR ps.offline_since > ?3))
+               + (SELECT COUNT(*) FROM sync_operations o
+                  JOIN sync_providers p ON p.id = o.provider_id
+                  WHERE o.content_hash = s.content_hash AND o.finished_at IS NULL
+                    AND o.operation_type = 'upload' AND p.enabled = 1
+                    AND NOT EXISTS (SELECT 1 FROM asset_copies c
+                        WHERE c.content_hash = o.content_hash AND c.provider_id = o.provider_id
+                          AND c.verify_status = 'ok'))
+             FROM slice s",
+        )?;
+        let mut last = None;
+        let mut short = Vec::new();
+        let rows = stmt.query_map(params![after, limit as i64, grace_end], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (rowid, hash, size, local, have) = row?;
+            last = Some(rowid);
+            // Copies are made from the local bytes: an asset without them
+            // waits (its health says so).
+            let here = local.is_some_and(|p| std::path::Path::new(&p).is_file());
+            if have < i64::from(policy.min_copies) && here {
+                short.push((hash, size, have as u32));
+            }
+        }
+        if short.is_empty() {
+            return Ok((Vec::new(), last));
+        }
+        let offline = self.offline_since()?;
+        let mut providers: Vec<_> = (self.providers()?.into_iter())
+            .filter(|p| p.enabled && !offline.contains_key(&p.id))
+            .collect();
+        providers.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
+        let mut barred = self.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM asset_copies
+                            WHERE content_hash = ?1 AND provider_id = ?2)
+                 OR EXISTS (SELECT 1 FROM sync_operations
+                            WHERE content_hash = ?1 AND provider_id = ?2
+                              AND (finished_at IS NULL OR operation_type = 'delete_remote'
+                                   OR (operation_type = 'upload' AND status = 'failed')))",
+        )?;
+        let mut deficits = Vec::with_capacity(short.len());
+        for (content_hash, size_bytes, have) in short {
+            let mut candidates = Vec::new();
+            for p in &providers {
+                if !barred.query_row(params![content_hash, p.id], |r| r.get::<_, bool>(0))? {
+                    candidates.push(p.id.clone());
+                }
+            }
+            deficits.push(Deficit {
+                content_hash,
+                size_bytes,
+                have,
+                candidates,
+            });
+        }
+        Ok((deficits, last))
+    }
+
+    /// The copies on a provider least recently verified (and, with
+    /// `due_before`, verified before that time), up to `limit`, that no
+    /// verify is queued for: the scrub's next reads, oldest first.
+    pub fn scrub_next(
+        &self,
+        provider_id: &str,
+        limit: usize,
+        due_before: Option<&str>,
+    ) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.content_hash, m.size_bytes
+             FROM asset_copies c INDEXED BY idx_asset_copies_verified
+             JOIN asset_manifest m ON m.content_hash = c.content_hash
+             WHERE c.provider_id = ?1 AND c.verify_status = 'ok'
+               AND (?3 IS NULL OR c.verified_at IS NULL OR c.verified_at < ?3)
+               AND NOT EXISTS (SELECT 1 FROM sync_operations o
+                   WHERE o.content_hash = c.content_hash AND o.provider_id = c.provider_id
+                     AND o.operation_type = 'verify' AND o.finished_at IS NULL)
+             ORDER BY c.verified_at
+             LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![provider_id, limit as i64, due_before], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The bytes of the copies a provider holds.
+    pub fn bytes_held(&self, provider_id: &str) -> Result<i64> {
+        let held: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(SUM(m.size_bytes), 0) FROM asset_copies c
+                 JOIN asset_manifest m ON m.content_hash = c.content_hash
+                 WHERE c.provider_id = ?1",
+            )?
+            .query_row([provider_id], |r| r.get(0))?;
+        Ok(held)
+    }
+
+    /// How many of the scrub's verifies are queued or running, per provider
+    /// (found through the status index: they are the only ops at
+    /// [`SCRUB_PRIORITY`]).
+    pub fn scrubs_live(&self) -> Result<HashMap<String, i64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT provider_id, COUNT(*) FROM sync_operations
+             WHERE status IN ('queued', 'in_progress') AND priority = ?1 AND reason = 'scrub'
+             GROUP BY provider_id",
+        )?;
+        let rows = stmt.query_map([SCRUB_PRIORITY], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::CopyListing;
+
+    fn asset(copies: &[(&str, &str, &str)]) -> AssetListing {
+        AssetListing {
+            content_hash: "h".into(),
+            paths: vec!["a.jpg".into()],
+            size_bytes: 1,
+            media_type: "image/jpeg".into(),
+            added_at: "2026-01-01 00:00:00.000".into(),
+            local_path: None,
+            copies: (copies.iter())
+                .map(|(provider, status, at)| CopyListing {
+                    provider: provider.to_string(),
+                    verify_status: status.to_string(),
+                    verified_at: Some(at.to_string()),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn health_counts_fresh_verified_copies_on_answering_enabled_providers() {
+        let after = "2026-11-01 00:00:00.000".to_string();
+        let rules = HealthRules {
+            min_copies: 2,
+            providers: HashMap::from([
+                ("nas".to_string(), (true, true, after.clone())),
+                ("usb".to_string(), (true, false, after.clone())),
+                ("b2".to_string(), (true, true, after.clone())),
+                ("old".to_string(), (false, true, after.clone())),
+            ]),
+        };
+        let fresh = "2026-11-20 00:00:00.000";
+        let stale = "2026-10-01 00:00:00.000";
+        assert_eq!(rules.health(&asset(&[])), Health::LocalOnly);
+        assert_eq!(
+            rules.health(&asset(&[("nas", "ok", fresh), ("b2", "ok", fresh)])),
+            Health::Safe
+        );
+        // Verified too long ago, offline, or on a disabled provider: not counted.
+        for other in [("b2", "ok", stale), ("usb", "ok", fresh), ("old", "ok", fresh)] {
+            assert_eq!(
+                rules.health(&asset(&[("nas", "ok", fresh), other])),
+                Health::AtRisk,
+                "{other:?}"
+            );
+        }
+        assert_eq!(
+            rules.health(&asset(&[("nas", "ok", fresh), ("b2", "ok", fresh), ("usb", "corrupt", fresh)])),
+            Health::Damaged
+        );
+        // A bad copy on a disabled provider is not repaired: not damaged.
+        assert_eq!(
+            rules.health(&asset(&[("nas", "ok", fresh), ("b2", "ok", fresh), ("old", "missing", fresh)])),
+            Health::Safe
+        );
+    }
+}

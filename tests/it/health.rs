@@ -1,0 +1,233 @@
+//! Copy health through the real binary and real folders: the copy-count
+//! policy makes exactly the copies it asks for, a scrub finds a corrupt
+//! copy and the engine repairs it, a removed provider's copies are made
+//! again, and an unplugged drive's copies are not, before its grace time.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{TempLib, assert_no_panic, hash_of, object_path, output_of};
+
+fn arg(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A library with the default provider and two more local folders, `nas`
+/// and `usb`, and three files of different sizes.
+fn library_of_three(lib: &TempLib) -> Vec<std::path::PathBuf> {
+    for name in ["nas", "usb"] {
+        let root = lib.path(name);
+        lib.ok(&["provider", "add", "local", name, "--root", arg(&root)]);
+    }
+    let files = lib.path("photos");
+    std::fs::create_dir_all(&files).unwrap();
+    (1..=3)
+        .map(|i| {
+            let f = files.join(format!("IMG_{i:04}.jpg"));
+            std::fs::write(&f, crate::common::pseudo_random(10_000 * i, i as u64)).unwrap();
+            f
+        })
+        .collect()
+}
+
+fn run(lib: &TempLib) -> std::process::Output {
+    let o = output_of(
+        lib.cmd()
+            .args(["run", "--until-idle"])
+            .env("BREAKDEX_RETRY_BASE_MS", "20"),
+    );
+    assert_no_panic(&o);
+    o
+}
+
+/// `assets --json`, parsed: hash -> the asset.
+fn assets(lib: &TempLib, filter: &[&str]) -> BTreeMap<String, Value> {
+    let mut args = vec!["assets", "--json"];
+    args.extend(filter);
+    let o = lib.ok(&args);
+    let list: Vec<Value> = serde_json::from_slice(&o.stdout).expect("assets --json is JSON");
+    list.into_iter()
+        .map(|a| (a["content_hash"].as_str().unwrap().to_string(), a))
+        .collect()
+}
+
+/// The providers holding a good copy of each asset, sorted.
+fn good_copies(lib: &TempLib) -> BTreeMap<String, Vec<String>> {
+    assets(lib, &[])
+        .into_iter()
+        .map(|(hash, a)| {
+            let mut on: Vec<String> = (a["copies"].as_array().unwrap().iter())
+                .filter(|c| c["verify_status"] == "ok")
+                .map(|c| c["provider"].as_str().unwrap().to_string())
+                .collect();
+            on.sort();
+            (hash, on)
+        })
+        .collect()
+}
+
+fn healths(lib: &TempLib) -> Vec<String> {
+    assets(lib, &[])
+        .values()
+        .map(|a| a["health"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_policy_makes_exactly_its_copies_and_a_scrub_finds_rot_that_is_repaired() {
+    let lib = TempLib::new();
+    let files = library_of_three(&lib);
+    lib.ok(&["policy", "set", "--min-copies", "2"]);
+    let paths: Vec<&str> = files.iter().map(|f| arg(f)).collect();
+    let mut add = vec!["add", "--provider", "nas"];
+    add.extend(&paths);
+    lib.ok(&add);
+    run(&lib);
+
+    // Two copies each: the one asked for on nas, and one the policy made.
+    let copies = good_copies(&lib);
+    assert_eq!(copies.len(), 3);
+    for (hash, on) in &copies {
+        assert_eq!(on.len(), 2, "{hash}: {on:?}");
+        assert!(on.contains(&"nas".to_string()), "{hash}: {on:?}");
+    }
+    assert_eq!(healths(&lib), ["safe"; 3]);
+    let status = lib.status_json();
+    assert_eq!(status["health"]["safe"], 3, "{status}");
+    let topped: Vec<Value> = (lib.ops_json().into_iter())
+        .filter(|op| op["provider_name"] != "nas")
+        .collect();
+    assert_eq!(topped.len(), 3, "{topped:?}");
+    assert!(
+        topped.iter().all(|op| op["reason"] == "policy: 1 of 2 copies"),
+        "{topped:?}"
+    );
+
+    // Rot on nas: one byte of one copy flipped.
+    let victim = hash_of(&files[1]);
+    let object = object_path(&lib.path("nas"), &victim);
+    let mut bytes = std::fs::read(&object).unwrap();
+    bytes[5000] ^= 0x55;
+    std::fs::write(&object, &bytes).unwrap();
+
+    // A scrub that re-reads every copy each second reaches it, marks it
+    // damaged, and the engine repairs it from the local bytes.
+    lib.ok(&["scrub", "set", "--every", "1s"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    run(&lib);
+    let ops = lib.ops_json();
+    let verifies = ops.iter().filter(|op| op["reason"] == "scrub").count();
+    assert_eq!(verifies, 6, "every copy re-read once: {ops:?}");
+    let found: Vec<&Value> = (ops.iter())
+        .filter(|op| op["operation_type"] == "verify" && op["status"] == "failed")
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["content_hash"], victim.as_str());
+    let repair: Vec<&Value> = (ops.iter())
+        .filter(|op| op["reason"] == "repair: the copy on nas was corrupt")
+        .collect();
+    assert_eq!(repair.len(), 1, "{ops:?}");
+    assert_eq!(repair[0]["status"], "completed", "{:?}", repair[0]);
+    assert_eq!(
+        std::fs::read(&object).unwrap(),
+        std::fs::read(&files[1]).unwrap(),
+        "the copy is byte-identical again"
+    );
+    assert_eq!(healths(&lib), ["safe"; 3]);
+    assert!(assets(&lib, &["--health", "damaged"]).is_empty());
+}
+
+#[test]
+fn a_removed_providers_assets_are_at_risk_until_the_policy_copies_them_again() {
+    let lib = TempLib::new();
+    let files = library_of_three(&lib);
+    lib.ok(&["policy", "set", "--min-copies", "2"]);
+    let mut add = vec!["add", "--provider", "nas"];
+    add.extend(files.iter().map(|f| arg(f)));
+    lib.ok(&add);
+    run(&lib);
+    assert_eq!(healths(&lib), ["safe"; 3]);
+
+    lib.ok(&["provider", "remove", "nas"]);
+    assert_eq!(assets(&lib, &["--health", "at-risk"]).len(), 3);
+    run(&lib);
+    for (hash, on) in good_copies(&lib) {
+        assert_eq!(on, ["local-backup", "usb"], "{hash}");
+    }
+    assert_eq!(healths(&lib), ["safe"; 3]);
+}
+
+#[test]
+fn an_unplugged_drive_is_not_copied_elsewhere_before_its_grace_time() {
+    let lib = TempLib::new();
+    let files = library_of_three(&lib);
+    lib.ok(&["policy", "set", "--min-copies", "2"]);
+    let mut add = vec!["add", "--provider", "nas"];
+    add.extend(files.iter().map(|f| arg(f)));
+    lib.ok(&add);
+    run(&lib);
+    assert_eq!(healths(&lib), ["safe"; 3]);
+
+    // nas unplugged: its copies still count for the policy (nothing goes to
+    // usb), but not for the badge.
+    std::fs::rename(lib.path("nas"), lib.path("nas-away")).unwrap();
+    run(&lib);
+    let to_usb = |lib: &TempLib| {
+        (lib.ops_json().iter())
+            .filter(|op| op["provider_name"] == "usb")
+            .count()
+    };
+    assert_eq!(to_usb(&lib), 0, "no copies made before the grace time");
+    assert_eq!(healths(&lib), ["at-risk"; 3]);
+
+    // Once the grace time is over, they are made on usb.
+    lib.ok(&["policy", "set", "--offline-grace", "1s"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    run(&lib);
+    assert_eq!(to_usb(&lib), 3);
+    for (hash, on) in good_copies(&lib) {
+        assert!(on.contains(&"usb".to_string()), "{hash}: {on:?}");
+    }
+
+    // Plugged back: it answers again, and everything is safe.
+    std::fs::rename(lib.path("nas-away"), lib.path("nas")).unwrap();
+    run(&lib);
+    assert_eq!(healths(&lib), ["safe"; 3]);
+}
+
+#[test]
+fn policy_and_scrub_settings_are_kept_and_bad_values_refused() {
+    let lib = TempLib::new();
+    let show: Value = serde_json::from_slice(&lib.ok(&["policy", "show", "--json"]).stdout).unwrap();
+    assert_eq!(show["min_copies"], 1);
+    assert_eq!(show["offline_grace_secs"], 7 * 86_400);
+    lib.ok(&["policy", "set", "--min-copies", "3", "--offline-grace", "2d"]);
+    let show: Value = serde_json::from_slice(&lib.ok(&["policy", "show", "--json"]).stdout).unwrap();
+    assert_eq!(show["min_copies"], 3);
+    assert_eq!(show["offline_grace_secs"], 2 * 86_400);
+    for bad in [
+        vec!["policy", "set", "--min-copies", "0"],
+        vec!["policy", "set"],
+        vec!["scrub", "set", "--every", "soon"],
+        vec!["scrub", "set", "--budget", "20X"],
+        vec!["scrub", "set", "--budget", "1M", "--provider", "nope"],
+        vec!["assets", "--health", "fine"],
+    ] {
+        let o = lib.exec(&bad);
+        assert!(!o.status.success(), "{bad:?} is refused");
+        assert_no_panic(&o);
+    }
+
+    lib.ok(&["scrub", "set", "--every", "14d", "--budget", "5M"]);
+    lib.ok(&["scrub", "set", "--provider", "local-backup", "--budget", "0"]);
+    let show: Value = serde_json::from_slice(&lib.ok(&["scrub", "show", "--json"]).stdout).unwrap();
+    assert_eq!(show["every_secs"], 14 * 86_400);
+    assert_eq!(show["budget_bps"], 5 << 20);
+    let own = &show["providers"][0];
+    assert_eq!(own["name"], "local-backup");
+    assert_eq!(own["budget_bps"], 0, "{show}");
+    assert_eq!(own["every_secs"], 14 * 86_400, "the library's interval: {show}");
+}
