@@ -9,12 +9,12 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::cli_health::{PolicyCommand, ScrubCommand};
 use crate::engine::{self, EngineConfig};
 use crate::library;
 use crate::library::restore::RestoreRequest;
 use crate::providers::Provider;
 use crate::setup;
-use crate::cli_health::{PolicyCommand, ScrubCommand};
 use crate::store::{Health, NewOp, OpQuery, OpState, OpStatus, OpType, ProviderRow, Store};
 
 #[derive(Parser, Debug)]

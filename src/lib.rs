@@ -17,5 +17,5 @@ pub mod providers;
 pub mod secrets;
 pub mod setup;
 pub mod store;
-pub mod units;
 pub mod ui;
+pub mod units;

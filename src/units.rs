@@ -37,7 +37,10 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
     let n: f64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a rate (say 20M, 512K or off)"))?;
-    let unit = unit.trim().trim_end_matches(['B', 'b']).trim_end_matches('i');
+    let unit = unit
+        .trim()
+        .trim_end_matches(['B', 'b'])
+        .trim_end_matches('i');
     let scale = match unit.to_ascii_uppercase().as_str() {
         "" => 1u64,
         "K" => 1 << 10,
@@ -52,7 +55,7 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
 pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     for (unit, size) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
-        if s >= size && s % size == 0 {
+        if s >= size && s.is_multiple_of(size) {
             return format!("{}{unit}", s / size);
         }
     }
@@ -67,7 +70,7 @@ pub fn format_rate(bps: u64) -> String {
     for (unit, size) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
         if bps >= size {
             let n = bps as f64 / size as f64;
-            return if bps % size == 0 {
+            return if bps.is_multiple_of(size) {
                 format!("{}{unit}/s", bps / size)
             } else {
                 format!("{n:.1}{unit}/s")

@@ -37,7 +37,6 @@ const CREDIT_CAP: f64 = 60.0;
 /// Most due verifies a run that ends queues in one look.
 const BACKLOG: i64 = 10_000;
 
-
 /// What one look queued.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Kept {
@@ -195,7 +194,10 @@ impl Keeper {
             // A run that ends queues every due copy its credit covers: it
             // runs them before it ends.
             let due_before = run_began.map(|t| {
-                timestamp(t.checked_sub(settings.every).unwrap_or(SystemTime::UNIX_EPOCH))
+                timestamp(
+                    t.checked_sub(settings.every)
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                )
             });
             let free = match due_before {
                 Some(_) => BACKLOG,

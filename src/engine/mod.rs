@@ -220,7 +220,8 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
     let runner = Runner {
         store,
         keeper: Keeper::default(),
-        last_keep: None,
+        // Its first look waits: the first claims go first.
+        last_keep: Instant::now(),
         offline_recorded,
         began: SystemTime::now(),
         writer,
@@ -337,7 +338,7 @@ struct Runner {
     /// For everything but the hot path, which is the writer's.
     store: Store,
     keeper: Keeper,
-    last_keep: Option<Instant>,
+    last_keep: Instant,
     /// Providers recorded in the library as offline (`provider_state`):
     /// recorded when found offline, cleared when they answer again.
     offline_recorded: HashSet<String>,
@@ -662,10 +663,12 @@ impl Runner {
     /// how many ops it queued.
     fn keep(&mut self, whole: bool) -> Result<usize, StoreError> {
         let now = Instant::now();
-        self.last_keep = Some(now);
+        self.last_keep = now;
         let answering: Vec<String> = (self.providers.iter())
             .filter(|(id, (row, opened))| {
-                row.enabled && opened.is_ok() && self.offline_until.get(*id).is_none_or(|t| *t <= now)
+                row.enabled
+                    && opened.is_ok()
+                    && self.offline_until.get(*id).is_none_or(|t| *t <= now)
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -1030,8 +1033,7 @@ impl Runner {
         self.store.requeue_due_retries()?;
         self.reload_providers()?;
         self.empty_until.clear();
-        if !self.paused && !self.stopping && self.last_keep.is_none_or(|t| t.elapsed() >= KEEPER_EVERY)
-        {
+        if !self.paused && !self.stopping && self.last_keep.elapsed() >= KEEPER_EVERY {
             self.keep(false)?;
         }
         if self

@@ -136,7 +136,10 @@ impl HealthRules {
                 }
                 continue;
             }
-            let fresh = c.verified_at.as_deref().is_some_and(|t| t > fresh_after.as_str());
+            let fresh = c
+                .verified_at
+                .as_deref()
+                .is_some_and(|t| t > fresh_after.as_str());
             good += usize::from(*enabled && *answering && fresh);
         }
         if good >= self.min_copies {
@@ -194,7 +197,9 @@ fn number_setting(store: &Store, key: &str) -> Result<Option<u64>> {
     match get_setting(store, key)? {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
-            StoreError::Invalid(format!("the library's setting {key} is not a number: {v:?}"))
+            StoreError::Invalid(format!(
+                "the library's setting {key} is not a number: {v:?}"
+            ))
         }),
     }
 }
@@ -248,7 +253,9 @@ impl Store {
             Ok((
                 r.get::<_, String>(0)?,
                 ScrubOverride {
-                    every: r.get::<_, Option<i64>>(1)?.map(|s| Duration::from_secs(s as u64)),
+                    every: r
+                        .get::<_, Option<i64>>(1)?
+                        .map(|s| Duration::from_secs(s as u64)),
                     budget_bps: r.get::<_, Option<i64>>(2)?.map(|b| b as u64),
                 },
             ))
@@ -260,7 +267,10 @@ impl Store {
     /// library's.
     pub fn scrub_of(&self, provider_id: &str) -> Result<Scrub> {
         let library = self.scrub()?;
-        let own = self.scrub_overrides()?.remove(provider_id).unwrap_or_default();
+        let own = self
+            .scrub_overrides()?
+            .remove(provider_id)
+            .unwrap_or_default();
         Ok(Scrub {
             every: own.every.unwrap_or(library.every),
             budget_bps: own.budget_bps.unwrap_or(library.budget_bps),
@@ -382,8 +392,13 @@ impl Store {
                AND NOT EXISTS (
                    SELECT 1 FROM sync_operations o
                    WHERE o.content_hash = c.content_hash AND o.provider_id = c.provider_id
-                     AND o.operation_type = 'upload'
-                     AND (o.finished_at IS NULL OR o.created_at >= c.verified_at))
+                     AND o.operation_type = 'upload' AND o.finished_at IS NULL)
+               AND NOT EXISTS (
+                   SELECT 1 FROM sync_operations o INDEXED BY idx_sync_operations_held_back
+                   WHERE o.content_hash = c.content_hash AND o.provider_id = c.provider_id
+                     AND o.finished_at IS NOT NULL
+                     AND (o.status = 'failed' OR o.operation_type = 'delete_remote')
+                     AND o.operation_type = 'upload' AND o.created_at >= c.verified_at)
              LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], |r| {
@@ -403,10 +418,11 @@ impl Store {
     /// providers (an offline one's count until its grace time is over) and
     /// uploads on their way. Returns them and the last rowid looked at.
     ///
-    /// A provider is a candidate for a new copy if it is enabled and
-    /// answering, holds no copy, and no upload of the asset to it ended
-    /// without one (failed, cancelled) nor was the copy deleted from it:
-    /// the keeper never fights a person or a failure that needs one.
+    /// An asset an upload of which failed or was cancelled for good, or a
+    /// copy of which was deleted, is left to the person (the keeper never
+    /// fights a decision or a failure that needs one). A provider is a
+    /// candidate for a new copy if it is enabled and answering and holds no
+    /// copy and no live op of the asset.
     pub fn policy_deficits(
         &self,
         policy: &Policy,
@@ -467,16 +483,23 @@ impl Store {
             .filter(|p| p.enabled && !offline.contains_key(&p.id))
             .collect();
         providers.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
+        let mut held_back = self.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM sync_operations INDEXED BY idx_sync_operations_held_back
+                 WHERE content_hash = ?1 AND finished_at IS NOT NULL
+                   AND (status = 'failed' OR operation_type = 'delete_remote')
+                   AND operation_type IN ('upload', 'delete_remote'))",
+        )?;
         let mut barred = self.conn.prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM asset_copies
                             WHERE content_hash = ?1 AND provider_id = ?2)
                  OR EXISTS (SELECT 1 FROM sync_operations
-                            WHERE content_hash = ?1 AND provider_id = ?2
-                              AND (finished_at IS NULL OR operation_type = 'delete_remote'
-                                   OR (operation_type = 'upload' AND status = 'failed')))",
+                            WHERE content_hash = ?1 AND provider_id = ?2 AND finished_at IS NULL)",
         )?;
         let mut deficits = Vec::with_capacity(short.len());
         for (content_hash, size_bytes, have) in short {
+            if held_back.query_row([&content_hash], |r| r.get::<_, bool>(0))? {
+                continue;
+            }
             let mut candidates = Vec::new();
             for p in &providers {
                 if !barred.query_row(params![content_hash, p.id], |r| r.get::<_, bool>(0))? {
@@ -590,7 +613,11 @@ mod tests {
             Health::Safe
         );
         // Verified too long ago, offline, or on a disabled provider: not counted.
-        for other in [("b2", "ok", stale), ("usb", "ok", fresh), ("old", "ok", fresh)] {
+        for other in [
+            ("b2", "ok", stale),
+            ("usb", "ok", fresh),
+            ("old", "ok", fresh),
+        ] {
             assert_eq!(
                 rules.health(&asset(&[("nas", "ok", fresh), other])),
                 Health::AtRisk,
@@ -598,12 +625,20 @@ mod tests {
             );
         }
         assert_eq!(
-            rules.health(&asset(&[("nas", "ok", fresh), ("b2", "ok", fresh), ("usb", "corrupt", fresh)])),
+            rules.health(&asset(&[
+                ("nas", "ok", fresh),
+                ("b2", "ok", fresh),
+                ("usb", "corrupt", fresh)
+            ])),
             Health::Damaged
         );
         // A bad copy on a disabled provider is not repaired: not damaged.
         assert_eq!(
-            rules.health(&asset(&[("nas", "ok", fresh), ("b2", "ok", fresh), ("old", "missing", fresh)])),
+            rules.health(&asset(&[
+                ("nas", "ok", fresh),
+                ("b2", "ok", fresh),
+                ("old", "missing", fresh)
+            ])),
             Health::Safe
         );
     }

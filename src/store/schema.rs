@@ -278,6 +278,11 @@ CREATE TABLE provider_state (
 CREATE INDEX idx_asset_copies_verified ON asset_copies (provider_id, verified_at);
 -- The copies found missing or corrupt, which the engine repairs.
 CREATE INDEX idx_asset_copies_bad ON asset_copies (provider_id) WHERE verify_status <> 'ok';
+-- The ops that hold the keeper back from an asset: failed or cancelled for
+-- good, and deletes of copies (a person's decision, or a failure that needs
+-- one). Completed transfers, the bulk of the queue, are not in it.
+CREATE INDEX idx_sync_operations_held_back ON sync_operations (content_hash, provider_id)
+    WHERE finished_at IS NOT NULL AND (status = 'failed' OR operation_type = 'delete_remote');
 "#,
 ];
 

@@ -394,7 +394,11 @@ fn menu(ui: &mut egui::Ui, op: &OpRow, targets: Vec<String>, events: &mut Vec<Gr
         ("⟳", "Retry now", Action::RetryNow(targets.clone())),
         ("🗙", "Cancel", Action::Cancel(targets.clone())),
         ("⏶", "Priority up", Action::BumpPriority(targets.clone(), 1)),
-        ("⏷", "Priority down", Action::BumpPriority(targets.clone(), -1)),
+        (
+            "⏷",
+            "Priority down",
+            Action::BumpPriority(targets.clone(), -1),
+        ),
     ];
     for (icon, label, action) in items {
         if menu_item(ui, icon, &format!("{label}{suffix}"), true).clicked() {

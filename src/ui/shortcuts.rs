@@ -200,8 +200,11 @@ pub fn help(ui: &mut egui::Ui) {
         SHORTCUTS
             .iter()
             .map(|s| {
+                // (The text first: making it reads the context, which
+                // `fonts_mut` holds locked.)
+                let text = text(s);
                 ui.fonts_mut(|f| {
-                    f.layout_no_wrap(text(s), font.clone(), egui::Color32::WHITE)
+                    f.layout_no_wrap(text, font.clone(), egui::Color32::WHITE)
                         .size()
                         .x
                 })

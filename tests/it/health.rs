@@ -102,7 +102,9 @@ fn the_policy_makes_exactly_its_copies_and_a_scrub_finds_rot_that_is_repaired() 
         .collect();
     assert_eq!(topped.len(), 3, "{topped:?}");
     assert!(
-        topped.iter().all(|op| op["reason"] == "policy: 1 of 2 copies"),
+        topped
+            .iter()
+            .all(|op| op["reason"] == "policy: 1 of 2 copies"),
         "{topped:?}"
     );
 
@@ -201,11 +203,20 @@ fn an_unplugged_drive_is_not_copied_elsewhere_before_its_grace_time() {
 #[test]
 fn policy_and_scrub_settings_are_kept_and_bad_values_refused() {
     let lib = TempLib::new();
-    let show: Value = serde_json::from_slice(&lib.ok(&["policy", "show", "--json"]).stdout).unwrap();
+    let show: Value =
+        serde_json::from_slice(&lib.ok(&["policy", "show", "--json"]).stdout).unwrap();
     assert_eq!(show["min_copies"], 1);
     assert_eq!(show["offline_grace_secs"], 7 * 86_400);
-    lib.ok(&["policy", "set", "--min-copies", "3", "--offline-grace", "2d"]);
-    let show: Value = serde_json::from_slice(&lib.ok(&["policy", "show", "--json"]).stdout).unwrap();
+    lib.ok(&[
+        "policy",
+        "set",
+        "--min-copies",
+        "3",
+        "--offline-grace",
+        "2d",
+    ]);
+    let show: Value =
+        serde_json::from_slice(&lib.ok(&["policy", "show", "--json"]).stdout).unwrap();
     assert_eq!(show["min_copies"], 3);
     assert_eq!(show["offline_grace_secs"], 2 * 86_400);
     for bad in [
@@ -222,12 +233,23 @@ fn policy_and_scrub_settings_are_kept_and_bad_values_refused() {
     }
 
     lib.ok(&["scrub", "set", "--every", "14d", "--budget", "5M"]);
-    lib.ok(&["scrub", "set", "--provider", "local-backup", "--budget", "0"]);
+    lib.ok(&[
+        "scrub",
+        "set",
+        "--provider",
+        "local-backup",
+        "--budget",
+        "0",
+    ]);
     let show: Value = serde_json::from_slice(&lib.ok(&["scrub", "show", "--json"]).stdout).unwrap();
     assert_eq!(show["every_secs"], 14 * 86_400);
     assert_eq!(show["budget_bps"], 5 << 20);
     let own = &show["providers"][0];
     assert_eq!(own["name"], "local-backup");
     assert_eq!(own["budget_bps"], 0, "{show}");
-    assert_eq!(own["every_secs"], 14 * 86_400, "the library's interval: {show}");
+    assert_eq!(
+        own["every_secs"],
+        14 * 86_400,
+        "the library's interval: {show}"
+    );
 }

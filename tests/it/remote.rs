@@ -865,7 +865,14 @@ fn assert_corruption_found_with(lib: &TempLib, provider: &str, corrupt: impl Fn(
             |r| r.get(0),
         )
         .expect("the copy is recorded");
-    assert_eq!(status, "corrupt");
+    // Found, then repaired from the local bytes in the same run.
+    assert_eq!(status, "ok");
+    let repaired = ops_of(lib).into_iter().any(|op| {
+        op["content_hash"] == hash.as_str()
+            && op["status"] == "completed"
+            && op["reason"] == format!("repair: the copy on {provider} was corrupt").as_str()
+    });
+    assert!(repaired, "{:#?}", ops_of(lib));
 }
 
 #[test]

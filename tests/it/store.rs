@@ -152,7 +152,8 @@ fn sync_operations_has_exactly_the_seed_columns() {
             "lease_expires_at",
             "finished_at",
             "cancelled_at",
-            "failed_attempts"
+            "failed_attempts",
+            "reason"
         ]
     );
 

@@ -146,7 +146,11 @@ fn escape_closes_help_and_cancels_nothing() {
     assert!(!h.state().help_open, "Esc closed Help");
     std::thread::sleep(Duration::from_millis(300));
     h.run_steps(2);
-    assert_eq!(op_state(&store, "drone.mp4"), OpState::Queued, "and cancelled nothing");
+    assert_eq!(
+        op_state(&store, "drone.mp4"),
+        OpState::Queued,
+        "and cancelled nothing"
+    );
     // With nothing open, Esc is the row key again.
     h.key_press(Key::Escape);
     settle(&mut h, "cancelled", |_| {
