@@ -40,6 +40,9 @@ pub struct Job {
     /// For a download: the files a restore is to make of it (none: the
     /// download goes into the library folder).
     pub targets: Vec<RestoreTarget>,
+    /// For a repair or a policy copy whose local bytes are gone: another
+    /// provider holding a verified copy, to upload from instead.
+    pub source: Option<Provider>,
 }
 
 /// How an op ended.
@@ -72,6 +75,9 @@ impl<F: FnMut(i64, i64)> Progress<F> {
 pub async fn run<F: FnMut(i64, i64)>(job: Job, progress: &mut Progress<F>) -> Outcome {
     let mut bytes = 0u64;
     let result = match job.op.operation_type {
+        OpType::Upload if job.source.is_some() => {
+            upload_from_copy(&job, progress, &mut bytes).await
+        }
         OpType::Upload => upload(&job, progress, &mut bytes).await,
         OpType::Download if !job.targets.is_empty() => {
             super::restore::download(&job, progress, &mut bytes).await
@@ -88,11 +94,12 @@ pub async fn run<F: FnMut(i64, i64)>(job: Job, progress: &mut Progress<F>) -> Ou
 /// calls, and no hops between threads (a small file is stat'ed, opened,
 /// copied, hashed, synced and renamed without a single one).
 pub fn runs_blocking(job: &Job) -> bool {
-    runs_blocking_op(
-        job.op.operation_type,
-        !job.targets.is_empty(),
-        &job.provider,
-    )
+    job.source.is_none()
+        && runs_blocking_op(
+            job.op.operation_type,
+            !job.targets.is_empty(),
+            &job.provider,
+        )
 }
 
 /// Whether an op of this kind (a download with restore targets if
@@ -170,6 +177,68 @@ async fn upload<F: FnMut(i64, i64)>(
     sent: &mut u64,
 ) -> OpResult {
     let (path, expected) = upload_source(job)?;
+    upload_file(job, &path, expected, progress, sent).await
+}
+
+/// An upload from another provider's verified copy (`job.source`): it is
+/// downloaded into the library folder's temporary folder, its hash checked,
+/// uploaded, and removed whatever happens.
+async fn upload_from_copy<F: FnMut(i64, i64)>(
+    job: &Job,
+    progress: &mut Progress<F>,
+    sent: &mut u64,
+) -> OpResult {
+    let Some(source) = &job.source else {
+        return upload(job, progress, sent).await;
+    };
+    let tmp_dir = job.library_dir.join(".breakdex-tmp");
+    let library_failure = |e: std::io::Error| {
+        fail(Failure::transient(format!(
+            "cannot write into the library folder {}: {e}",
+            job.library_dir.display()
+        )))
+    };
+    tokio::fs::create_dir_all(&tmp_dir)
+        .await
+        .map_err(library_failure)?;
+    let tmp = tmp_dir.join(format!("{}.source", job.op.id));
+    let fetched = async {
+        let file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(library_failure)?;
+        let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
+        let mut got = 0;
+        let read = read_remote_from(source, job, progress, &mut got, &mut writer).await;
+        match read {
+            Ok(Ok(h)) if h == job.op.content_hash => Ok(()),
+            Ok(_) => Err(fail(Failure::permanent(format!(
+                "the copy on provider '{}' to copy from is missing or corrupt too",
+                source.name
+            )))),
+            Err(f) => Err(fail(f)),
+        }
+    };
+    let result = match fetched.await {
+        Ok(()) => {
+            let size = job.op.total_bytes.max(0) as u64;
+            upload_file(job, &tmp, size, progress, sent).await
+        }
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_file(&tmp).await;
+    result
+}
+
+/// Uploads the file at `path`, which must hold `expected` bytes of the
+/// op's content.
+async fn upload_file<F: FnMut(i64, i64)>(
+    job: &Job,
+    path: &Path,
+    expected: u64,
+    progress: &mut Progress<F>,
+    sent: &mut u64,
+) -> OpResult {
+    let path = path.to_path_buf();
     // Looked at before opening: opening a named pipe would block.
     let meta = tokio::fs::metadata(&path)
         .await
@@ -591,10 +660,21 @@ pub(super) async fn read_remote<F: FnMut(i64, i64)>(
     job: &Job,
     progress: &mut Progress<F>,
     got: &mut u64,
+    sink: impl AsyncWriteExt + Unpin,
+) -> Result<Result<String, VerifyStatus>, Failure> {
+    read_remote_from(&job.provider, job, progress, got, sink).await
+}
+
+/// [`read_remote`] from the copy on `provider`.
+async fn read_remote_from<F: FnMut(i64, i64)>(
+    provider: &Provider,
+    job: &Job,
+    progress: &mut Progress<F>,
+    got: &mut u64,
     mut sink: impl AsyncWriteExt + Unpin,
 ) -> Result<Result<String, VerifyStatus>, Failure> {
-    job.provider.check_online()?;
-    let op = job.provider.operator();
+    provider.check_online()?;
+    let op = provider.operator();
     let key = object_key(&job.op.content_hash);
     let total = job.op.total_bytes.max(0) as u64;
     let open = async {
@@ -609,14 +689,14 @@ pub(super) async fn read_remote<F: FnMut(i64, i64)>(
         Err(e) if e.kind() == opendal::ErrorKind::NotFound => {
             return Ok(Err(VerifyStatus::Missing));
         }
-        Err(e) => return Err(job.provider.failure("reading", &e)),
+        Err(e) => return Err(provider.failure("reading", &e)),
     };
     let mut hasher = blake3::Hasher::new();
     loop {
         let buffer = match stream.try_next().await {
             Ok(Some(b)) => b,
             Ok(None) => break,
-            Err(e) => return Err(job.provider.failure("reading", &e)),
+            Err(e) => return Err(provider.failure("reading", &e)),
         };
         for bytes in buffer {
             hasher.update(&bytes);
@@ -834,6 +914,7 @@ mod tests {
                 priority: 0,
                 total_bytes: size as i64,
                 retry_count: 0,
+                reason: None,
             },
             asset: Some(ManifestEntry {
                 content_hash: hash.into(),
@@ -847,6 +928,7 @@ mod tests {
             library_dir: root.to_owned(),
             refuse_delete: None,
             targets: Vec::new(),
+            source: None,
         }
     }
 

@@ -934,6 +934,11 @@ impl Runner {
         } else {
             None
         };
+        let source = if op.operation_type == OpType::Upload && op.reason.is_some() {
+            self.source_for(&op, asset.as_ref())?
+        } else {
+            None
+        };
         let job = Job {
             op,
             asset,
@@ -941,8 +946,43 @@ impl Runner {
             library_dir: self.config.library_dir.clone(),
             refuse_delete,
             targets,
+            source,
         };
         Ok(Some((job, claimed_at)))
+    }
+
+    /// For an upload the keeper queued (a repair, a policy copy) whose local
+    /// bytes are gone or no longer the recorded size: the answering provider
+    /// whose verified copy was checked last, to copy from. `None` when the
+    /// local bytes are there (or nothing else holds the content: the upload
+    /// then fails on the missing source and says so).
+    fn source_for(
+        &self,
+        op: &ClaimedOp,
+        asset: Option<&ManifestEntry>,
+    ) -> Result<Option<Provider>, StoreError> {
+        let here = asset
+            .and_then(|a| a.local_path.as_deref())
+            .is_some_and(|p| {
+                std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() as i64 == op.total_bytes)
+            });
+        if here {
+            return Ok(None);
+        }
+        let now = Instant::now();
+        let mut copies = self.store.copies_of(&op.content_hash)?;
+        copies.retain(|c| c.verify_status == "ok" && c.provider_id != op.provider_id);
+        copies.sort_by(|a, b| b.verified_at.cmp(&a.verified_at));
+        Ok(copies
+            .into_iter()
+            .find_map(|c| match self.providers.get(&c.provider_id) {
+                Some((row, Ok(p)))
+                    if row.enabled && self.offline_until.get(&row.id).is_none_or(|t| *t <= now) =>
+                {
+                    Some(p.clone())
+                }
+                _ => None,
+            }))
     }
 
     /// Records a failure for an op that cannot even start.

@@ -468,10 +468,10 @@ impl Store {
         for row in rows {
             let (rowid, hash, size, local, have) = row?;
             last = Some(rowid);
-            // Copies are made from the local bytes: an asset without them
-            // waits (its health says so).
+            // Copies are made from the local bytes, or from another copy:
+            // an asset with neither waits (its health says so).
             let here = local.is_some_and(|p| std::path::Path::new(&p).is_file());
-            if have < i64::from(policy.min_copies) && here {
+            if have < i64::from(policy.min_copies) && (here || have > 0) {
                 short.push((hash, size, have as u32));
             }
         }

@@ -161,6 +161,8 @@ pub struct ClaimedOp {
     pub priority: i64,
     pub total_bytes: i64,
     pub retry_count: i64,
+    /// Why the engine queued it on its own (a repair or the policy), if it did.
+    pub reason: Option<String>,
 }
 
 /// How a failed attempt goes back on the queue.
@@ -422,6 +424,7 @@ fn claimed_op(r: &Row) -> rusqlite::Result<ClaimedOp> {
         priority: r.get(4)?,
         total_bytes: r.get(5)?,
         retry_count: r.get(6)?,
+        reason: r.get(7)?,
     })
 }
 
@@ -880,7 +883,7 @@ fn claim_in(
                      WHERE status = 'queued' AND provider_id = ?2
                        AND (next_attempt_at IS NULL OR next_attempt_at <= ?4)
                      ORDER BY priority DESC, rowid LIMIT ?3)
-                 RETURNING id, content_hash, provider_id, operation_type, priority, total_bytes, retry_count",
+                 RETURNING id, content_hash, provider_id, operation_type, priority, total_bytes, retry_count, reason",
         )?;
         let now = SystemTime::now();
         let (now, until) = (timestamp(now), timestamp(now + lease));

@@ -253,3 +253,44 @@ fn policy_and_scrub_settings_are_kept_and_bad_values_refused() {
         "the library's interval: {show}"
     );
 }
+
+#[test]
+fn with_the_local_file_gone_a_corrupt_copy_is_repaired_from_another_provider() {
+    let lib = TempLib::new();
+    let files = library_of_three(&lib);
+    lib.ok(&["policy", "set", "--min-copies", "2"]);
+    let mut add = vec!["add", "--provider", "nas"];
+    add.extend(files.iter().map(|f| arg(f)));
+    lib.ok(&add);
+    run(&lib);
+    let victim = hash_of(&files[2]);
+    let original = std::fs::read(&files[2]).unwrap();
+    std::fs::remove_file(&files[2]).unwrap();
+    let object = object_path(&lib.path("nas"), &victim);
+    let mut bytes = std::fs::read(&object).unwrap();
+    bytes[100] ^= 0x01;
+    std::fs::write(&object, &bytes).unwrap();
+
+    lib.ok(&["enqueue", "verify", "--provider", "nas", "--hash", &victim]);
+    run(&lib);
+    let repair: Vec<Value> = (lib.ops_json().into_iter())
+        .filter(|op| op["reason"] == "repair: the copy on nas was corrupt")
+        .collect();
+    assert_eq!(repair.len(), 1, "{repair:?}");
+    assert_eq!(repair[0]["status"], "completed", "{:?}", repair[0]);
+    assert_eq!(
+        std::fs::read(&object).unwrap(),
+        original,
+        "byte-identical again"
+    );
+    assert!(!files[2].exists(), "the local file is not made again");
+    let leftovers: Vec<_> = crate::common::files_under(&lib.files_dir())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".breakdex-tmp"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files removed: {leftovers:?}"
+    );
+    assert_eq!(healths(&lib), ["safe"; 3]);
+}
