@@ -14,7 +14,10 @@
 //!
 //! The policy pass reads the manifest in slices from a cursor, so a
 //! library of a million assets costs a slice per look, and rests once a
-//! whole round found nothing until the library changes.
+//! whole round found nothing until the library changes. A run that ends
+//! goes through every asset at its end only when something marked it due
+//! (a provider removed, the policy changed, …): a run that only uploaded
+//! what `add` queued pays nothing for it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -45,6 +48,18 @@ pub struct Kept {
     pub verifies: usize,
 }
 
+/// How much of the policy a look goes through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Round {
+    /// The next slice of the manifest.
+    Slice,
+    /// Every asset (a run that ends, after something that may leave assets
+    /// short: see `Store::mark_round_due`).
+    Whole,
+    /// None: repairs and the scrub only.
+    None,
+}
+
 #[derive(Default)]
 pub struct Keeper {
     /// The manifest rowid the next slice starts after.
@@ -64,7 +79,7 @@ struct Pace {
 }
 
 impl Keeper {
-    /// One look: repairs, a slice of the policy (all of it with `whole`),
+    /// One look: repairs, the policy (a slice, the whole of it, or none),
     /// and the scrub of the providers `answering`. For a run that ends when
     /// idle and began at `run_began`, the scrub reads only the copies due
     /// at its start (so that it ends).
@@ -72,7 +87,7 @@ impl Keeper {
         &mut self,
         store: &mut Store,
         answering: &[String],
-        whole: bool,
+        round: Round,
         run_began: Option<SystemTime>,
     ) -> Result<Kept, StoreError> {
         let mut kept = Kept {
@@ -83,7 +98,7 @@ impl Keeper {
         let resting = self
             .rested
             .is_some_and(|(v, at)| v == version && at.elapsed() < REST);
-        if !resting {
+        if !resting && round != Round::None {
             loop {
                 let (copies, round_over) = self.policy_slice(store)?;
                 kept.copies += copies;
@@ -95,7 +110,7 @@ impl Keeper {
                     self.round_found = false;
                     break;
                 }
-                if !whole {
+                if round == Round::Slice {
                     break;
                 }
             }
@@ -170,6 +185,27 @@ impl Keeper {
                 self.scrub.remove(id);
                 continue;
             }
+            // A run that ends reads only what was due at its start, as many
+            // as its credit covers: it runs them before it ends.
+            let due_before = run_began.map(|t| {
+                timestamp(
+                    t.checked_sub(settings.every)
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                )
+            });
+            let free = match due_before {
+                Some(_) => BACKLOG,
+                None => SCRUB_SLOTS - live.get(id).copied().unwrap_or(0),
+            };
+            if free <= 0 {
+                continue;
+            }
+            // (Looked for first: a run with nothing due never sums the
+            // provider's bytes.)
+            let next = store.scrub_next(id, free as usize, due_before.as_deref())?;
+            if next.is_empty() {
+                continue;
+            }
             let pace = match self.scrub.get_mut(id) {
                 Some(p) => p,
                 None => {
@@ -191,22 +227,7 @@ impl Keeper {
             let elapsed = now.duration_since(pace.last).as_secs_f64();
             pace.last = now;
             pace.credit = (pace.credit + rate * elapsed).min(rate * CREDIT_CAP);
-            // A run that ends queues every due copy its credit covers: it
-            // runs them before it ends.
-            let due_before = run_began.map(|t| {
-                timestamp(
-                    t.checked_sub(settings.every)
-                        .unwrap_or(SystemTime::UNIX_EPOCH),
-                )
-            });
-            let free = match due_before {
-                Some(_) => BACKLOG,
-                None => SCRUB_SLOTS - live.get(id).copied().unwrap_or(0),
-            };
-            if free <= 0 || pace.credit <= 0.0 {
-                continue;
-            }
-            for (hash, size) in store.scrub_next(id, free as usize, due_before.as_deref())? {
+            for (hash, size) in next {
                 if pace.credit <= 0.0 {
                     break;
                 }

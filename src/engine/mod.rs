@@ -30,7 +30,7 @@ pub use executor::{CHUNK, Job, Outcome, Progress, hash_file, safe_file_name, sho
 pub use owner::Owner;
 pub use retry::RetryPolicy;
 
-use keeper::Keeper;
+use keeper::{Keeper, Round};
 use pace::Pace;
 use writer::{Batch, Claimed, Writer, Written};
 
@@ -657,11 +657,17 @@ impl Runner {
         }
     }
 
-    /// The keeper's look (`keeper.rs`); the scrub reads the providers that
+    /// The keeper's look (`keeper.rs`): a slice of the policy, or, for a
+    /// run `ending`, every asset if that is due; the scrub reads the providers that
     /// are not being left alone as offline (a scrub read is also how a
     /// remote provider recorded offline shows it answers again). Returns
     /// how many ops it queued.
-    fn keep(&mut self, whole: bool) -> Result<usize, StoreError> {
+    fn keep(&mut self, ending: bool) -> Result<usize, StoreError> {
+        let round = match ending {
+            false => Round::Slice,
+            true if self.store.take_round_due()? => Round::Whole,
+            true => Round::None,
+        };
         let now = Instant::now();
         self.last_keep = now;
         let answering: Vec<String> = (self.providers.iter())
@@ -673,7 +679,7 @@ impl Runner {
             .map(|(id, _)| id.clone())
             .collect();
         let run_began = self.config.until_idle.then_some(self.began);
-        let kept = (self.keeper).look(&mut self.store, &answering, whole, run_began)?;
+        let kept = (self.keeper).look(&mut self.store, &answering, round, run_began)?;
         let queued = kept.repairs + kept.copies + kept.verifies;
         if queued > 0 {
             tracing::info!(

@@ -415,7 +415,12 @@ pub fn record_and_enqueue(
             })
         })
         .collect();
-    Ok(store.enqueue(&ops)?.len())
+    let queued = store.enqueue(&ops)?.len();
+    // Fewer providers than the policy's copies: the keeper tops them up.
+    if providers.len() < store.policy()?.min_copies as usize {
+        store.mark_round_due()?;
+    }
+    Ok(queued)
 }
 
 /// Imports files and folders: walk, hash, record, enqueue uploads.

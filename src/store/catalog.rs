@@ -539,6 +539,8 @@ impl Store {
                 .execute(args.as_slice())?;
         }
         tx.commit()?;
+        // Assets new to the library may hold fewer copies than the policy asks.
+        self.mark_round_due()?;
         Ok(counts)
     }
 }

@@ -10,8 +10,12 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::manifest::AssetListing;
+use super::providers::ProviderRow;
 use super::schema::timestamp;
 use super::{Result, Store, StoreError};
+
+/// The `library_settings` key of [`Store::mark_round_due`].
+const ROUND_DUE: &str = "keeper_round_due";
 
 /// The priority of the scrub's verifies: below anything a person sets, so
 /// that every transfer waiting goes first.
@@ -229,8 +233,44 @@ impl Store {
         if let Some(g) = grace {
             put_setting(&tx, "offline_grace_secs", g.as_secs().to_string())?;
         }
+        put_setting(&tx, ROUND_DUE, "1".into())?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Says that something happened that may leave assets short of the
+    /// policy (a provider removed or disabled, the policy changed, files
+    /// added to fewer providers than it asks, ops removed), so that the
+    /// keeper looks at every asset before a run that ends does.
+    pub fn mark_round_due(&self) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO library_settings (key, value) VALUES (?1, '1')
+                 ON CONFLICT (key) DO UPDATE SET value = '1'",
+            )?
+            .execute([ROUND_DUE])?;
+        Ok(())
+    }
+
+    /// Whether the keeper must look at every asset (and takes the mark): a
+    /// mark of [`Store::mark_round_due`], or an offline provider whose
+    /// grace time is over.
+    pub fn take_round_due(&mut self) -> Result<bool> {
+        let marked = self
+            .conn
+            .prepare_cached("DELETE FROM library_settings WHERE key = ?1 RETURNING 1")?
+            .exists([ROUND_DUE])?;
+        let grace = self.policy()?.offline_grace;
+        let grace_end = timestamp(
+            SystemTime::now()
+                .checked_sub(grace)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        );
+        let expired = self
+            .conn
+            .prepare_cached("SELECT 1 FROM provider_state WHERE offline_since <= ?1")?
+            .exists([grace_end])?;
+        Ok(marked || expired)
     }
 
     /// The library's scrub settings.
@@ -434,53 +474,77 @@ impl Store {
                 .checked_sub(policy.offline_grace)
                 .unwrap_or(SystemTime::UNIX_EPOCH),
         );
+        // The providers whose good copies count, and those an upload on its
+        // way counts for (the enabled ones), as JSON arrays of ids.
+        let offline = self.offline_since()?;
+        let enabled: Vec<ProviderRow> = (self.providers()?.into_iter())
+            .filter(|p| p.enabled)
+            .collect();
+        let counted: Vec<&str> = (enabled.iter())
+            .filter(|p| offline.get(&p.id).is_none_or(|since| *since > grace_end))
+            .map(|p| p.id.as_str())
+            .collect();
+        let enabled_ids: Vec<&str> = enabled.iter().map(|p| p.id.as_str()).collect();
+        let (counted, enabled_ids) = (
+            serde_json::to_string(&counted).unwrap_or_default(),
+            serde_json::to_string(&enabled_ids).unwrap_or_default(),
+        );
+        let last: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT max(rowid) FROM (SELECT rowid FROM asset_manifest
+                                         WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)",
+            )?
+            .query_row(params![after, limit as i64], |r| r.get(0))?;
+        let Some(end) = last else {
+            return Ok((Vec::new(), None));
+        };
+        // Good copies first (a lookup per asset); the uploads on their way
+        // only for the few that lack some.
         let mut stmt = self.conn.prepare_cached(
-            "WITH slice AS (
-                 SELECT rowid, content_hash, size_bytes, local_path FROM asset_manifest
-                 WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)
-             SELECT s.rowid, s.content_hash, s.size_bytes, s.local_path,
-                 (SELECT COUNT(*) FROM asset_copies c
-                  JOIN sync_providers p ON p.id = c.provider_id
-                  LEFT JOIN provider_state ps ON ps.provider_id = c.provider_id
-                  WHERE c.content_hash = s.content_hash AND p.enabled = 1
-                    AND c.verify_status = 'ok'
-                    AND (ps.offline_since IS NULL OR ps.offline_since > ?3))
-               + (SELECT COUNT(*) FROM sync_operations o
-                  JOIN sync_providers p ON p.id = o.provider_id
-                  WHERE o.content_hash = s.content_hash AND o.finished_at IS NULL
-                    AND o.operation_type = 'upload' AND p.enabled = 1
-                    AND NOT EXISTS (SELECT 1 FROM asset_copies c
-                        WHERE c.content_hash = o.content_hash AND c.provider_id = o.provider_id
-                          AND c.verify_status = 'ok'))
-             FROM slice s",
+            "SELECT rowid, content_hash, size_bytes, local_path, have FROM (
+                 SELECT k.*, k.good + (SELECT COUNT(*) FROM sync_operations o
+                     WHERE o.content_hash = k.content_hash AND o.finished_at IS NULL
+                       AND o.operation_type = 'upload'
+                       AND o.provider_id IN (SELECT value FROM json_each(?4))
+                       AND NOT EXISTS (SELECT 1 FROM asset_copies c
+                           WHERE c.content_hash = o.content_hash AND c.provider_id = o.provider_id
+                             AND c.verify_status = 'ok')) AS have
+                 FROM (SELECT s.rowid, s.content_hash, s.size_bytes, s.local_path,
+                           (SELECT COUNT(*) FROM asset_copies c
+                            WHERE c.content_hash = s.content_hash AND c.verify_status = 'ok'
+                              AND c.provider_id IN (SELECT value FROM json_each(?3))) AS good
+                       FROM asset_manifest s WHERE s.rowid > ?1 AND s.rowid <= ?2) k
+                 WHERE k.good < ?5)
+             WHERE have < ?5",
         )?;
-        let mut last = None;
         let mut short = Vec::new();
-        let rows = stmt.query_map(params![after, limit as i64, grace_end], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?;
+        let rows = stmt.query_map(
+            params![after, end, counted, enabled_ids, policy.min_copies],
+            |r| {
+                Ok((
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            },
+        )?;
         for row in rows {
-            let (rowid, hash, size, local, have) = row?;
-            last = Some(rowid);
+            let (hash, size, local, have) = row?;
             // Copies are made from the local bytes, or from another copy:
             // an asset with neither waits (its health says so).
             let here = local.is_some_and(|p| std::path::Path::new(&p).is_file());
-            if have < i64::from(policy.min_copies) && (here || have > 0) {
+            if here || have > 0 {
                 short.push((hash, size, have as u32));
             }
         }
+        let last = Some(end);
         if short.is_empty() {
             return Ok((Vec::new(), last));
         }
-        let offline = self.offline_since()?;
-        let mut providers: Vec<_> = (self.providers()?.into_iter())
-            .filter(|p| p.enabled && !offline.contains_key(&p.id))
+        let mut providers: Vec<_> = (enabled.into_iter())
+            .filter(|p| !offline.contains_key(&p.id))
             .collect();
         providers.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
         let mut held_back = self.conn.prepare_cached(
@@ -525,18 +589,27 @@ impl Store {
         limit: usize,
         due_before: Option<&str>,
     ) -> Result<Vec<(String, i64)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.content_hash, m.size_bytes
-             FROM asset_copies c INDEXED BY idx_asset_copies_verified
-             JOIN asset_manifest m ON m.content_hash = c.content_hash
-             WHERE c.provider_id = ?1 AND c.verify_status = 'ok'
-               AND (?3 IS NULL OR c.verified_at IS NULL OR c.verified_at < ?3)
-               AND NOT EXISTS (SELECT 1 FROM sync_operations o
-                   WHERE o.content_hash = c.content_hash AND o.provider_id = c.provider_id
-                     AND o.operation_type = 'verify' AND o.finished_at IS NULL)
-             ORDER BY c.verified_at
-             LIMIT ?2",
-        )?;
+        // Two ranges of the index: copies never verified (a catalog scan
+        // brought them in), then the others oldest first; "before" the end
+        // of time means any.
+        let branch = |range: &str| {
+            format!(
+                "SELECT * FROM (SELECT c.content_hash, m.size_bytes
+                 FROM asset_copies c INDEXED BY idx_asset_copies_verified
+                 JOIN asset_manifest m ON m.content_hash = c.content_hash
+                 WHERE c.provider_id = ?1 AND {range} AND c.verify_status = 'ok'
+                   AND NOT EXISTS (SELECT 1 FROM sync_operations o
+                       WHERE o.content_hash = c.content_hash AND o.provider_id = c.provider_id
+                         AND o.operation_type = 'verify' AND o.finished_at IS NULL)
+                 ORDER BY c.verified_at LIMIT ?2)"
+            )
+        };
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{} UNION ALL {} LIMIT ?2",
+            branch("c.verified_at IS NULL"),
+            branch("c.verified_at < ?3")
+        ))?;
+        let due_before = due_before.unwrap_or("9999");
         let rows = stmt.query_map(params![provider_id, limit as i64, due_before], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;

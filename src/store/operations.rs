@@ -762,7 +762,10 @@ impl Store {
 
     /// Deletes ops from the queue; a running one is stopped by its engine.
     pub fn remove(&mut self, ids: &[String]) -> Result<usize> {
-        self.update_ids("DELETE FROM sync_operations WHERE id IN", ids)
+        let n = self.update_ids("DELETE FROM sync_operations WHERE id IN", ids)?;
+        // A live upload removed may leave an asset short of copies.
+        self.mark_round_due()?;
+        Ok(n)
     }
 
     /// Runs `sql_prefix (?,?,...)` over the ids in one transaction.

@@ -150,6 +150,10 @@ impl Store {
             "UPDATE sync_providers SET enabled = ?2 WHERE id = ?1",
             params![id, enabled],
         )?;
+        // Its copies no longer count: the keeper looks at every asset.
+        if !enabled {
+            self.mark_round_due()?;
+        }
         Ok(())
     }
 
@@ -183,6 +187,7 @@ impl Store {
         let ops = tx.execute("DELETE FROM sync_operations WHERE provider_id = ?1", [id])?;
         tx.execute("DELETE FROM sync_providers WHERE id = ?1", [id])?;
         tx.commit()?;
+        self.mark_round_due()?;
         Ok(ops)
     }
 }
