@@ -33,6 +33,18 @@ fn library_of_three(lib: &TempLib) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// [`library_of_three`] with `--min-copies 2`, added for nas and run: the
+/// policy's second copies made.
+fn two_copies_each(lib: &TempLib) -> Vec<std::path::PathBuf> {
+    let files = library_of_three(lib);
+    lib.ok(&["policy", "set", "--min-copies", "2"]);
+    let mut add = vec!["add", "--provider", "nas"];
+    add.extend(files.iter().map(|f| arg(f)));
+    lib.ok(&add);
+    run(lib);
+    files
+}
+
 fn run(lib: &TempLib) -> std::process::Output {
     let o = output_of(
         lib.cmd()
@@ -79,13 +91,7 @@ fn healths(lib: &TempLib) -> Vec<String> {
 #[test]
 fn the_policy_makes_exactly_its_copies_and_a_scrub_finds_rot_that_is_repaired() {
     let lib = TempLib::new();
-    let files = library_of_three(&lib);
-    lib.ok(&["policy", "set", "--min-copies", "2"]);
-    let paths: Vec<&str> = files.iter().map(|f| arg(f)).collect();
-    let mut add = vec!["add", "--provider", "nas"];
-    add.extend(&paths);
-    lib.ok(&add);
-    run(&lib);
+    let files = two_copies_each(&lib);
 
     // Two copies each: the one asked for on nas, and one the policy made.
     let copies = good_copies(&lib);
@@ -145,12 +151,7 @@ fn the_policy_makes_exactly_its_copies_and_a_scrub_finds_rot_that_is_repaired() 
 #[test]
 fn a_removed_providers_assets_are_at_risk_until_the_policy_copies_them_again() {
     let lib = TempLib::new();
-    let files = library_of_three(&lib);
-    lib.ok(&["policy", "set", "--min-copies", "2"]);
-    let mut add = vec!["add", "--provider", "nas"];
-    add.extend(files.iter().map(|f| arg(f)));
-    lib.ok(&add);
-    run(&lib);
+    two_copies_each(&lib);
     assert_eq!(healths(&lib), ["safe"; 3]);
 
     lib.ok(&["provider", "remove", "nas"]);
@@ -165,12 +166,7 @@ fn a_removed_providers_assets_are_at_risk_until_the_policy_copies_them_again() {
 #[test]
 fn an_unplugged_drive_is_not_copied_elsewhere_before_its_grace_time() {
     let lib = TempLib::new();
-    let files = library_of_three(&lib);
-    lib.ok(&["policy", "set", "--min-copies", "2"]);
-    let mut add = vec!["add", "--provider", "nas"];
-    add.extend(files.iter().map(|f| arg(f)));
-    lib.ok(&add);
-    run(&lib);
+    two_copies_each(&lib);
     assert_eq!(healths(&lib), ["safe"; 3]);
 
     // nas unplugged: its copies still count for the policy (nothing goes to
@@ -257,12 +253,7 @@ fn policy_and_scrub_settings_are_kept_and_bad_values_refused() {
 #[test]
 fn with_the_local_file_gone_a_corrupt_copy_is_repaired_from_another_provider() {
     let lib = TempLib::new();
-    let files = library_of_three(&lib);
-    lib.ok(&["policy", "set", "--min-copies", "2"]);
-    let mut add = vec!["add", "--provider", "nas"];
-    add.extend(files.iter().map(|f| arg(f)));
-    lib.ok(&add);
-    run(&lib);
+    let files = two_copies_each(&lib);
     let victim = hash_of(&files[2]);
     let original = std::fs::read(&files[2]).unwrap();
     std::fs::remove_file(&files[2]).unwrap();
