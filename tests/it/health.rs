@@ -81,6 +81,15 @@ fn good_copies(lib: &TempLib) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
+/// Exactly one repair of a corrupt copy on nas was queued, and it completed.
+fn assert_one_repair_of_nas_completed(lib: &TempLib) {
+    let repair: Vec<Value> = (lib.ops_json().into_iter())
+        .filter(|op| op["reason"] == "repair: the copy on nas was corrupt")
+        .collect();
+    assert_eq!(repair.len(), 1, "{repair:?}");
+    assert_eq!(repair[0]["status"], "completed", "{:?}", repair[0]);
+}
+
 fn healths(lib: &TempLib) -> Vec<String> {
     assets(lib, &[])
         .values()
@@ -134,11 +143,7 @@ fn the_policy_makes_exactly_its_copies_and_a_scrub_finds_rot_that_is_repaired() 
         .collect();
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["content_hash"], victim.as_str());
-    let repair: Vec<&Value> = (ops.iter())
-        .filter(|op| op["reason"] == "repair: the copy on nas was corrupt")
-        .collect();
-    assert_eq!(repair.len(), 1, "{ops:?}");
-    assert_eq!(repair[0]["status"], "completed", "{:?}", repair[0]);
+    assert_one_repair_of_nas_completed(&lib);
     assert_eq!(
         std::fs::read(&object).unwrap(),
         std::fs::read(&files[1]).unwrap(),
@@ -264,11 +269,7 @@ fn with_the_local_file_gone_a_corrupt_copy_is_repaired_from_another_provider() {
 
     lib.ok(&["enqueue", "verify", "--provider", "nas", "--hash", &victim]);
     run(&lib);
-    let repair: Vec<Value> = (lib.ops_json().into_iter())
-        .filter(|op| op["reason"] == "repair: the copy on nas was corrupt")
-        .collect();
-    assert_eq!(repair.len(), 1, "{repair:?}");
-    assert_eq!(repair[0]["status"], "completed", "{:?}", repair[0]);
+    assert_one_repair_of_nas_completed(&lib);
     assert_eq!(
         std::fs::read(&object).unwrap(),
         original,
