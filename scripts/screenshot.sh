@@ -3,6 +3,7 @@
 # every state and saves a screenshot (default: assets/screenshot.png).
 #   bash scripts/screenshot.sh [OUT.png] [N_OPS]
 # SIZE=900x600 takes it at another screen size (default 1400x860).
+# VIEW=assets takes the Assets view (switched to with Ctrl+Shift+A).
 # MEASURE_IDLE=1 then leaves the window alone and prints the CPU it used over
 # 10 s (every thread: UI, model, the software renderer) and its memory.
 set -euo pipefail
@@ -45,6 +46,10 @@ app=$!
 window=$(DISPLAY="$display" xdotool search --sync --onlyvisible --name Breakdex | head -n 1)
 # Let the model read the queue and the first frames settle.
 sleep 4
+if [ "${VIEW:-}" = assets ]; then
+    DISPLAY="$display" xdotool windowactivate --sync "$window" key ctrl+shift+a
+    sleep 4
+fi
 mkdir -p "$(dirname "$out")"
 DISPLAY="$display" import -window "$window" "$out"
 echo "screenshot: $out"

@@ -31,8 +31,9 @@ const FOLDERS: &[&str] = &[
     "game/textures",
 ];
 
-/// Makes a library at `db` with three providers and `n` ops spread over every
-/// state; in-progress ops are leased to `owner`. Returns the provider ids.
+/// Makes a library at `db` with three providers, `n` assets and `n` ops
+/// spread over every state, and the copies the completed uploads made; in-progress ops are leased to
+/// `owner`. Returns the provider ids.
 pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec<String>> {
     let mut store = Store::open(db)?;
     let mut providers = Vec::new();
@@ -117,6 +118,12 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
              bytes_transferred = total_bytes * (rowid % 97) / 97,
              started_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (rowid % 600) || ' seconds')
            WHERE rowid % 1000 = 999 OR rowid IN (SELECT rowid FROM sync_operations ORDER BY rowid LIMIT 4 OFFSET 76);
+         -- The completed uploads left copies, verified when made; a few
+         -- were found corrupt since.
+         INSERT OR IGNORE INTO asset_copies (content_hash, provider_id, remote_key, verified_at, verify_status)
+           SELECT content_hash, provider_id, content_hash, completed_at,
+                  CASE WHEN rowid % 1000 = 3 THEN 'corrupt' ELSE 'ok' END
+           FROM sync_operations WHERE operation_type = 'upload' AND status = 'completed';
          -- Put a few ops of every state at the head of the queue.
          UPDATE sync_operations SET priority = CASE WHEN rowid BETWEEN 62 AND 95 THEN 10 ELSE min(priority, 5) END;
          COMMIT;"

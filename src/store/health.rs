@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::manifest::AssetListing;
 use super::providers::ProviderRow;
 use super::schema::timestamp;
+use super::view::parse_timestamp;
 use super::{Result, Store, StoreError};
 
 /// The `library_settings` key of [`Store::mark_round_due`].
@@ -119,38 +120,75 @@ impl Health {
 /// verification must be.
 pub struct HealthRules {
     min_copies: usize,
-    /// Per provider name: (enabled, answering, verified after this time).
-    providers: HashMap<String, (bool, bool, String)>,
+    /// Per provider name: (enabled, answering, verified after this time, in
+    /// ms since the epoch).
+    providers: HashMap<String, (bool, bool, i64)>,
+}
+
+/// One copy as the health rules see it: the provider's name, whether its
+/// last check found it good, and when it was verified (ms since the epoch).
+#[derive(Clone, Copy, Debug)]
+pub struct CopyFacts<'a> {
+    pub provider: &'a str,
+    pub ok: bool,
+    pub verified_ms: Option<i64>,
+}
+
+/// An asset's health, and how many of its copies count for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Judged {
+    pub health: Health,
+    /// Copies verified within the scrub interval on enabled providers that
+    /// answer: what "safe" counts.
+    pub counted: usize,
 }
 
 impl HealthRules {
-    /// The health of one asset of the listing.
-    pub fn health(&self, asset: &AssetListing) -> Health {
-        if asset.copies.is_empty() {
-            return Health::LocalOnly;
-        }
-        let mut good = 0;
-        for c in &asset.copies {
-            let Some((enabled, answering, fresh_after)) = self.providers.get(&c.provider) else {
+    /// The policy's number of copies.
+    pub fn min_copies(&self) -> usize {
+        self.min_copies
+    }
+
+    /// How many providers are enabled (what "2 of 3" counts up to).
+    pub fn enabled_providers(&self) -> usize {
+        self.providers.values().filter(|p| p.0).count()
+    }
+
+    /// The health of an asset with these copies.
+    pub fn judge<'a>(&self, copies: impl IntoIterator<Item = CopyFacts<'a>>) -> Judged {
+        let (mut any, mut counted, mut damaged) = (false, 0, false);
+        for c in copies {
+            any = true;
+            let Some((enabled, answering, fresh_after)) = self.providers.get(c.provider) else {
                 continue;
             };
-            if c.verify_status != "ok" {
-                if *enabled {
-                    return Health::Damaged;
-                }
+            if !c.ok {
+                damaged |= *enabled;
                 continue;
             }
-            let fresh = c
-                .verified_at
-                .as_deref()
-                .is_some_and(|t| t > fresh_after.as_str());
-            good += usize::from(*enabled && *answering && fresh);
+            let fresh = c.verified_ms.is_some_and(|t| t > *fresh_after);
+            counted += usize::from(*enabled && *answering && fresh);
         }
-        if good >= self.min_copies {
+        let health = if !any {
+            Health::LocalOnly
+        } else if damaged {
+            Health::Damaged
+        } else if counted >= self.min_copies {
             Health::Safe
         } else {
             Health::AtRisk
-        }
+        };
+        Judged { health, counted }
+    }
+
+    /// The health of one asset of the listing.
+    pub fn health(&self, asset: &AssetListing) -> Health {
+        self.judge(asset.copies.iter().map(|c| CopyFacts {
+            provider: &c.provider,
+            ok: c.verify_status == "ok",
+            verified_ms: c.verified_at.as_deref().and_then(parse_timestamp),
+        }))
+        .health
     }
 }
 
@@ -399,7 +437,9 @@ impl Store {
                     .get(&p.id)
                     .and_then(|o| o.every)
                     .unwrap_or(library.every);
-                let after = timestamp(now.checked_sub(every).unwrap_or(SystemTime::UNIX_EPOCH));
+                let after = (now.checked_sub(every).unwrap_or(SystemTime::UNIX_EPOCH))
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
                 (p.name, (p.enabled, !offline.contains_key(&p.id), after))
             })
             .collect();
@@ -409,14 +449,18 @@ impl Store {
         })
     }
 
-    /// How many assets are in each health.
-    pub fn health_counts(&self) -> Result<HashMap<Health, u64>> {
-        let rules = self.health_rules()?;
-        let mut counts: HashMap<Health, u64> = Health::ALL.iter().map(|h| (*h, 0)).collect();
-        for asset in self.asset_listing()? {
-            *counts.entry(rules.health(&asset)).or_default() += 1;
-        }
-        Ok(counts)
+    /// Why deleting the copy of `content_hash` on `provider_id` must not be
+    /// queued, if it must not: it is the asset's last verified copy.
+    pub fn delete_refusal(&self, content_hash: &str, provider_id: &str) -> Result<Option<String>> {
+        let (here, elsewhere): (bool, i64) = self.conn.query_row(
+            "SELECT coalesce(max(provider_id = ?2), 0), coalesce(sum(provider_id <> ?2), 0)
+             FROM asset_copies WHERE content_hash = ?1 AND verify_status = 'ok'",
+            params![content_hash, provider_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((here && elsewhere == 0).then(|| {
+            "it is the only verified copy of this asset: copy it to another provider first".into()
+        }))
     }
 
     /// Copies found missing or corrupt on enabled providers with no upload
@@ -659,6 +703,7 @@ mod tests {
             copies: (copies.iter())
                 .map(|(provider, status, at)| CopyListing {
                     provider: provider.to_string(),
+                    provider_id: provider.to_string(),
                     verify_status: status.to_string(),
                     verified_at: Some(at.to_string()),
                 })
@@ -668,14 +713,14 @@ mod tests {
 
     #[test]
     fn health_counts_fresh_verified_copies_on_answering_enabled_providers() {
-        let after = "2026-11-01 00:00:00.000".to_string();
+        let after = parse_timestamp("2026-11-01 00:00:00.000").unwrap();
         let rules = HealthRules {
             min_copies: 2,
             providers: HashMap::from([
-                ("nas".to_string(), (true, true, after.clone())),
-                ("usb".to_string(), (true, false, after.clone())),
-                ("b2".to_string(), (true, true, after.clone())),
-                ("old".to_string(), (false, true, after.clone())),
+                ("nas".to_string(), (true, true, after)),
+                ("usb".to_string(), (true, false, after)),
+                ("b2".to_string(), (true, true, after)),
+                ("old".to_string(), (false, true, after)),
             ]),
         };
         let fresh = "2026-11-20 00:00:00.000";

@@ -165,10 +165,12 @@ pub struct AssetListing {
 }
 
 /// One copy in the `assets` listing.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CopyListing {
     /// The provider's name.
     pub provider: String,
+    #[serde(skip)]
+    pub provider_id: String,
     pub verify_status: String,
     pub verified_at: Option<String>,
 }
@@ -187,7 +189,7 @@ impl Store {
         }
         let mut copies: HashMap<String, Vec<CopyListing>> = HashMap::new();
         let mut stmt = self.conn.prepare(
-            "SELECT c.content_hash, p.name, c.verify_status, c.verified_at
+            "SELECT c.content_hash, p.name, c.provider_id, c.verify_status, c.verified_at
              FROM asset_copies c JOIN sync_providers p ON p.id = c.provider_id
              ORDER BY p.name",
         )?;
@@ -196,8 +198,9 @@ impl Store {
                 r.get::<_, String>(0)?,
                 CopyListing {
                     provider: r.get(1)?,
-                    verify_status: r.get(2)?,
-                    verified_at: r.get(3)?,
+                    provider_id: r.get(2)?,
+                    verify_status: r.get(3)?,
+                    verified_at: r.get(4)?,
                 },
             ))
         })?;

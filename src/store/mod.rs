@@ -4,6 +4,7 @@
 //! Every connection runs in WAL mode with foreign keys on and a busy timeout.
 //! One module per table; `operations` is the seed card's `sync_operations_dao`.
 
+mod asset_view;
 mod catalog;
 mod copies;
 mod health;
@@ -19,10 +20,12 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use asset_view::{AssetKey, AssetRow};
 pub use catalog::{CatalogAsset, Described, PendingSegment, ScanCounts, ScannedAsset, SegmentRow};
 pub use copies::{AssetCopy, VerifyStatus};
 pub use health::{
-    Deficit, Health, HealthRules, Policy, Repair, SCRUB_PRIORITY, Scrub, ScrubOverride,
+    CopyFacts, Deficit, Health, HealthRules, Judged, Policy, Repair, SCRUB_PRIORITY, Scrub,
+    ScrubOverride,
 };
 pub use manifest::{AssetListing, AssetPath, CopyListing, ManifestEntry};
 pub use operations::{

@@ -40,7 +40,7 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     parse_timestamp_bytes(text.as_bytes())
 }
 
-fn parse_timestamp_bytes(b: &[u8]) -> Option<i64> {
+pub(super) fn parse_timestamp_bytes(b: &[u8]) -> Option<i64> {
     if b.len() < 19 {
         return None;
     }
@@ -98,7 +98,7 @@ fn hex_head(hash: &[u8]) -> Option<u64> {
 
 /// A 64-bit handle for a whole content hash: its first 64 bits when it is
 /// the usual 64 hex digits, else a hash of its bytes.
-fn hash_handle(hash: &[u8]) -> u64 {
+pub(super) fn hash_handle(hash: &[u8]) -> u64 {
     handle_of(hash, hex_head(hash))
 }
 
@@ -114,7 +114,7 @@ fn handle_of(hash: &[u8], head: Option<u64>) -> u64 {
     }
 }
 
-fn text<'a>(r: &'a rusqlite::Row, i: usize) -> rusqlite::Result<&'a [u8]> {
+pub(super) fn text<'a>(r: &'a rusqlite::Row, i: usize) -> rusqlite::Result<&'a [u8]> {
     match r.get_ref(i)? {
         ValueRef::Text(t) | ValueRef::Blob(t) => Ok(t),
         other => Err(rusqlite::Error::InvalidColumnType(
@@ -125,7 +125,7 @@ fn text<'a>(r: &'a rusqlite::Row, i: usize) -> rusqlite::Result<&'a [u8]> {
     }
 }
 
-fn opt_text<'a>(r: &'a rusqlite::Row, i: usize) -> rusqlite::Result<Option<&'a [u8]>> {
+pub(super) fn opt_text<'a>(r: &'a rusqlite::Row, i: usize) -> rusqlite::Result<Option<&'a [u8]>> {
     match r.get_ref(i)? {
         ValueRef::Null => Ok(None),
         _ => text(r, i).map(Some),
@@ -204,6 +204,25 @@ fn holds_folded(hay: &[u8], needle: &str) -> bool {
     }
 }
 
+/// The name rank of each of `n` rows, given as `hash handle << 64 | row
+/// index`, from [`Store::name_ranks`] (0 for a hash without a name): two
+/// sorted lists merged.
+pub(super) fn join_name_ranks(names: &[u128], mut handles: Vec<u128>, n: usize) -> Vec<u32> {
+    handles.sort_unstable();
+    let mut ranks = vec![0u32; n];
+    let mut at = 0;
+    for h in handles {
+        let handle = (h >> 64) as u64;
+        while at < names.len() && ((names[at] >> 64) as u64) < handle {
+            at += 1;
+        }
+        if at < names.len() && (names[at] >> 64) as u64 == handle {
+            ranks[h as u32 as usize] = names[at] as u32;
+        }
+    }
+    ranks
+}
+
 /// How many rows the whole-queue read holds on to before it knows better.
 const MAX_RESERVE: usize = 1 << 24;
 
@@ -246,7 +265,7 @@ impl Store {
     /// see [`natural_key`]; names that differ only in case or accents rank
     /// equal) as `handle << 64 | rank`, sorted, where the handle is the
     /// [`hash_handle`] of its content hash.
-    fn name_ranks(&self) -> Result<Vec<u128>> {
+    pub(super) fn name_ranks(&self) -> Result<Vec<u128>> {
         // Names go into one buffer; entries carry their first 16 bytes so that
         // most comparisons never touch it.
         struct Entry {
@@ -370,18 +389,7 @@ impl Store {
         }
 
         drop(rows);
-        handles.sort_unstable();
-        let mut ranks = vec![0u32; keys.len()];
-        let mut at = 0;
-        for h in handles {
-            let handle = (h >> 64) as u64;
-            while at < names.len() && ((names[at] >> 64) as u64) < handle {
-                at += 1;
-            }
-            if at < names.len() && (names[at] >> 64) as u64 == handle {
-                ranks[h as u32 as usize] = names[at] as u32;
-            }
-        }
+        let ranks = join_name_ranks(&names, handles, keys.len());
         for (k, rank) in keys.iter_mut().zip(ranks) {
             k.name_rank = rank;
         }
@@ -433,11 +441,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Rowids of the ops whose asset name contains `text` (any case) or whose
-    /// hash starts with it.
-    pub fn rowids_matching(&self, typed: &str) -> Result<std::collections::HashSet<i64>> {
-        // The assets whose name or any recorded path holds the text, as a
-        // person reads it: whatever the case and the accents.
+    /// The content hashes of the assets whose name or any recorded path
+    /// holds `typed`, as a person reads it: whatever the case and the
+    /// accents.
+    pub(super) fn hashes_holding(&self, typed: &str) -> Result<std::collections::HashSet<Vec<u8>>> {
         let needle = fold(typed);
         let mut assets: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
         for sql in [
@@ -452,6 +459,13 @@ impl Store {
                 }
             }
         }
+        Ok(assets)
+    }
+
+    /// Rowids of the ops whose asset name contains `text` (any case) or whose
+    /// hash starts with it.
+    pub fn rowids_matching(&self, typed: &str) -> Result<std::collections::HashSet<i64>> {
+        let assets = self.hashes_holding(typed)?;
         let prefix = typed.to_lowercase();
         let mut stmt = self
             .conn

@@ -11,23 +11,46 @@ use std::time::{Duration, Instant};
 
 use egui::{Align2, Color32, RichText};
 
+use super::assets::{self, AssetRequest, AssetSpec, AssetsHandle, health_index};
+use super::assets_grid::{self, AssetEvent};
 use super::format;
 use super::grid::{self, GridEvent};
+use super::health_settings::HealthSettings;
 use super::import::{self, ImportProgress};
 use super::menu;
-use super::model::{self, Action, ModelHandle, Request, Snapshot, Tab, ViewSpec};
+use super::model::{self, Action, ModelHandle, Request, Restoring, Snapshot, Tab, ViewSpec};
 use super::notices::{self, Notices};
 use super::picker::{Picked, Picker, Purpose};
 use super::providers::ProvidersPanel;
 use super::shortcuts::{self, Command};
 use crate::engine::{self, Control, EngineConfig, EngineHandle};
 use crate::setup;
-use crate::store::OpState;
+use crate::store::{Health, OpState};
+
+/// Which of the two views fills the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum View {
+    /// The queue of operations.
+    #[default]
+    Queue,
+    /// The library's assets and their health.
+    Assets,
+}
 
 /// The Breakdex window.
 pub struct App {
     db: PathBuf,
     pub model: ModelHandle,
+    pub assets: AssetsHandle,
+    /// The view shown.
+    pub view: View,
+    /// What the Assets grid should show, its selection (by content hash),
+    /// its anchor and the window last asked of its model.
+    asset_spec: AssetSpec,
+    pub asset_selected: HashSet<String>,
+    asset_anchor: Option<usize>,
+    asset_window_asked: (usize, usize),
+    health_settings: HealthSettings,
     engine: Option<EngineHandle>,
     paused: bool,
     /// What the grid should show; sent to the model when it changes.
@@ -79,6 +102,8 @@ impl App {
         drop(store);
         let waker = ctx.clone();
         let model = model::start(db.to_owned(), move || waker.request_repaint())?;
+        let waker = ctx.clone();
+        let assets = assets::start(db.to_owned(), move || waker.request_repaint())?;
         let paused = engine == Some(true);
         let engine = match engine {
             Some(paused) => {
@@ -94,6 +119,13 @@ impl App {
         Ok(App {
             db: db.to_owned(),
             model,
+            assets,
+            view: View::Queue,
+            asset_spec: AssetSpec::default(),
+            asset_selected: HashSet::new(),
+            asset_anchor: None,
+            asset_window_asked: (0, 0),
+            health_settings: HealthSettings::default(),
             engine,
             paused,
             spec: ViewSpec::default(),
@@ -147,6 +179,27 @@ impl App {
         }
     }
 
+    /// The Assets grid's view; sent to its model when it changes.
+    pub fn asset_spec(&self) -> &AssetSpec {
+        &self.asset_spec
+    }
+
+    fn set_asset_spec(&mut self, spec: AssetSpec) {
+        if spec != self.asset_spec {
+            self.asset_spec = spec;
+            self.assets
+                .send(AssetRequest::View(self.asset_spec.clone()));
+        }
+    }
+
+    /// Shows the queue or the assets.
+    pub fn show_view(&mut self, view: View) {
+        if view != self.view {
+            self.view = view;
+            self.assets.send(AssetRequest::Shown(view == View::Assets));
+        }
+    }
+
     fn act(&mut self, action: Action) {
         self.model.send(Request::Act(action));
     }
@@ -166,7 +219,9 @@ impl App {
         let selected = || self.selected.iter().cloned().collect::<Vec<String>>();
         match command {
             Command::AddFiles => self.picker.open(Purpose::AddFiles, &self.ctx),
-            Command::RestoreAll => self.picker.open(Purpose::RestoreInto(None), &self.ctx),
+            Command::RestoreAll => self
+                .picker
+                .open(Purpose::RestoreInto(Restoring::All), &self.ctx),
             Command::PauseResume => {
                 if let Some(engine) = &self.engine {
                     self.paused = !self.paused;
@@ -180,7 +235,12 @@ impl App {
             Command::RetryAllFailed => self.act(Action::RetryAllFailed),
             Command::Providers => self.providers.open = !self.providers.open,
             Command::FocusSearch => self.focus_search = true,
+            Command::SwitchView => self.show_view(match self.view {
+                View::Queue => View::Assets,
+                View::Assets => View::Queue,
+            }),
             Command::ShowTab(tab) => {
+                self.show_view(View::Queue);
                 let spec = ViewSpec {
                     tab,
                     ..self.spec.clone()
@@ -327,6 +387,7 @@ impl App {
             !self.import_problems.is_empty(),
             self.help_open,
             self.about_open,
+            self.health_settings.is_open(),
             self.providers.open,
             self.picker.busy(),
         ];
@@ -343,6 +404,8 @@ impl App {
         }
         if !self.import_problems.is_empty() {
             self.import_problems.clear();
+        } else if self.health_settings.is_open() {
+            self.health_settings.close();
         } else if self.help_open {
             self.help_open = false;
         } else {
@@ -353,8 +416,8 @@ impl App {
     /// Restores the assets of `ops` (every asset with `None`) into `into`,
     /// each at every path it was added under (what "Restore to…" does once
     /// the folder is picked).
-    pub fn restore_to(&mut self, ops: Option<Vec<String>>, into: PathBuf) {
-        self.act(Action::Restore { ops, into });
+    pub fn restore_to(&mut self, what: Restoring, into: PathBuf) {
+        self.act(Action::Restore { what, into });
     }
 
     fn toolbar(&mut self, ui: &mut egui::Ui) {
@@ -387,10 +450,16 @@ impl App {
                 self.command(Command::Providers);
             }
             ui.separator();
-            let mut spec = self.spec.clone();
+            // The filters of the view shown.
+            let (mut provider, mut text) = match self.view {
+                View::Queue => (self.spec.provider.clone(), self.spec.text.clone()),
+                View::Assets => (
+                    self.asset_spec.provider.clone(),
+                    self.asset_spec.text.clone(),
+                ),
+            };
             let providers = &self.model.snapshot.providers;
-            let current = spec
-                .provider
+            let current = provider
                 .as_ref()
                 .and_then(|id| providers.iter().find(|p| &p.row.id == id))
                 .map(|p| p.row.name.clone())
@@ -399,10 +468,10 @@ impl App {
             egui::ComboBox::from_id_salt("provider-filter")
                 .selected_text(current)
                 .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut spec.provider, None, "All providers");
+                    ui.selectable_value(&mut provider, None, "All providers");
                     for p in providers {
                         ui.selectable_value(
-                            &mut spec.provider,
+                            &mut provider,
                             Some(p.row.id.clone()),
                             p.row.name.clone(),
                         );
@@ -413,7 +482,7 @@ impl App {
             let label = ui.label("Search:");
             let search = ui
                 .add(
-                    egui::TextEdit::singleline(&mut spec.text)
+                    egui::TextEdit::singleline(&mut text)
                         .hint_text("name, folder or hash")
                         .desired_width(220.0),
                 )
@@ -421,7 +490,90 @@ impl App {
             if std::mem::take(&mut self.focus_search) {
                 search.request_focus();
             }
-            self.set_spec(spec);
+            match self.view {
+                View::Queue => self.set_spec(ViewSpec {
+                    provider,
+                    text,
+                    ..self.spec.clone()
+                }),
+                View::Assets => self.set_asset_spec(AssetSpec {
+                    provider,
+                    text,
+                    ..self.asset_spec.clone()
+                }),
+            }
+        });
+    }
+
+    /// The switch between the queue and the assets, above everything else.
+    fn view_switch(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let s = &self.assets.snapshot;
+            let assets = if s.counting {
+                "Assets (…)".to_string()
+            } else {
+                format!("Assets ({})", s.library_counts.iter().sum::<usize>())
+            };
+            let q = &self.model.snapshot;
+            let queue = if q.loading {
+                "Queue (…)".to_string()
+            } else {
+                format!("Queue ({})", q.tab_counts[0])
+            };
+            for (view, text, hover) in [
+                (
+                    View::Queue,
+                    queue,
+                    "The operations: uploads, verifies, downloads, deletes",
+                ),
+                (
+                    View::Assets,
+                    assets,
+                    "Every asset of the library and how safe it is",
+                ),
+            ] {
+                let text = RichText::new(text).heading();
+                if ui
+                    .selectable_label(self.view == view, text)
+                    .on_hover_text(format!("{hover} (Ctrl+Shift+A switches)"))
+                    .clicked()
+                {
+                    self.show_view(view);
+                }
+            }
+        });
+    }
+
+    /// The Assets view's tabs: all, then one per health, each with its count.
+    fn health_tabs(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let s = &self.assets.snapshot;
+            let mut spec = self.asset_spec.clone();
+            let tabs = std::iter::once((None, "All", s.total)).chain(
+                Health::ALL
+                    .iter()
+                    .map(|h| (Some(*h), health_label(*h), s.counts[health_index(*h)])),
+            );
+            for (health, label, count) in tabs {
+                let text = if s.loading {
+                    format!("{label} (…)")
+                } else {
+                    format!("{label} ({count})")
+                };
+                if ui.selectable_label(spec.health == health, text).clicked() {
+                    spec.health = health;
+                }
+            }
+            self.set_asset_spec(spec);
+            ui.separator();
+            let s = &self.assets.snapshot;
+            if ui
+                .button(format!("⚙ Policy: {}", format::copies(s.policy.min_copies)))
+                .on_hover_text("How many copies to keep, and how often to re-read them")
+                .clicked()
+            {
+                self.health_settings.open(s.policy, s.scrub);
+            }
         });
     }
 
@@ -451,8 +603,14 @@ impl App {
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         let s = &self.model.snapshot;
+        let a = &self.assets.snapshot;
         ui.horizontal(|ui| {
             ui.label(counts_line(s));
+            ui.separator();
+            ui.label(health_line(a)).on_hover_text(format!(
+                "Copy health, by the policy of {} per asset",
+                format::copies(a.policy.min_copies)
+            ));
             ui.separator();
             ui.label(pace_line(s));
             if self.paused {
@@ -490,12 +648,19 @@ impl App {
             if let Some((said, _)) = self.told.as_ref().filter(|(_, at)| at.elapsed() < TOLD_FOR) {
                 ui.separator();
                 ui.label(RichText::new(said).strong());
-            } else if let Some(e) = &s.error {
-                ui.separator();
-                ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
-            } else if let Some(n) = &s.notice {
-                ui.separator();
-                ui.label(n);
+            } else {
+                // The view shown speaks first.
+                let (first, second) = match self.view {
+                    View::Queue => ((&s.error, &s.notice), (&a.error, &a.notice)),
+                    View::Assets => ((&a.error, &a.notice), (&s.error, &s.notice)),
+                };
+                if let Some(e) = first.0.as_ref().or(second.0.as_ref()) {
+                    ui.separator();
+                    ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+                } else if let Some(n) = first.1.as_ref().or(second.1.as_ref()) {
+                    ui.separator();
+                    ui.label(n);
+                }
             }
         });
     }
@@ -571,7 +736,7 @@ impl App {
         }
         match picked {
             Some(Picked::Files(paths)) => self.import(paths),
-            Some(Picked::Folder(ops, into)) => self.restore_to(ops, into),
+            Some(Picked::Folder(what, into)) => self.restore_to(what, into),
             None => {}
         }
         if let Some((title, message)) = &self.details {
@@ -652,6 +817,9 @@ impl App {
         }
         self.confirm_dialog(ctx);
         self.copy_offer(ctx);
+        if let Some(action) = self.health_settings.show(ctx) {
+            self.assets.send(AssetRequest::Act(action));
+        }
         let snap = &self.model.snapshot;
         let actions = self.providers.show(ctx, &snap.providers, &snap.scans);
         for action in actions {
@@ -680,7 +848,10 @@ impl App {
                 } => grid::select(
                     &mut self.selected,
                     &mut self.anchor,
-                    &self.model.snapshot,
+                    (
+                        self.model.snapshot.window_start,
+                        self.model.snapshot.rows.iter().map(|r| r.id.as_str()),
+                    ),
                     index,
                     id,
                     ctrl,
@@ -690,13 +861,10 @@ impl App {
                 GridEvent::AskPriority(ids) => self.ask_priority(ids),
                 GridEvent::ShowError(title, message) => self.details = Some((title, message)),
                 GridEvent::Reveal(hash) => self.reveal(&hash),
-                GridEvent::CopyHash(hash) => {
-                    self.ctx.copy_text(hash.clone());
-                    self.told = Some((format!("✔ hash copied: {hash}"), Instant::now()));
-                }
-                GridEvent::RestoreTo(ops) => {
-                    self.picker.open(Purpose::RestoreInto(Some(ops)), &self.ctx)
-                }
+                GridEvent::CopyHash(hash) => self.copy_hash(hash),
+                GridEvent::RestoreTo(ops) => self
+                    .picker
+                    .open(Purpose::RestoreInto(Restoring::Ops(ops)), &self.ctx),
                 GridEvent::Window(start, len) => {
                     if (start, len) != self.window_asked {
                         self.window_asked = (start, len);
@@ -705,6 +873,58 @@ impl App {
                 }
             }
         }
+    }
+
+    fn apply_assets(&mut self, events: Vec<AssetEvent>) {
+        for event in events {
+            match event {
+                AssetEvent::Sort(key) => {
+                    let mut spec = self.asset_spec.clone();
+                    if spec.sort == key {
+                        spec.descending = !spec.descending;
+                    } else {
+                        spec.sort = key;
+                        spec.descending = false;
+                    }
+                    self.set_asset_spec(spec);
+                }
+                AssetEvent::Click {
+                    index,
+                    hash,
+                    ctrl,
+                    shift,
+                } => grid::select(
+                    &mut self.asset_selected,
+                    &mut self.asset_anchor,
+                    (
+                        self.assets.snapshot.window_start,
+                        (self.assets.snapshot.rows.iter()).map(|r| r.row.content_hash.as_str()),
+                    ),
+                    index,
+                    hash,
+                    ctrl,
+                    shift,
+                ),
+                AssetEvent::Act(action) => self.assets.send(AssetRequest::Act(action)),
+                AssetEvent::RestoreTo(hashes) => self
+                    .picker
+                    .open(Purpose::RestoreInto(Restoring::Assets(hashes)), &self.ctx),
+                AssetEvent::Reveal(hash) => self.reveal(&hash),
+                AssetEvent::CopyHash(hash) => self.copy_hash(hash),
+                AssetEvent::Window(start, len) => {
+                    if (start, len) != self.asset_window_asked {
+                        self.asset_window_asked = (start, len);
+                        self.assets.send(AssetRequest::Window { start, len });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Puts a content hash on the clipboard, and says so.
+    fn copy_hash(&mut self, hash: String) {
+        self.ctx.copy_text(hash.clone());
+        self.told = Some((format!("✔ hash copied: {hash}"), Instant::now()));
     }
 
     /// Opens the folder holding an asset's local file.
@@ -808,6 +1028,7 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.model.poll();
+        self.assets.poll();
         self.collect_background();
         egui::Panel::top("toolbar").show(ui, |ui| {
             let paused = self.engine.as_ref().map(|_| self.paused);
@@ -816,20 +1037,39 @@ impl eframe::App for App {
                 self.command(command);
             }
             ui.add_space(4.0);
+            self.view_switch(ui);
+            ui.add_space(2.0);
             self.toolbar(ui);
             ui.add_space(2.0);
-            self.tabs(ui);
+            match self.view {
+                View::Queue => self.tabs(ui),
+                View::Assets => self.health_tabs(ui),
+            }
         });
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
-        let events = egui::CentralPanel::default()
-            .show(ui, |ui| {
-                grid::show(ui, &self.model.snapshot, &self.selected, self.paused)
-            })
-            .inner;
-        self.apply(events);
+        match self.view {
+            View::Queue => {
+                let events = egui::CentralPanel::default()
+                    .show(ui, |ui| {
+                        grid::show(ui, &self.model.snapshot, &self.selected, self.paused)
+                    })
+                    .inner;
+                self.apply(events);
+            }
+            View::Assets => {
+                let events = egui::CentralPanel::default()
+                    .show(ui, |ui| {
+                        assets_grid::show(ui, &self.assets.snapshot, &self.asset_selected)
+                    })
+                    .inner;
+                self.apply_assets(events);
+            }
+        }
         self.escape_closes_a_window(&ctx);
-        // While a confirmation is asked, the row keys wait.
-        let on_rows = !self.selected.is_empty() && self.confirm.is_none();
+        // While a confirmation is asked, the row keys wait; they act on the
+        // queue's rows only while the queue is shown.
+        let on_rows =
+            self.view == View::Queue && !self.selected.is_empty() && self.confirm.is_none();
         for command in shortcuts::pressed(&ctx, on_rows) {
             self.command(command);
         }
@@ -864,6 +1104,32 @@ fn pace_line(s: &Snapshot) -> String {
         line += &format!(" · {} left", format::duration(left));
     }
     line
+}
+
+/// A health's name in the tabs and the status bar.
+fn health_label(h: Health) -> &'static str {
+    match h {
+        Health::Safe => "Safe",
+        Health::AtRisk => "At risk",
+        Health::Damaged => "Damaged",
+        Health::LocalOnly => "Local only",
+    }
+}
+
+/// The status bar's line of copy health over the whole library.
+fn health_line(a: &assets::AssetsSnapshot) -> String {
+    if a.counting {
+        return "health: counting…".into();
+    }
+    let c = a.library_counts;
+    let n = |h: Health| c[health_index(h)];
+    format!(
+        "{} safe · {} at risk · {} damaged · {} local only",
+        n(Health::Safe),
+        n(Health::AtRisk),
+        n(Health::Damaged),
+        n(Health::LocalOnly)
+    )
 }
 
 /// The status bar's counts: the tabs' own numbers (within the provider

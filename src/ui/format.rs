@@ -58,6 +58,11 @@ pub fn duration_changes_in(left_ms: i64) -> Duration {
 pub use crate::store::parse_timestamp;
 use crate::store::timestamp_of_millis;
 
+/// "1 copy", "2 copies".
+pub fn copies(n: u32) -> String {
+    format!("{n} cop{}", if n == 1 { "y" } else { "ies" })
+}
+
 /// Now, in milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()

@@ -34,37 +34,68 @@ pub enum GridEvent {
     Window(usize, usize),
 }
 
-/// The columns: header, sort (the Folder is shown, not sorted), the width
-/// they get when there is room, the narrowest they go, and the order they
-/// narrow in (the least useful first) when the window is narrower than all.
-const COLUMNS: [(&str, Option<SortKey>, f32, f32, u8); 13] = [
-    ("Asset", Some(SortKey::AssetName), 170.0, 90.0, 12),
-    ("Folder", None, 140.0, 60.0, 9),
-    ("Provider", Some(SortKey::Provider), 100.0, 60.0, 10),
-    ("Operation", Some(SortKey::OperationType), 90.0, 60.0, 5),
-    ("Status", Some(SortKey::Status), 200.0, 110.0, 11),
-    ("Priority", Some(SortKey::Priority), 58.0, 44.0, 3),
-    ("Progress", Some(SortKey::Progress), 72.0, 48.0, 8),
-    ("Retries", Some(SortKey::Retries), 62.0, 46.0, 4),
-    ("Size", Some(SortKey::Size), 64.0, 50.0, 7),
-    ("Created", Some(SortKey::CreatedAt), 72.0, 50.0, 1),
-    ("Started", Some(SortKey::StartedAt), 72.0, 50.0, 2),
-    ("Completed", Some(SortKey::CompletedAt), 86.0, 56.0, 6),
-    ("Hash", Some(SortKey::ContentHash), 96.0, 48.0, 0),
+/// A grid's column: its header, what clicking it sorts by (`None`: shown,
+/// not sorted, and `hover` says what it is), the width it gets when there
+/// is room, the narrowest it goes, and the order columns narrow in (the
+/// least useful first) when the window is narrower than all.
+pub struct ColumnSpec<S> {
+    pub label: &'static str,
+    pub sort: Option<S>,
+    pub hover: &'static str,
+    pub want: f32,
+    pub min: f32,
+    pub narrows: u8,
+}
+
+const fn column(
+    label: &'static str,
+    sort: Option<SortKey>,
+    want: f32,
+    min: f32,
+    narrows: u8,
+) -> ColumnSpec<SortKey> {
+    ColumnSpec {
+        label,
+        sort,
+        hover: "",
+        want,
+        min,
+        narrows,
+    }
+}
+
+/// The queue's columns.
+const COLUMNS: [ColumnSpec<SortKey>; 13] = [
+    column("Asset", Some(SortKey::AssetName), 170.0, 90.0, 12),
+    ColumnSpec {
+        hover: "Where the asset was added from (its first recorded path)",
+        ..column("Folder", None, 140.0, 60.0, 9)
+    },
+    column("Provider", Some(SortKey::Provider), 100.0, 60.0, 10),
+    column("Operation", Some(SortKey::OperationType), 90.0, 60.0, 5),
+    column("Status", Some(SortKey::Status), 200.0, 110.0, 11),
+    column("Priority", Some(SortKey::Priority), 58.0, 44.0, 3),
+    column("Progress", Some(SortKey::Progress), 72.0, 48.0, 8),
+    column("Retries", Some(SortKey::Retries), 62.0, 46.0, 4),
+    column("Size", Some(SortKey::Size), 64.0, 50.0, 7),
+    column("Created", Some(SortKey::CreatedAt), 72.0, 50.0, 1),
+    column("Started", Some(SortKey::StartedAt), 72.0, 50.0, 2),
+    column("Completed", Some(SortKey::CompletedAt), 86.0, 56.0, 6),
+    column("Hash", Some(SortKey::ContentHash), 96.0, 48.0, 0),
 ];
 
 /// Each column's width in `available` points: all as wide as they like when
 /// there is room; else the least useful narrow first, each to its minimum
 /// (below the sum of the minimums, the grid scrolls sideways).
-pub fn column_widths(available: f32, spacing: f32) -> [f32; 13] {
-    let mut widths = COLUMNS.map(|c| c.2);
-    let wanted: f32 = widths.iter().sum::<f32>() + spacing * COLUMNS.len() as f32;
+pub fn column_widths<S>(columns: &[ColumnSpec<S>], available: f32, spacing: f32) -> Vec<f32> {
+    let mut widths: Vec<f32> = columns.iter().map(|c| c.want).collect();
+    let wanted: f32 = widths.iter().sum::<f32>() + spacing * columns.len() as f32;
     let mut excess = (wanted - available).max(0.0);
-    for rank in 0..COLUMNS.len() as u8 {
-        let Some(i) = COLUMNS.iter().position(|c| c.4 == rank) else {
+    for rank in 0..columns.len() as u8 {
+        let Some(i) = columns.iter().position(|c| c.narrows == rank) else {
             continue;
         };
-        let give = excess.min(COLUMNS[i].2 - COLUMNS[i].3);
+        let give = excess.min(columns[i].want - columns[i].min);
         widths[i] -= give;
         excess -= give;
     }
@@ -79,8 +110,112 @@ const GREEN: Color32 = Color32::from_rgb(60, 170, 90);
 const RED: Color32 = Color32::from_rgb(220, 70, 70);
 const AMBER: Color32 = Color32::from_rgb(215, 150, 30);
 
-/// Draws the grid and returns what was done in it; `paused` says that the
-/// window's engine is paused (queued ops wait for that).
+/// What a person did to a sheet's frame (its rows are the caller's).
+pub struct SheetOut<S> {
+    /// A header clicked: sort by it.
+    pub sort: Option<S>,
+    /// The rows to fetch: those drawn and a margin around them.
+    pub window: Option<(usize, usize)>,
+}
+
+/// Draws a virtualized, sortable table of `rows` rows with these columns
+/// (`sorted`: the key and whether it is descending); `draw` fills row `i`.
+pub fn sheet<S: Copy + PartialEq>(
+    ui: &mut egui::Ui,
+    columns: &[ColumnSpec<S>],
+    sorted: (S, bool),
+    rows: usize,
+    mut draw: impl FnMut(&mut egui_extras::TableRow<'_, '_>),
+) -> SheetOut<S> {
+    let mut out = SheetOut {
+        sort: None,
+        window: None,
+    };
+    // Clicks on a cell's text select the row, not the text.
+    ui.style_mut().interaction.selectable_labels = false;
+    let mut drawn: Option<(usize, usize)> = None;
+    let spacing = ui.spacing().item_spacing.x;
+    let widths = column_widths(columns, ui.available_width(), spacing);
+    // A window narrower than the columns' minimums scrolls them sideways.
+    egui::ScrollArea::horizontal().show(ui, |ui| {
+        let mut table = TableBuilder::new(ui)
+            // Widths a person set by dragging hold until the window's width
+            // changes; then the columns share the new width again.
+            .id_salt((
+                columns[0].label,
+                widths.iter().map(|w| *w as u32).collect::<Vec<_>>(),
+            ))
+            .striped(true)
+            .resizable(true)
+            .sense(Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
+        for (i, width) in widths.iter().enumerate() {
+            table = table.column(if i + 1 == columns.len() {
+                Column::remainder().at_least(*width).clip(true)
+            } else {
+                Column::initial(*width).at_least(40.0).clip(true)
+            });
+        }
+        table
+            .header(ROW_HEIGHT + 2.0, |mut header| {
+                for c in columns {
+                    header.col(|ui| {
+                        let Some(key) = c.sort else {
+                            ui.label(RichText::new(c.label).strong())
+                                .on_hover_text(c.hover);
+                            return;
+                        };
+                        let active = sorted.0 == key;
+                        let arrow = match (active, sorted.1) {
+                            (false, _) => "",
+                            (true, false) => " ⏶",
+                            (true, true) => " ⏷",
+                        };
+                        let text = RichText::new(format!("{}{arrow}", c.label)).strong();
+                        if ui
+                            .selectable_label(active, text)
+                            .on_hover_text("Sort by this column; click again to reverse")
+                            .clicked()
+                        {
+                            out.sort = Some(key);
+                        }
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(ROW_HEIGHT, rows, |mut row| {
+                    let index = row.index();
+                    drawn = Some(match drawn {
+                        None => (index, index),
+                        Some((a, b)) => (a.min(index), b.max(index)),
+                    });
+                    draw(&mut row);
+                });
+            });
+    });
+    out.window = drawn.map(|(a, b)| {
+        let start = a.saturating_sub(MARGIN);
+        (start, b + 1 + MARGIN - start)
+    });
+    out
+}
+
+/// A row clicked (or right-clicked while not selected): the click to
+/// apply to the selection.
+pub fn row_click(row: &egui_extras::TableRow<'_, '_>, selected: bool) -> Option<(bool, bool)> {
+    let response = row.response();
+    if response.clicked() {
+        return Some(
+            response
+                .ctx
+                .input(|i| (i.modifiers.command, i.modifiers.shift)),
+        );
+    }
+    (response.secondary_clicked() && !selected).then_some((false, false))
+}
+
+/// Draws the queue's grid and returns what was done in it; `paused` says
+/// that the window's engine is paused (queued ops wait for that).
 pub fn show(
     ui: &mut egui::Ui,
     snap: &Snapshot,
@@ -100,114 +235,50 @@ pub fn show(
         });
         return events;
     }
-    // Clicks on a cell's text select the row, not the text.
-    ui.style_mut().interaction.selectable_labels = false;
-    let mut drawn: Option<(usize, usize)> = None;
-    let spacing = ui.spacing().item_spacing.x;
-    let widths = column_widths(ui.available_width(), spacing);
-    // A window narrower than the columns' minimums scrolls them sideways.
-    egui::ScrollArea::horizontal().show(ui, |ui| {
-        let mut table = TableBuilder::new(ui)
-            // Widths a person set by dragging hold until the window's width
-            // changes; then the columns share the new width again.
-            .id_salt(widths.map(|w| w as u32))
-            .striped(true)
-            .resizable(true)
-            .sense(Sense::click())
-            .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
-        for (i, width) in widths.iter().enumerate() {
-            table = table.column(if i + 1 == COLUMNS.len() {
-                Column::remainder().at_least(*width).clip(true)
-            } else {
-                Column::initial(*width).at_least(40.0).clip(true)
+    let sorted = (snap.spec.sort, snap.spec.descending);
+    let out = sheet(ui, &COLUMNS, sorted, snap.view_len, |row| {
+        let index = row.index();
+        let Some(op) = index
+            .checked_sub(snap.window_start)
+            .and_then(|i| snap.rows.get(i))
+        else {
+            row.col(|ui| {
+                ui.weak("…");
+            });
+            return;
+        };
+        let is_selected = selected.contains(&op.id);
+        row.set_selected(is_selected);
+        let waiting = if paused {
+            Some("paused".to_string())
+        } else {
+            (snap.providers.iter())
+                .find(|p| p.row.id == op.provider_id)
+                .and_then(|p| p.waiting_reason())
+        };
+        draw_row(row, op, waiting);
+        if let Some((ctrl, shift)) = row_click(row, is_selected) {
+            events.push(GridEvent::Click {
+                index,
+                id: op.id.clone(),
+                ctrl,
+                shift,
             });
         }
-        table
-            .header(ROW_HEIGHT + 2.0, |mut header| {
-                for (label, key, ..) in COLUMNS {
-                    header.col(|ui| {
-                        let Some(key) = key else {
-                            ui.label(RichText::new(label).strong()).on_hover_text(
-                                "Where the asset was added from (its first recorded path)",
-                            );
-                            return;
-                        };
-                        let active = snap.spec.sort == key;
-                        let arrow = match (active, snap.spec.descending) {
-                            (false, _) => "",
-                            (true, false) => " ⏶",
-                            (true, true) => " ⏷",
-                        };
-                        let text = RichText::new(format!("{label}{arrow}")).strong();
-                        if ui
-                            .selectable_label(active, text)
-                            .on_hover_text("Sort by this column; click again to reverse")
-                            .clicked()
-                        {
-                            events.push(GridEvent::Sort(key));
-                        }
-                    });
-                }
-            })
-            .body(|body| {
-                body.rows(ROW_HEIGHT, snap.view_len, |mut row| {
-                    let index = row.index();
-                    drawn = Some(match drawn {
-                        None => (index, index),
-                        Some((a, b)) => (a.min(index), b.max(index)),
-                    });
-                    let Some(op) = index
-                        .checked_sub(snap.window_start)
-                        .and_then(|i| snap.rows.get(i))
-                    else {
-                        row.col(|ui| {
-                            ui.weak("…");
-                        });
-                        return;
-                    };
-                    row.set_selected(selected.contains(&op.id));
-                    let waiting = if paused {
-                        Some("paused".to_string())
-                    } else {
-                        (snap.providers.iter())
-                            .find(|p| p.row.id == op.provider_id)
-                            .and_then(|p| p.waiting_reason())
-                    };
-                    draw_row(&mut row, op, waiting);
-                    let response = row.response();
-                    if response.clicked() {
-                        let (ctrl, shift) = response
-                            .ctx
-                            .input(|i| (i.modifiers.command, i.modifiers.shift));
-                        events.push(GridEvent::Click {
-                            index,
-                            id: op.id.clone(),
-                            ctrl,
-                            shift,
-                        });
-                    }
-                    if response.secondary_clicked() && !selected.contains(&op.id) {
-                        events.push(GridEvent::Click {
-                            index,
-                            id: op.id.clone(),
-                            ctrl: false,
-                            shift: false,
-                        });
-                    }
-                    response.context_menu(|ui| {
-                        let targets = if selected.contains(&op.id) {
-                            selected.iter().cloned().collect()
-                        } else {
-                            vec![op.id.clone()]
-                        };
-                        menu(ui, op, targets, &mut events);
-                    });
-                });
-            });
+        row.response().context_menu(|ui| {
+            let targets = if is_selected {
+                selected.iter().cloned().collect()
+            } else {
+                vec![op.id.clone()]
+            };
+            menu(ui, op, targets, &mut events);
+        });
     });
-    if let Some((a, b)) = drawn {
-        let start = a.saturating_sub(MARGIN);
-        events.push(GridEvent::Window(start, b + 1 + MARGIN - start));
+    if let Some(key) = out.sort {
+        events.push(GridEvent::Sort(key));
+    }
+    if let Some((start, len)) = out.window {
+        events.push(GridEvent::Window(start, len));
     }
     events
 }
@@ -248,8 +319,16 @@ fn draw_row(row: &mut egui_extras::TableRow<'_, '_>, op: &OpRow, waiting: Option
     row.col(|ui| {
         ui.label(&op.provider_name);
     });
-    row.col(|ui| {
-        ui.label(op.operation_type.as_str());
+    row.col(|ui| match &op.reason {
+        // Queued by the engine on its own: a repair, a policy copy, a scrub.
+        Some(why) => {
+            let kind = why.split(':').next().unwrap_or(why);
+            ui.label(format!("{} ({kind})", op.operation_type.as_str()))
+                .on_hover_text(format!("Queued by Breakdex: {why}"));
+        }
+        None => {
+            ui.label(op.operation_type.as_str());
+        }
     });
     row.col(|ui| status_cell(ui, op, waiting));
     row.col(|ui| {
@@ -442,7 +521,7 @@ fn menu(ui: &mut egui::Ui, op: &OpRow, targets: Vec<String>, events: &mut Vec<Gr
 
 /// A context-menu entry whose label starts at the same place whether it has
 /// an icon or not: the icon sits in a slot one line high and wide.
-fn menu_item(ui: &mut egui::Ui, icon: &str, label: &str, enabled: bool) -> egui::Response {
+pub fn menu_item(ui: &mut egui::Ui, icon: &str, label: &str, enabled: bool) -> egui::Response {
     use egui::AtomExt as _;
     let slot = egui::vec2(ui.text_style_height(&egui::TextStyle::Button), 0.0);
     let icon: egui::Atom = if icon.is_empty() {
@@ -454,11 +533,12 @@ fn menu_item(ui: &mut egui::Ui, icon: &str, label: &str, enabled: bool) -> egui:
     ui.add_enabled(enabled, button)
 }
 
-/// Updates the selection after a click on row `index`.
-pub fn select(
+/// Updates the selection after a click on row `index`; `shown` are the ids
+/// of the rows fetched, the first being row `window_start`.
+pub fn select<'a>(
     selected: &mut HashSet<String>,
     anchor: &mut Option<usize>,
-    snap: &Snapshot,
+    (window_start, shown): (usize, impl Iterator<Item = &'a str>),
     index: usize,
     id: String,
     ctrl: bool,
@@ -467,9 +547,9 @@ pub fn select(
     match (ctrl, shift, *anchor) {
         (_, true, Some(a)) => {
             let (lo, hi) = (a.min(index), a.max(index));
-            for (offset, row) in snap.rows.iter().enumerate() {
-                if (lo..=hi).contains(&(snap.window_start + offset)) {
-                    selected.insert(row.id.clone());
+            for (offset, row) in shown.enumerate() {
+                if (lo..=hi).contains(&(window_start + offset)) {
+                    selected.insert(row.to_string());
                 }
             }
         }
@@ -493,24 +573,24 @@ mod tests {
 
     #[test]
     fn columns_narrow_the_least_useful_first() {
-        let wide = column_widths(2000.0, 8.0);
+        let wide = column_widths(&COLUMNS, 2000.0, 8.0);
         assert_eq!(
             wide,
-            COLUMNS.map(|c| c.2),
+            COLUMNS.iter().map(|c| c.want).collect::<Vec<_>>(),
             "room for all: as wide as they like"
         );
         // 60 points short: the hash gives 48, Created the rest.
         let n = COLUMNS.len() as f32;
         let sum: f32 = wide.iter().sum::<f32>() + 8.0 * n;
-        let w = column_widths(sum - 60.0, 8.0);
+        let w = column_widths(&COLUMNS, sum - 60.0, 8.0);
         assert_eq!(w[12], 48.0);
         assert_eq!(w[9], 72.0 - 12.0);
         assert_eq!((w[0], w[4], w[10]), (170.0, 200.0, 72.0));
         // A 900-point window: every column fits, at its minimum or above.
-        let w = column_widths(884.0, 8.0);
+        let w = column_widths(&COLUMNS, 884.0, 8.0);
         assert!(w.iter().sum::<f32>() + 8.0 * n <= 884.0, "{w:?}");
         for (width, c) in w.iter().zip(COLUMNS) {
-            assert!(*width >= c.3, "{} at {width}", c.0);
+            assert!(*width >= c.min, "{} at {width}", c.label);
         }
     }
 }

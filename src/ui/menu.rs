@@ -59,6 +59,14 @@ pub fn bar(ui: &mut egui::Ui, paused: Option<bool>, failed: usize) -> Option<Com
             item(ui, "Providers…", Command::Providers, true, &mut chosen);
         });
         ui.menu_button("View", |ui| {
+            item(
+                ui,
+                "Switch between queue and assets",
+                Command::SwitchView,
+                true,
+                &mut chosen,
+            );
+            ui.separator();
             let mut theme = ui.ctx().options(|o| o.theme_preference);
             let before = theme;
             ui.label("Theme");

@@ -6,20 +6,25 @@
 //! repaint request when it has news.
 
 mod app;
+mod assets;
+mod assets_grid;
 pub(crate) mod format;
 mod grid;
+mod health_settings;
 mod import;
 mod menu;
 mod model;
 mod notices;
+mod order;
 mod picker;
 mod providers;
 mod shortcuts;
 
 use std::path::Path;
 
-pub use app::App;
-pub use model::{Action, Request, Snapshot, Tab, ViewSpec};
+pub use app::{App, View};
+pub use assets::{AssetAction, AssetRequest, AssetSort, AssetSpec, AssetsSnapshot};
+pub use model::{Action, Request, Restoring, Snapshot, Tab, ViewSpec};
 pub use notices::Notice;
 pub use shortcuts::{Command, SHORTCUTS};
 

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use super::order::{Order, ordered_f64, ordered_i64};
 use crate::catalog::{ScanError, ScanReport, has_catalog, scan};
 use crate::library::restore::{RestoreRequest, restore};
 use crate::providers::Provider;
@@ -196,13 +197,23 @@ pub enum Action {
     /// Read a provider's catalog into the library (on a thread of its own;
     /// the result shows in the providers window and the status bar).
     ScanProvider(String),
-    /// Queue the downloads that put the assets of these ops (every asset
-    /// the library knows with `None`) back into a folder, each at every
-    /// path it was added under.
+    /// Queue the downloads that put these assets back into a folder, each
+    /// at every path it was added under.
     Restore {
-        ops: Option<Vec<String>>,
+        what: Restoring,
         into: PathBuf,
     },
+}
+
+/// Which assets a restore puts back.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Restoring {
+    /// Every asset the library knows.
+    All,
+    /// The assets of these ops (by id).
+    Ops(Vec<String>),
+    /// These assets (by content hash).
+    Assets(Vec<String>),
 }
 
 /// Where the model answers an action whose asker waits for the outcome (the
@@ -221,16 +232,23 @@ pub enum Request {
     Act(Action),
 }
 
-/// The UI's end of the model thread.
-pub struct ModelHandle {
-    tx: Sender<Request>,
-    rx: Receiver<Snapshot>,
+/// The UI's end of a model thread: requests go to it, snapshots come back.
+pub struct Handle<R, S> {
+    tx: Sender<R>,
+    rx: Receiver<S>,
     /// The newest snapshot received.
-    pub snapshot: Snapshot,
+    pub snapshot: S,
 }
 
-impl ModelHandle {
-    pub fn send(&self, request: Request) {
+/// The UI's end of the queue's model thread.
+pub type ModelHandle = Handle<Request, Snapshot>;
+
+impl<R, S> Handle<R, S> {
+    pub fn new(tx: Sender<R>, rx: Receiver<S>, snapshot: S) -> Handle<R, S> {
+        Handle { tx, rx, snapshot }
+    }
+
+    pub fn send(&self, request: R) {
         let _ = self.tx.send(request);
     }
 
@@ -245,7 +263,7 @@ impl ModelHandle {
     }
 
     /// Waits (for tests) until a snapshot satisfies `done`, or `timeout` passes.
-    pub fn wait_for(&mut self, timeout: Duration, done: impl Fn(&Snapshot) -> bool) -> bool {
+    pub fn wait_for(&mut self, timeout: Duration, done: impl Fn(&S) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         while !done(&self.snapshot) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -278,14 +296,14 @@ pub fn start(
         .name("breakdex-model".into())
         .spawn(move || model.run(req_rx, snap_tx, wake))
         .map_err(|e| crate::store::StoreError::Invalid(format!("cannot start: {e}")))?;
-    Ok(ModelHandle {
-        tx: req_tx,
-        rx: snap_rx,
-        snapshot: Snapshot {
+    Ok(Handle::new(
+        req_tx,
+        snap_rx,
+        Snapshot {
             loading: true,
             ..Snapshot::default()
         },
-    })
+    ))
 }
 
 struct Model {
@@ -295,12 +313,8 @@ struct Model {
     keys: Vec<OpKey>,
     /// Each key's position in queue order (priority desc, then rowid).
     queue_rank: Vec<u32>,
-    /// Indices into `keys`, in view order (empty while `unsorted` holds the view).
-    order: Vec<u32>,
-    /// A view whose sort is not finished: `(sort value, queue rank, index)`
-    /// per row, in order only within `unsorted_window` (the rows shown).
-    unsorted: Vec<u128>,
-    unsorted_window: (usize, usize),
+    /// The view's rows: `(sort value, queue rank, index)` per row.
+    order: Order,
     /// Counts over `keys`, and what they were made for.
     totals: Option<(TotalsFor, Totals)>,
     spec: ViewSpec,
@@ -442,9 +456,7 @@ impl Model {
             db,
             keys: Vec::new(),
             queue_rank: Vec::new(),
-            order: Vec::new(),
-            unsorted: Vec::new(),
-            unsorted_window: (0, 0),
+            order: Order::default(),
             totals: None,
             spec: ViewSpec::default(),
             text_match: None,
@@ -492,11 +504,11 @@ impl Model {
             let mut view_changed = false;
             let mut acted = false;
             let window = self.window;
-            let sorted = self.unsorted.is_empty();
+            let sorting = self.order.sorting();
             match rx.recv_timeout(TICK) {
                 Ok(req) => self.take(req, &mut view_changed, &mut acted),
                 // Idle: finish a sort that put only the rows shown in order.
-                Err(RecvTimeoutError::Timeout) => self.finish_sort(),
+                Err(RecvTimeoutError::Timeout) => self.order.finish(),
                 Err(RecvTimeoutError::Disconnected) => return,
             }
             while let Ok(req) = rx.try_recv() {
@@ -522,7 +534,7 @@ impl Model {
             let news = acted
                 || read_news
                 || self.window != window
-                || sorted != self.unsorted.is_empty()
+                || sorting != self.order.sorting()
                 || moving
                 || last_sent.is_none();
             if !news {
@@ -579,8 +591,7 @@ impl Model {
         if (changed && due) || self.loaded_at.is_none() || acted {
             let started = Instant::now();
             // Rebuilt in place: the UI holds only its snapshot meanwhile.
-            self.order = Vec::new();
-            self.unsorted = Vec::new();
+            self.order.clear();
             self.totals = None;
             if let Err(e) = self.store.scan_keys(&mut self.keys) {
                 // Read again at the next turn.
@@ -667,41 +678,8 @@ impl Model {
                 sorted.push(u128::from(primary) << 64 | u128::from(rank) << 32 | i as u128);
             }
         }
-        self.order.clear();
-        self.unsorted = sorted;
-        // Only the rows shown are put in order now (and again when others
-        // are shown); the rest when nothing else is asked (`finish_sort`).
-        let (start, len) = self.window;
-        let n = self.unsorted.len();
-        let start = start.min(n);
-        let end = start.saturating_add(len).min(n);
-        if n <= 1 << 16 {
-            self.finish_sort();
-            return Ok(());
-        }
-        sort_window(&mut self.unsorted, start, end);
-        self.unsorted_window = (start, end);
+        self.order.set(sorted, self.window);
         Ok(())
-    }
-
-    /// Finishes a sort that put only the rows shown in order.
-    fn finish_sort(&mut self) {
-        if self.unsorted.is_empty() {
-            return;
-        }
-        let mut sorted = std::mem::take(&mut self.unsorted);
-        sorted.sort_unstable();
-        self.order.clear();
-        self.order.extend(sorted.iter().map(|&v| v as u32));
-    }
-
-    /// How many rows the view has.
-    fn view_len(&self) -> usize {
-        if self.unsorted.is_empty() {
-            self.order.len()
-        } else {
-            self.unsorted.len()
-        }
     }
 
     /// Counts over all keys (tabs within the provider filter).
@@ -905,26 +883,12 @@ impl Model {
             remaining_bytes: remaining,
         } = self.totals();
         let (start, len) = self.window;
-        let view_len = self.view_len();
+        let view_len = self.order.len();
         let start = start.min(view_len);
         let end = start.saturating_add(len).min(view_len);
-        if !self.unsorted.is_empty()
-            && (start < self.unsorted_window.0 || end > self.unsorted_window.1)
-        {
-            sort_window(&mut self.unsorted, start, end);
-            self.unsorted_window = (start, end);
-        }
-        let rowids: Vec<i64> = if self.unsorted.is_empty() {
-            self.order[start..end]
-                .iter()
-                .map(|&i| self.keys[i as usize].rowid)
-                .collect()
-        } else {
-            self.unsorted[start..end]
-                .iter()
-                .map(|&v| self.keys[v as u32 as usize].rowid)
-                .collect()
-        };
+        let rowids: Vec<i64> = (self.order.rows(start, end).iter())
+            .map(|&i| self.keys[i as usize].rowid)
+            .collect();
         let rows = match self.store.ops_by_rowid(&rowids) {
             Ok(rows) => rows,
             Err(e) => {
@@ -1078,16 +1042,24 @@ impl Model {
                 self.start_scan(row, false);
                 return Ok(None);
             }
-            Action::Restore { ops, into } => {
+            Action::Restore { what, into } => {
                 let mut hashes = Vec::new();
-                for id in ops.iter().flatten() {
+                let ops = match &what {
+                    Restoring::Ops(ids) => ids.as_slice(),
+                    Restoring::All => &[],
+                    Restoring::Assets(assets) => {
+                        hashes.clone_from(assets);
+                        &[]
+                    }
+                };
+                for id in ops {
                     if let Some(op) = s.op(id).map_err(|e| e.to_string())?
                         && !hashes.contains(&op.content_hash)
                     {
                         hashes.push(op.content_hash);
                     }
                 }
-                if ops.is_some() && hashes.is_empty() {
+                if what != Restoring::All && hashes.is_empty() {
                     return Err(
                         "nothing restored: the operations are no longer in the queue".into(),
                     );
@@ -1189,7 +1161,7 @@ fn answer(
 /// Returns the memory a full read freed to the system: its scratch lists
 /// (tens of MB at a million ops) would otherwise stay in the process's heap
 /// for good.
-fn give_back_memory() {
+pub(super) fn give_back_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only hands free heap pages back to the kernel.
     unsafe {
@@ -1197,37 +1169,6 @@ fn give_back_memory() {
     }
 }
 
-/// Puts `v[start..end]` where a full sort would put it, in order.
-fn sort_window(v: &mut [u128], start: usize, end: usize) {
-    if start > 0 {
-        // All before `start` sort before all after.
-        v.select_nth_unstable(start);
-    }
-    let tail = &mut v[start..];
-    let shown = end - start;
-    if shown > 0 && shown < tail.len() {
-        tail.select_nth_unstable(shown);
-    }
-    tail[..shown].sort_unstable();
-}
-
-/// `v` as an unsigned number in the same order.
-fn ordered_i64(v: i64) -> u64 {
-    (v as u64) ^ (1 << 63)
-}
-
-/// `v` as an unsigned number in the order of `f64::total_cmp`.
-fn ordered_f64(v: f64) -> u64 {
-    let bits = v.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | 1 << 63
-    }
-}
-
-/// A key's value in a column, as an unsigned number in the column's order;
-/// `queue_rank` is its position in queue order.
 fn sort_value(sort: SortKey, k: &OpKey, queue_rank: u32) -> u64 {
     match sort {
         SortKey::QueueOrder => u64::from(queue_rank),
@@ -1379,33 +1320,6 @@ mod tests {
             (Queued, i64::MIN),
         ];
         assert_eq!(read(&mut m, &keys), (1, 0));
-    }
-
-    #[test]
-    fn the_window_sorts_as_the_whole_would() {
-        let mut x = 88172645463325252u64;
-        let v: Vec<u128> = (0..5000u32)
-            .map(|i| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                u128::from(x % 700) << 64 | u128::from(i)
-            })
-            .collect();
-        let mut all = v.clone();
-        all.sort_unstable();
-        for (start, end) in [
-            (0, 0),
-            (0, 60),
-            (10, 70),
-            (4990, 5000),
-            (0, 5000),
-            (2500, 2501),
-        ] {
-            let mut w = v.clone();
-            sort_window(&mut w, start, end);
-            assert_eq!(w[start..end], all[start..end], "{start}..{end}");
-        }
     }
 
     #[test]

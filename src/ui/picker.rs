@@ -9,21 +9,22 @@
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 
+use super::model::Restoring;
 use super::notices::Notice;
 
 /// What the files or folder are chosen for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Purpose {
     AddFiles,
-    /// Restore the assets of these ops (all assets with `None`) into it.
-    RestoreInto(Option<Vec<String>>),
+    /// Restore these assets into it.
+    RestoreInto(Restoring),
 }
 
 /// What was chosen.
 #[derive(Debug, PartialEq)]
 pub enum Picked {
     Files(Vec<PathBuf>),
-    Folder(Option<Vec<String>>, PathBuf),
+    Folder(Restoring, PathBuf),
 }
 
 /// The dialog open now, if any.
@@ -139,6 +140,6 @@ fn picked(purpose: Purpose, mut paths: Vec<PathBuf>) -> Option<Picked> {
     match purpose {
         _ if paths.is_empty() => None,
         Purpose::AddFiles => Some(Picked::Files(paths)),
-        Purpose::RestoreInto(ops) => Some(Picked::Folder(ops, paths.swap_remove(0))),
+        Purpose::RestoreInto(what) => Some(Picked::Folder(what, paths.swap_remove(0))),
     }
 }

@@ -15,6 +15,8 @@ pub enum Command {
     RetryAllFailed,
     Providers,
     FocusSearch,
+    /// Between the queue and the assets.
+    SwitchView,
     ShowTab(Tab),
     Help,
     About,
@@ -69,6 +71,11 @@ pub const SHORTCUTS: &[Shortcut] = &[
         &[key(CMD, Key::F)],
         Command::FocusSearch,
         "Search by name, folder or hash",
+    ),
+    global(
+        &[key(CMD_SHIFT, Key::A)],
+        Command::SwitchView,
+        "Switch between the queue and the assets",
     ),
     global(&[key(CMD, Key::Num1)], Command::ShowTab(Tab::All), "All"),
     global(

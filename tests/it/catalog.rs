@@ -898,7 +898,8 @@ fn the_window_scans_a_provider_and_restores_from_it() {
     );
 
     let into = lib.path("restored");
-    h.state_mut().restore_to(None, into.clone());
+    h.state_mut()
+        .restore_to(breakdex::ui::Restoring::All, into.clone());
     crate::ui::settle(&mut h, "the restore queued", |app| {
         (app.model.snapshot.notice.as_deref()).is_some_and(|n| n.contains("restoring 3 files"))
     });
@@ -913,7 +914,8 @@ fn the_window_scans_a_provider_and_restores_from_it() {
         .map(|op| op["id"].as_str().unwrap().to_string())
         .unwrap();
     let only = lib.path("only-b");
-    h.state_mut().restore_to(Some(vec![one]), only.clone());
+    h.state_mut()
+        .restore_to(breakdex::ui::Restoring::Ops(vec![one]), only.clone());
     crate::ui::settle(&mut h, "the second restore queued", |app| {
         (app.model.snapshot.notice.as_deref()).is_some_and(|n| n.contains("restoring 1 file"))
     });

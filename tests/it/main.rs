@@ -11,5 +11,6 @@ mod keychain;
 mod remote;
 mod store;
 mod ui;
+mod ui_assets;
 mod ui_providers;
 mod ui_trust;
