@@ -240,3 +240,80 @@ impl Store {
         Ok(found)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::view::natural_key;
+    use super::*;
+
+    /// The one-pass read and the full listing judge every asset alike, and
+    /// the rows, counts and search say what the tables hold.
+    #[test]
+    fn keys_agree_with_the_listing_and_the_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("library.db");
+        crate::demo::make_demo_library(&db, 3000, "test").unwrap();
+        let store = Store::open(&db).unwrap();
+        let rules = store.health_rules().unwrap();
+        let mut keys = Vec::new();
+        let providers = store.scan_asset_keys(&rules, &mut keys).unwrap();
+        let listing = store.asset_listing().unwrap();
+        assert_eq!(keys.len(), listing.len());
+        assert_eq!(providers.len(), 3);
+        let mut seen = HashSet::new();
+        for (key, asset) in keys.iter().zip(&listing) {
+            assert_eq!(key.health, rules.health(asset), "{}", asset.content_hash);
+            assert_eq!(usize::from(key.held), asset.copies.len());
+            seen.insert(key.health);
+            for (rank, id) in providers.iter().enumerate() {
+                let holds = asset.copies.iter().any(|c| &c.provider_id == id);
+                assert_eq!(key.on_providers & (1 << rank) != 0, holds);
+            }
+        }
+        // The demo has safe, damaged and local-only assets (one copy each
+        // and a policy of one).
+        for h in [Health::Safe, Health::Damaged, Health::LocalOnly] {
+            assert!(seen.contains(&h), "{h:?}");
+        }
+        let counts = store.health_counts().unwrap();
+        for h in Health::ALL {
+            let n = keys.iter().filter(|k| k.health == h).count() as u64;
+            assert_eq!(counts[&h], n, "{h:?}");
+        }
+        // Names rank as the queue ranks them: as a person sorts names.
+        let all = store
+            .asset_rows(&keys.iter().map(|k| k.rowid).collect::<Vec<_>>())
+            .unwrap();
+        let mut by_rank: Vec<(u32, Vec<u8>)> = (keys.iter().zip(&all))
+            .map(|(k, row)| {
+                let mut natural = Vec::new();
+                natural_key(row.name.as_bytes(), &mut natural);
+                (k.name_rank, natural)
+            })
+            .collect();
+        by_rank.sort();
+        assert!(by_rank.iter().all(|(r, _)| *r > 0), "every name ranked");
+        assert!(
+            by_rank.windows(2).all(|w| w[0].1 <= w[1].1),
+            "rank order is name order"
+        );
+
+        let rows = store.asset_rows(&[keys[7].rowid, keys[2].rowid]).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0].content_hash, listing[7].content_hash,
+            "in the order asked"
+        );
+        assert_eq!(rows[0].first_path.as_ref(), listing[7].paths.first());
+        assert_eq!(rows[0].path_count, listing[7].paths.len());
+        assert_eq!(rows[0].copies, listing[7].copies);
+
+        let name = listing[5].paths[0].clone();
+        let found = store.assets_matching(&name.to_uppercase()).unwrap();
+        assert!(found.contains(&keys[5].rowid));
+        let by_hash = store
+            .assets_matching(&listing[9].content_hash[..12])
+            .unwrap();
+        assert!(by_hash.contains(&keys[9].rowid));
+    }
+}

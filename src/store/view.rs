@@ -161,7 +161,7 @@ pub fn fold(text: &str) -> String {
 /// run of digits by its value ("note_2" before "note_10"). A run becomes a
 /// marker that sorts as a digit does, its length, and its digits without
 /// leading zeros.
-fn natural_key(name: &[u8], out: &mut Vec<u8>) {
+pub(super) fn natural_key(name: &[u8], out: &mut Vec<u8>) {
     let folded;
     let bytes = if name.is_ascii() {
         name

@@ -295,3 +295,40 @@ fn row_actions_queue_verifies_uploads_and_deletes_but_never_of_the_last_verified
         "the status bar says which and why"
     );
 }
+
+#[test]
+fn the_policy_set_in_the_window_is_kept_and_judges_the_badges() {
+    let lib = TempLib::new();
+    let f = library(&lib);
+    let store = Store::open(&lib.db()).unwrap();
+    let mut h = assets_window(&lib);
+    h.get_by_label("⚙ Policy: 2 copies").click();
+    h.run_steps(3);
+    // A bad value says why, and Save waits for a good one.
+    h.get_by_label("Copies to keep of each asset").focus();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_label("Copies to keep of each asset")
+        .type_text("0");
+    h.run_steps(3);
+    assert!(h.query_by_label("a whole number, 1 or more").is_some());
+    assert!(h.get_by_label("Save").accesskit_node().is_disabled());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_label("Copies to keep of each asset")
+        .type_text("1");
+    h.run_steps(3);
+    h.get_by_label("Save").click();
+    settle(&mut h, "the policy is kept and the badges follow", |app| {
+        health_of(app, &f.at_risk) == Some(Health::Safe)
+    });
+    assert_eq!(store.policy().unwrap().min_copies, 1);
+    assert_eq!(
+        store.scrub().unwrap().every.as_secs(),
+        30 * 86_400,
+        "the rest kept"
+    );
+    assert!(h.query_by_label("⚙ Policy: 1 copy").is_some());
+    assert!(
+        h.query_by_label("2 safe · 0 at risk · 1 damaged · 1 local only")
+            .is_some()
+    );
+}
