@@ -144,11 +144,6 @@ pub struct Judged {
 }
 
 impl HealthRules {
-    /// The policy's number of copies.
-    pub fn min_copies(&self) -> usize {
-        self.min_copies
-    }
-
     /// How many providers are enabled (what "2 of 3" counts up to).
     pub fn enabled_providers(&self) -> usize {
         self.providers.values().filter(|p| p.0).count()
