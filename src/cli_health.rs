@@ -165,14 +165,12 @@ pub fn scrub_command(store: &mut Store, command: ScrubCommand) -> anyhow::Result
             for p in store.providers()? {
                 let s = store.scrub_of(&p.id)?;
                 let held = store.bytes_held(&p.id)?;
-                // What the scrub reads in 30 days at its pace (S3 egress costs).
-                let pace = s.pace(held);
                 providers.push(serde_json::json!({
                     "name": p.name,
                     "every_secs": s.every.as_secs(),
                     "budget_bps": s.budget_bps,
                     "bytes_held": held,
-                    "bytes_read_per_month": (pace * 30.0 * 86_400.0) as u64,
+                    "bytes_read_per_month": s.bytes_per_month(held),
                 }));
             }
             if json {

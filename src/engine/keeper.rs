@@ -9,8 +9,10 @@
 //!   provider's copies count until its grace time is over.
 //! - **Scrub**: every copy is re-read within the scrub interval: verifies at
 //!   the lowest priority, least recently verified first, paced so the
-//!   interval's reads are spread evenly and the byte budget is kept, at most
-//!   [`SCRUB_SLOTS`] of a provider's at once.
+//!   interval's reads are spread evenly and the byte budget is kept (a run
+//!   that ends reads what was due at its start, at its budget). The engine
+//!   runs at most [`scrub_slots`] of a provider's at once, so transfers keep
+//!   the other slots.
 //!
 //! The policy pass reads the manifest in slices from a cursor, so a
 //! library of a million assets costs a slice per look, and rests once a
@@ -22,30 +24,47 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::store::{NewOp, OpType, SCRUB_PRIORITY, Store, StoreError, timestamp};
+use crate::store::{NewOp, OpType, SCRUB_PRIORITY, Scrub, Store, StoreError, timestamp};
 
 /// Assets the policy pass looks at per look.
 const SLICE: usize = 20_000;
 /// Most repairs queued per look.
 const REPAIRS: usize = 1_000;
-/// Most scrub verifies of one provider queued or running at once.
-pub const SCRUB_SLOTS: i64 = 2;
+/// Most scrub verifies of one provider queued or running at once (the
+/// credit bounds them first, this only a provider whose copies are tiny).
+const SCRUB_QUEUE: i64 = 64;
 /// How long a round that found nothing is trusted while nothing changes
 /// (an offline provider's grace time ends without a write).
 const REST: Duration = Duration::from_secs(60);
 /// How long a provider's held bytes (which set its scrub's pace) are reused.
 const HELD_FRESH: Duration = Duration::from_secs(600);
-/// Most scrub credit saved up, in seconds of reading at the pace.
-const CREDIT_CAP: f64 = 60.0;
-/// Most due verifies a run that ends queues in one look.
-const BACKLOG: i64 = 10_000;
+/// Scrub credit a provider starts with, in seconds of reading at its pace
+/// (any credit lets one verify go, so a short run reads something too).
+const CREDIT_START: f64 = 1.0;
+/// Most scrub credit saved up, in seconds of reading at the pace: little,
+/// so that reads stay even over any few seconds.
+const CREDIT_CAP: f64 = 2.0;
 
-/// What one look queued.
+/// How many of a provider's `slots` its scrub verifies may run in at once:
+/// half, at least one.
+pub fn scrub_slots(slots: usize) -> usize {
+    (slots / 2).max(1)
+}
+
+/// What one look at repairs and the policy queued.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Kept {
     pub repairs: usize,
     pub copies: usize,
+}
+
+/// What one look of the scrub queued.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scrubbed {
     pub verifies: usize,
+    /// For a run that ends: copies due at its start are left that the
+    /// budget has not let go yet.
+    pub waiting: bool,
 }
 
 /// How much of the policy a look goes through.
@@ -56,7 +75,7 @@ pub enum Round {
     /// Every asset (a run that ends, after something that may leave assets
     /// short: see `Store::mark_round_due`).
     Whole,
-    /// None: repairs and the scrub only.
+    /// None: repairs only.
     None,
 }
 
@@ -78,18 +97,40 @@ struct Pace {
     held: (i64, Instant),
 }
 
-impl Keeper {
-    /// One look: repairs, the policy (a slice, the whole of it, or none),
-    /// and the scrub of the providers `answering`. For a run that ends when
-    /// idle and began at `run_began`, the scrub reads only the copies due
-    /// at its start (so that it ends).
-    pub fn look(
+impl Pace {
+    /// Bytes per second: for a run that ends, its budget; else the pace
+    /// that spreads reading the `held` bytes over the interval.
+    fn rate(settings: &Scrub, held: i64, ending: bool) -> f64 {
+        match ending {
+            true => settings.budget_bps as f64,
+            false => settings.pace(held),
+        }
+    }
+
+    /// Adds the credit earned since the last look; returns the credit.
+    fn refill(
         &mut self,
-        store: &mut Store,
-        answering: &[String],
-        round: Round,
-        run_began: Option<SystemTime>,
-    ) -> Result<Kept, StoreError> {
+        store: &Store,
+        provider_id: &str,
+        settings: &Scrub,
+        ending: bool,
+        now: Instant,
+    ) -> Result<f64, StoreError> {
+        if self.held.1.elapsed() > HELD_FRESH {
+            self.held = (store.bytes_held(provider_id)?, now);
+        }
+        let rate = Pace::rate(settings, self.held.0, ending);
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.credit = (self.credit + rate * elapsed).min(rate * CREDIT_CAP);
+        Ok(self.credit)
+    }
+}
+
+impl Keeper {
+    /// One look at repairs and the policy: a slice of it, the whole of it,
+    /// or none.
+    pub fn look(&mut self, store: &mut Store, round: Round) -> Result<Kept, StoreError> {
         let mut kept = Kept {
             repairs: self.repair(store)?,
             ..Kept::default()
@@ -115,7 +156,6 @@ impl Keeper {
                 }
             }
         }
-        kept.verifies = self.scrub(store, answering, run_began)?;
         Ok(kept)
     }
 
@@ -169,39 +209,49 @@ impl Keeper {
         }
     }
 
-    /// Queues the next verifies of each answering provider its pace allows.
-    fn scrub(
+    /// Queues the next verifies of each provider `answering` that its
+    /// credit allows. A long-running engine reads every copy in turn, oldest
+    /// verification first, at the pace that spreads the interval's reads
+    /// evenly; a run that ends and began at `run_began` reads the copies due
+    /// at its start, at its budget.
+    pub fn scrub(
         &mut self,
         store: &mut Store,
         answering: &[String],
         run_began: Option<SystemTime>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Scrubbed, StoreError> {
         let live = store.scrubs_live()?;
         let now = Instant::now();
-        let mut queued = 0;
+        let mut scrubbed = Scrubbed::default();
         for id in answering {
             let settings = store.scrub_of(id)?;
             if settings.budget_bps == 0 {
                 self.scrub.remove(id);
                 continue;
             }
-            // A run that ends reads only what was due at its start, as many
-            // as its credit covers: it runs them before it ends.
             let due_before = run_began.map(|t| {
                 timestamp(
                     t.checked_sub(settings.every)
                         .unwrap_or(SystemTime::UNIX_EPOCH),
                 )
             });
-            let free = match due_before {
-                Some(_) => BACKLOG,
-                None => SCRUB_SLOTS - live.get(id).copied().unwrap_or(0),
-            };
+            let free = SCRUB_QUEUE - live.get(id).copied().unwrap_or(0);
             if free <= 0 {
+                scrubbed.waiting |= run_began.is_some();
                 continue;
             }
-            // (Looked for first: a run with nothing due never sums the
-            // provider's bytes.)
+            let ending = run_began.is_some();
+            // A long-running engine whose credit is spent needs no look.
+            let credit =
+                (self.scrub.get_mut(id)).map(|p| p.refill(store, id, &settings, ending, now));
+            if let Some(credit) = credit
+                && credit? <= 0.0
+                && !ending
+            {
+                continue;
+            }
+            // (Looked for before a new pace: a run with nothing due never
+            // sums the provider's bytes.)
             let next = store.scrub_next(id, free as usize, due_before.as_deref())?;
             if next.is_empty() {
                 continue;
@@ -209,39 +259,33 @@ impl Keeper {
             let pace = match self.scrub.get_mut(id) {
                 Some(p) => p,
                 None => {
-                    let held = (store.bytes_held(id)?, now);
-                    // A minute's reading to start with, so a short run
-                    // reads something too.
-                    let rate = settings.pace(held.0);
+                    let held = store.bytes_held(id)?;
                     self.scrub.entry(id.clone()).or_insert(Pace {
-                        credit: rate * CREDIT_CAP,
+                        credit: Pace::rate(&settings, held, ending) * CREDIT_START,
                         last: now,
-                        held,
+                        held: (held, now),
                     })
                 }
             };
-            if pace.held.1.elapsed() > HELD_FRESH {
-                pace.held = (store.bytes_held(id)?, now);
-            }
-            let rate = settings.pace(pace.held.0);
-            let elapsed = now.duration_since(pace.last).as_secs_f64();
-            pace.last = now;
-            pace.credit = (pace.credit + rate * elapsed).min(rate * CREDIT_CAP);
-            for (hash, size) in next {
+            let mut ops = Vec::new();
+            for (hash, size) in &next {
                 if pace.credit <= 0.0 {
                     break;
                 }
-                pace.credit -= size.max(1) as f64;
-                let op = NewOp {
-                    content_hash: hash,
+                pace.credit -= (*size).max(1) as f64;
+                ops.push(NewOp {
+                    content_hash: hash.clone(),
                     provider_id: id.clone(),
                     operation_type: OpType::Verify,
                     priority: SCRUB_PRIORITY,
-                    total_bytes: size,
-                };
-                queued += store.enqueue_because(&[op], Some("scrub"))?.len();
+                    total_bytes: *size,
+                });
+            }
+            scrubbed.waiting |= run_began.is_some() && ops.len() < next.len();
+            if !ops.is_empty() {
+                scrubbed.verifies += store.enqueue_because(&ops, Some("scrub"))?.len();
             }
         }
-        Ok(queued)
+        Ok(scrubbed)
     }
 }

@@ -30,7 +30,7 @@ pub use executor::{CHUNK, Job, Outcome, Progress, hash_file, safe_file_name, sho
 pub use owner::Owner;
 pub use retry::RetryPolicy;
 
-use keeper::{Keeper, Round};
+use keeper::{Keeper, Kept, Round, scrub_slots};
 use pace::Pace;
 use writer::{Batch, Claimed, Writer, Written};
 
@@ -38,7 +38,7 @@ use crate::catalog::{CatalogWriter, Flush, Flushed};
 use crate::providers::{Failure, FailureKind, Provider, temp_key};
 use crate::store::{
     ClaimedOp, CopyChange, Finish, ManifestEntry, OpEvent, OpType, ProviderKind, ProviderRow,
-    RestoreTarget, Retry, Store, StoreError,
+    RestoreTarget, Retry, SCRUB_PRIORITY, Store, StoreError,
 };
 
 /// How an engine runs.
@@ -223,6 +223,7 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         // Its first look waits: the first claims go first.
         last_keep: Instant::now(),
         offline_recorded,
+        local_changed: HashSet::new(),
         began: SystemTime::now(),
         writer,
         writing: false,
@@ -301,6 +302,11 @@ fn progress_to(
 }
 
 /// The report that hands op `id` back to the queue, as it was.
+/// Whether an op is one of the scrub's verifies.
+fn is_scrub(op: &ClaimedOp) -> bool {
+    op.operation_type == OpType::Verify && op.priority == SCRUB_PRIORITY
+}
+
 fn released(id: String) -> OpEvent {
     OpEvent::Finished {
         id,
@@ -342,6 +348,9 @@ struct Runner {
     /// Providers recorded in the library as offline (`provider_state`):
     /// recorded when found offline, cleared when they answer again.
     offline_recorded: HashSet<String>,
+    /// Assets whose local file a keeper's upload found edited since it was
+    /// added: their repairs and policy copies come from another provider.
+    local_changed: HashSet<String>,
     began: SystemTime,
     writer: Writer,
     /// A batch is with the writer; the next waits for its answer.
@@ -358,9 +367,10 @@ struct Runner {
     tx: mpsc::Sender<Msg>,
     rx: mpsc::Receiver<Msg>,
     running: HashMap<String, Running>,
-    /// The lanes (slots) in use, each with its provider: a task, or a
-    /// blocking thread running a chain of small local uploads.
-    lanes: HashMap<u64, String>,
+    /// The lanes (slots) in use, each with its provider and whether it runs
+    /// a scrub verify: a task, or a blocking thread running a chain of small
+    /// local uploads.
+    lanes: HashMap<u64, (String, bool)>,
     next_lane: u64,
     /// Claimed ops waiting for a free slot, best first.
     ready: VecDeque<Ready>,
@@ -423,7 +433,7 @@ impl Runner {
             }
             // Before a run ends, the keeper's last look: what the run
             // leaves to repair, top up or scrub is done in it.
-            if self.config.until_idle && self.is_idle()? && self.keep(true)? == 0 {
+            if self.config.until_idle && self.is_idle()? && self.keep(true)? == (0, false) {
                 return Ok(());
             }
             // A batch with the writer wakes the loop when it is written.
@@ -609,6 +619,17 @@ impl Runner {
         ended: SystemTime,
     ) -> OpEvent {
         let failure = outcome.failure.map(|f| {
+            // The keeper's upload found the local file edited: it is made
+            // from another provider's copy instead, if one is there.
+            if op.operation_type == OpType::Upload
+                && op.reason.is_some()
+                && f.message.starts_with("source changed:")
+                && self.local_changed.insert(op.content_hash.clone())
+            {
+                let retry = Retry::Backoff(self.config.retry.delay(op.retry_count + 1));
+                tracing::info!(op = %op.id, "{}: copying from another provider", f.message);
+                return (Some(f.message), retry);
+            }
             let retry = match f.kind {
                 FailureKind::Transient => {
                     Retry::Backoff(self.config.retry.delay(op.retry_count + 1))
@@ -657,19 +678,25 @@ impl Runner {
         }
     }
 
-    /// The keeper's look (`keeper.rs`): a slice of the policy, or, for a
-    /// run `ending`, every asset if that is due; the scrub reads the providers that
-    /// are not being left alone as offline (a scrub read is also how a
-    /// remote provider recorded offline shows it answers again). Returns
-    /// how many ops it queued.
-    fn keep(&mut self, ending: bool) -> Result<usize, StoreError> {
-        let round = match ending {
-            false => Round::Slice,
-            true if self.store.take_round_due()? => Round::Whole,
-            true => Round::None,
-        };
+    /// The keeper's look (`keeper.rs`): every [`KEEPER_EVERY`], or for a
+    /// run `ending`, repairs and a slice of the policy (every asset for a
+    /// run ending if that is due); every time, the scrub of the providers
+    /// not being left alone as offline (a scrub read is also how a remote
+    /// provider recorded offline shows it answers again). Returns how many
+    /// ops it queued, and whether a run's scrub still waits for its budget
+    /// to read what was due at its start.
+    fn keep(&mut self, ending: bool) -> Result<(usize, bool), StoreError> {
         let now = Instant::now();
-        self.last_keep = now;
+        let mut kept = Kept::default();
+        if ending || now.duration_since(self.last_keep) >= KEEPER_EVERY {
+            let round = match ending {
+                false => Round::Slice,
+                true if self.store.take_round_due()? => Round::Whole,
+                true => Round::None,
+            };
+            self.last_keep = now;
+            kept = self.keeper.look(&mut self.store, round)?;
+        }
         let answering: Vec<String> = (self.providers.iter())
             .filter(|(id, (row, opened))| {
                 row.enabled
@@ -679,18 +706,18 @@ impl Runner {
             .map(|(id, _)| id.clone())
             .collect();
         let run_began = self.config.until_idle.then_some(self.began);
-        let kept = (self.keeper).look(&mut self.store, &answering, round, run_began)?;
-        let queued = kept.repairs + kept.copies + kept.verifies;
+        let scrubbed = (self.keeper).scrub(&mut self.store, &answering, run_began)?;
+        let queued = kept.repairs + kept.copies + scrubbed.verifies;
         if queued > 0 {
             tracing::info!(
                 "keeper: {} repair(s), {} copy(ies) for the policy, {} scrub verify(ies) queued",
                 kept.repairs,
                 kept.copies,
-                kept.verifies
+                scrubbed.verifies
             );
             self.empty_until.clear();
         }
-        Ok(queued)
+        Ok((queued, scrubbed.waiting))
     }
 
     /// Hands the writer a batch, unless it still has one: finished reports
@@ -792,8 +819,12 @@ impl Runner {
                 .providers
                 .get(&provider_id)
                 .map_or(1, |(row, _)| row.concurrency.max(1) as usize);
-            let busy = self.lanes.values().filter(|p| **p == provider_id).count();
-            if busy >= limit {
+            let busy = (self.lanes.values()).filter(|(p, _)| *p == provider_id);
+            let (busy, scrubbing) =
+                busy.fold((0, 0), |(n, s), (_, scrub)| (n + 1, s + *scrub as usize));
+            // A scrub verify waits while half the provider's slots scrub, so
+            // that transfers keep the others.
+            if busy >= limit || (is_scrub(&self.ready[i].op) && scrubbing >= scrub_slots(limit)) {
                 i += 1;
                 continue;
             }
@@ -844,7 +875,7 @@ impl Runner {
         let blocking = executor::runs_blocking(first);
         self.next_lane += 1;
         let lane = self.next_lane;
-        self.lanes.insert(lane, first.op.provider_id.clone());
+        (self.lanes).insert(lane, (first.op.provider_id.clone(), is_scrub(&first.op)));
         let tx = self.tx.clone();
         let handed = SystemTime::now();
         if blocking {
@@ -958,7 +989,8 @@ impl Runner {
     }
 
     /// For an upload the keeper queued (a repair, a policy copy) whose local
-    /// bytes are gone or no longer the recorded size: the answering provider
+    /// bytes are gone, no longer the recorded size, or found edited by an
+    /// attempt of this engine (`local_changed`): the answering provider
     /// whose verified copy was checked last, to copy from. `None` when the
     /// local bytes are there (or nothing else holds the content: the upload
     /// then fails on the missing source and says so).
@@ -967,9 +999,8 @@ impl Runner {
         op: &ClaimedOp,
         asset: Option<&ManifestEntry>,
     ) -> Result<Option<Provider>, StoreError> {
-        let here = asset
-            .and_then(|a| a.local_path.as_deref())
-            .is_some_and(|p| {
+        let here = !self.local_changed.contains(&op.content_hash)
+            && (asset.and_then(|a| a.local_path.as_deref())).is_some_and(|p| {
                 std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() as i64 == op.total_bytes)
             });
         if here {
@@ -1079,7 +1110,7 @@ impl Runner {
         self.store.requeue_due_retries()?;
         self.reload_providers()?;
         self.empty_until.clear();
-        if !self.paused && !self.stopping && self.last_keep.elapsed() >= KEEPER_EVERY {
+        if !self.paused && !self.stopping {
             self.keep(false)?;
         }
         if self

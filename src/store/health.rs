@@ -65,6 +65,12 @@ impl Scrub {
     pub fn pace(&self, held: i64) -> f64 {
         (held as f64 * 1.1 / self.every.as_secs_f64()).min(self.budget_bps as f64)
     }
+
+    /// What a long-running engine's scrub reads in 30 days at the pace
+    /// (S3 egress costs money).
+    pub fn bytes_per_month(&self, held: i64) -> u64 {
+        (self.pace(held) * 30.0 * 86_400.0) as u64
+    }
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -629,8 +635,8 @@ impl Store {
         due_before: Option<&str>,
     ) -> Result<Vec<(String, i64)>> {
         // Two ranges of the index: copies never verified (a catalog scan
-        // brought them in), then the others oldest first; "before" the end
-        // of time means any.
+        // brought them in), then the others oldest first; before the end of
+        // time means any.
         let branch = |range: &str| {
             format!(
                 "SELECT * FROM (SELECT c.content_hash, m.size_bytes
@@ -648,10 +654,25 @@ impl Store {
             branch("c.verified_at IS NULL"),
             branch("c.verified_at < ?3")
         ))?;
-        let due_before = due_before.unwrap_or("9999");
+        // (A whole timestamp, not "9999": the DATETIME column has NUMERIC
+        // affinity, which would make that the integer 9999, less than
+        // every text.)
+        let due_before = due_before.unwrap_or("9999-12-31 23:59:59.999");
         let rows = stmt.query_map(params![provider_id, limit as i64, due_before], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The bytes of the copies each provider holds (those holding none are
+    /// left out).
+    pub fn bytes_held_per_provider(&self) -> Result<HashMap<String, i64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.provider_id, SUM(m.size_bytes) FROM asset_copies c
+             JOIN asset_manifest m ON m.content_hash = c.content_hash
+             GROUP BY c.provider_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

@@ -821,7 +821,10 @@ impl App {
             self.assets.send(AssetRequest::Act(action));
         }
         let snap = &self.model.snapshot;
-        let actions = self.providers.show(ctx, &snap.providers, &snap.scans);
+        let scrubs = &self.assets.snapshot.providers;
+        let actions = self
+            .providers
+            .show(ctx, &snap.providers, &snap.scans, scrubs);
         for action in actions {
             self.act(action);
         }

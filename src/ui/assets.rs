@@ -54,12 +54,16 @@ pub struct AssetLine {
     pub oldest_verified_s: Option<u32>,
 }
 
-/// A provider as the row menu offers it.
+/// A provider as the row menu and the providers window show it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProviderChoice {
     pub id: String,
     pub name: String,
     pub enabled: bool,
+    /// Its scrub (the library's, or its own) and the bytes it holds, which
+    /// set what the scrub reads a month.
+    pub scrub: Scrub,
+    pub held_bytes: i64,
 }
 
 /// Everything the Assets view draws, as of one moment.
@@ -316,13 +320,18 @@ impl AssetsModel {
             }
             self.view_ready = self.shown;
             self.counted = true;
-            self.providers = (self.store.providers()?.into_iter())
-                .map(|p| ProviderChoice {
+            let held = self.store.bytes_held_per_provider()?;
+            let mut providers = Vec::new();
+            for p in self.store.providers()? {
+                providers.push(ProviderChoice {
+                    scrub: self.store.scrub_of(&p.id)?,
+                    held_bytes: held.get(&p.id).copied().unwrap_or(0),
                     id: p.id,
                     name: p.name,
                     enabled: p.enabled,
-                })
-                .collect();
+                });
+            }
+            self.providers = providers;
             self.version = Some(version);
             self.loaded_at = Some(Instant::now());
             self.load_cost = started.elapsed();

@@ -13,10 +13,13 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 
 use egui::{Color32, RichText};
 
+use super::assets::ProviderChoice;
+use super::format::bytes;
 use super::model::{Action, ProviderStatus};
 use crate::providers::register::{NewProvider, Target};
 use crate::secrets::Secret;
 use crate::store::{ProviderKind, ProviderRow};
+use crate::units::{format_duration, format_rate};
 
 /// The kinds the form offers, as a person calls them.
 const KINDS: [(ProviderKind, &str); 4] = [
@@ -274,12 +277,14 @@ pub struct ProvidersPanel {
 
 impl ProvidersPanel {
     /// Draws the window (when open); returns the actions asked for.
-    /// `scans` says what each provider's last scan found.
+    /// `scans` says what each provider's last scan found, `scrubs` what
+    /// each one's scrub reads.
     pub fn show(
         &mut self,
         ctx: &egui::Context,
         providers: &[ProviderStatus],
         scans: &[(String, String)],
+        scrubs: &[ProviderChoice],
     ) -> Vec<Action> {
         let mut actions = Vec::new();
         if !self.open {
@@ -311,7 +316,8 @@ impl ProvidersPanel {
                         .spacing([12.0, 6.0])
                         .show(ui, |ui| {
                             for p in providers {
-                                self.provider_row(ui, p, &mut actions);
+                                let scrub = scrubs.iter().find(|c| c.id == p.row.id);
+                                self.provider_row(ui, p, scrub, &mut actions);
                                 ui.end_row();
                                 if let Some((_, line)) =
                                     scans.iter().find(|(id, _)| *id == p.row.id)
@@ -358,7 +364,13 @@ impl ProvidersPanel {
         actions
     }
 
-    fn provider_row(&mut self, ui: &mut egui::Ui, p: &ProviderStatus, actions: &mut Vec<Action>) {
+    fn provider_row(
+        &mut self,
+        ui: &mut egui::Ui,
+        p: &ProviderStatus,
+        scrub: Option<&ProviderChoice>,
+        actions: &mut Vec<Action>,
+    ) {
         let row = &p.row;
         ui.vertical(|ui| {
             // Wide enough for a name and a path on one line each; a longer
@@ -370,6 +382,9 @@ impl ProvidersPanel {
             let place = format!("{} · {}", row.kind.as_str(), where_(row));
             ui.add(egui::Label::new(RichText::new(&place).small()).truncate())
                 .on_hover_text(place);
+            if let Some(c) = scrub {
+                scrub_line(ui, c);
+            }
         });
         match (&p.online, row.enabled) {
             (_, false) => {
@@ -460,6 +475,27 @@ impl ProvidersPanel {
 
 /// A provider's state: a dot and a word in its colour. (The dot is drawn:
 /// the bundled fonts have no "●".)
+/// What the provider's scrub reads: egress from a cloud provider costs
+/// money, so the month's bytes are said before they are read.
+fn scrub_line(ui: &mut egui::Ui, c: &ProviderChoice) {
+    let text = match c.scrub.budget_bps {
+        0 => "scrub off".to_string(),
+        budget => format!(
+            "scrub reads about {} a month (every {}, at most {})",
+            bytes(c.scrub.bytes_per_month(c.held_bytes) as i64),
+            format_duration(c.scrub.every),
+            format_rate(budget)
+        ),
+    };
+    ui.add(egui::Label::new(RichText::new(&text).small().weak()).truncate())
+        .on_hover_text(format!(
+            "{text}.\nIt holds {} of copies; the scrub re-reads all of them within \
+             its interval. Change it with breakdex scrub set --provider {}",
+            bytes(c.held_bytes),
+            c.name
+        ));
+}
+
 fn state(ui: &mut egui::Ui, word: &str, color: Color32) -> egui::Response {
     ui.horizontal(|ui| {
         let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());

@@ -255,13 +255,15 @@ fn policy_and_scrub_settings_are_kept_and_bad_values_refused() {
     );
 }
 
-#[test]
-fn with_the_local_file_gone_a_corrupt_copy_is_repaired_from_another_provider() {
+/// A corrupt copy on nas of an asset whose local file `lose` took away is
+/// repaired from usb's copy, and the local file is left as it is.
+fn repaired_from_another_provider(lose: impl Fn(&Path)) {
     let lib = TempLib::new();
     let files = two_copies_each(&lib);
     let victim = hash_of(&files[2]);
     let original = std::fs::read(&files[2]).unwrap();
-    std::fs::remove_file(&files[2]).unwrap();
+    lose(&files[2]);
+    let local_after = std::fs::read(&files[2]).ok();
     let object = object_path(&lib.path("nas"), &victim);
     let mut bytes = std::fs::read(&object).unwrap();
     bytes[100] ^= 0x01;
@@ -275,7 +277,11 @@ fn with_the_local_file_gone_a_corrupt_copy_is_repaired_from_another_provider() {
         original,
         "byte-identical again"
     );
-    assert!(!files[2].exists(), "the local file is not made again");
+    assert_eq!(
+        std::fs::read(&files[2]).ok(),
+        local_after,
+        "the local file is left as it is"
+    );
     let leftovers: Vec<_> = crate::common::files_under(&lib.files_dir())
         .into_iter()
         .filter(|p| p.to_string_lossy().contains(".breakdex-tmp"))
@@ -285,4 +291,118 @@ fn with_the_local_file_gone_a_corrupt_copy_is_repaired_from_another_provider() {
         "temporary files removed: {leftovers:?}"
     );
     assert_eq!(healths(&lib), ["safe"; 3]);
+}
+
+#[test]
+fn with_the_local_file_gone_a_corrupt_copy_is_repaired_from_another_provider() {
+    repaired_from_another_provider(|f| std::fs::remove_file(f).unwrap());
+}
+
+#[test]
+fn with_the_local_file_changed_at_its_size_a_corrupt_copy_is_repaired_from_another_provider() {
+    // Edited in place: same size, other bytes (only a read tells).
+    repaired_from_another_provider(|f| {
+        let len = std::fs::metadata(f).unwrap().len() as usize;
+        std::fs::write(f, crate::common::pseudo_random(len, 999)).unwrap();
+    });
+}
+
+/// The scrub's verifies in the order they were queued: (content hash,
+/// status), read from the library.
+fn scrub_verifies(lib: &TempLib) -> Vec<(String, String)> {
+    let c = lib.read_db();
+    let mut stmt = c
+        .prepare(
+            "SELECT content_hash, status FROM sync_operations
+             WHERE operation_type = 'verify' AND reason = 'scrub' ORDER BY rowid",
+        )
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+#[test]
+fn a_scrub_killed_mid_way_picks_up_where_it_was_and_reads_each_copy_once() {
+    const FILES: usize = 40;
+    let lib = TempLib::new();
+    let files: Vec<_> = (0..FILES)
+        .map(|i| lib.write_file(&format!("photos/IMG_{i:04}.jpg"), 256 << 10, i as u64 + 1))
+        .collect();
+    let mut add = vec!["add"];
+    add.extend(files.iter().map(|f| arg(f)));
+    lib.ok(&add);
+    run(&lib);
+
+    // Every copy last verified two days ago, each a second apart in an
+    // order unlike the order they were added in: the scrub must read them
+    // oldest first.
+    let mut oldest_first: Vec<String> = files.iter().map(|f| hash_of(f)).collect();
+    oldest_first.sort();
+    {
+        let c = rusqlite::Connection::open(lib.db()).unwrap();
+        for (i, hash) in oldest_first.iter().enumerate() {
+            let when = format!("-{} seconds", 2 * 86_400 + FILES - i);
+            let n = c
+                .execute(
+                    "UPDATE asset_copies SET verified_at = strftime('%Y-%m-%d %H:%M:%f', 'now', ?2)
+                     WHERE content_hash = ?1",
+                    rusqlite::params![hash, when],
+                )
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+    }
+
+    // A long-running engine at 64 KiB/s: about one 256 KiB copy every 4 s
+    // after its first second's credit. It is killed once it has verified 3.
+    lib.ok(&["scrub", "set", "--every", "10s", "--budget", "64K"]);
+    let mut child = lib
+        .cmd()
+        .arg("run")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start breakdex run");
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let read_before_kill = loop {
+        let done = (scrub_verifies(&lib).into_iter())
+            .filter(|(_, s)| s == "completed")
+            .count();
+        if done >= 3 {
+            break done;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the running engine's scrub verified {done} copies in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let queued_before_kill = scrub_verifies(&lib).len();
+    assert!(
+        queued_before_kill < FILES / 2,
+        "the budget holds the scrub back: {queued_before_kill} queued for {read_before_kill} read"
+    );
+
+    // Restarted as a run that ends, with a budget that covers everything:
+    // it reads what is due (the copies not read before the kill), each
+    // once, and ends.
+    lib.ok(&["scrub", "set", "--every", "1d", "--budget", "100M"]);
+    run(&lib);
+    let verifies = scrub_verifies(&lib);
+    let order: Vec<&String> = verifies.iter().map(|(h, _)| h).collect();
+    assert_eq!(
+        order,
+        oldest_first.iter().collect::<Vec<_>>(),
+        "each copy read once, oldest verification first, across the kill"
+    );
+    assert!(
+        verifies.iter().all(|(_, s)| s == "completed"),
+        "{verifies:?}"
+    );
+    assert_eq!(healths(&lib), ["safe"; FILES]);
 }

@@ -454,3 +454,44 @@ fn click_still(h: &mut Harness<'static, App>, label: &str) {
     }
     h.get_by_label(label).click_accesskit();
 }
+
+#[test]
+fn each_provider_says_what_its_scrub_reads_a_month() {
+    let lib = TempLib::new();
+    // Three 1 MiB copies on the default provider; another one holding none,
+    // its scrub off.
+    let files: Vec<String> = (0..3)
+        .map(|i| {
+            let f = lib.write_file(&format!("photos/{i}.jpg"), 1 << 20, i + 7);
+            f.to_str().unwrap().to_string()
+        })
+        .collect();
+    let mut add = vec!["add"];
+    add.extend(files.iter().map(String::as_str));
+    lib.ok(&add);
+    lib.ok(&["run", "--until-idle"]);
+    let cold = lib.path("cold");
+    lib.ok(&[
+        "provider",
+        "add",
+        "local",
+        "cold",
+        "--root",
+        cold.to_str().unwrap(),
+    ]);
+    lib.ok(&["scrub", "set", "--every", "1d", "--budget", "1M"]);
+    lib.ok(&["scrub", "set", "--provider", "cold", "--budget", "0"]);
+
+    let mut h = providers_window(&lib);
+    // 3 MiB re-read once a day with a tenth to spare: 3 MiB x 1.1 x 30 =
+    // 103,809,024 bytes a month, well under the budget.
+    settle_on_text(
+        &mut h,
+        "scrub reads about 104 MB a month (every 1d, at most 1M/s)",
+    );
+    assert_eq!(
+        h.query_all_by_label_contains("scrub off").count(),
+        1,
+        "the provider with its scrub off says so"
+    );
+}
