@@ -264,8 +264,16 @@ impl AssetsModel {
             AssetRequest::Shown(shown) => {
                 if shown != self.shown {
                     self.shown = shown;
-                    // Shown: its keys are read now; hidden: they go.
-                    self.loaded_at = None;
+                    if shown {
+                        // Its keys are read now.
+                        self.loaded_at = None;
+                    } else {
+                        // They go (tens of MB at a million assets); the
+                        // counts read with them stay until the next read.
+                        self.keys = Vec::new();
+                        self.order.clear();
+                        self.view_ready = false;
+                    }
                 }
             }
             AssetRequest::Act(action) => {
@@ -291,11 +299,13 @@ impl AssetsModel {
         let spacing = if self.shown {
             (self.load_cost * 4).clamp(Duration::from_secs(1), Duration::from_secs(10))
         } else {
-            (self.load_cost * 10).clamp(Duration::from_secs(5), Duration::from_secs(60))
+            (self.load_cost * 10).clamp(Duration::from_secs(5), Duration::from_secs(600))
         };
+        // (Health changes with time too, but a read that costs seconds is
+        // not made again every minute for it.)
         let due = self.loaded_at.is_none_or(|t| {
             let age = t.elapsed();
-            age >= REJUDGE_EVERY || (age >= spacing && self.version != Some(version))
+            age >= REJUDGE_EVERY.max(spacing) || (age >= spacing && self.version != Some(version))
         });
         if due {
             let started = Instant::now();
