@@ -190,16 +190,19 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     h.state_mut().show_view(View::Assets);
     h.step();
-    wait(&mut h, "assets shown", |app| {
-        let s = &app.assets.snapshot;
-        !s.loading && !s.rows.is_empty()
-    });
+    wait(&mut h, "assets shown", |app| !app.assets.snapshot.rows.is_empty());
     h.step();
     let switched = t.elapsed();
+    wait(&mut h, "assets read", |app| !app.assets.snapshot.loading);
+    let assets_read = t.elapsed();
     println!(
         "assets view, {n} assets: first frame with rows after the switch {:>7.1} ms   (target < 1000 ms: {})",
         switched.as_secs_f64() * 1e3,
         verdict(switched < Duration::from_secs(1))
+    );
+    println!(
+        "whole library's assets read in background: {:>7.1} ms",
+        assets_read.as_secs_f64() * 1e3
     );
     let mut worst = Duration::ZERO;
     for (label, key) in [

@@ -664,18 +664,6 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The bytes of the copies each provider holds (those holding none are
-    /// left out).
-    pub fn bytes_held_per_provider(&self) -> Result<HashMap<String, i64>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.provider_id, SUM(m.size_bytes) FROM asset_copies c
-             JOIN asset_manifest m ON m.content_hash = c.content_hash
-             GROUP BY c.provider_id",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
     /// The bytes of the copies a provider holds.
     pub fn bytes_held(&self, provider_id: &str) -> Result<i64> {
         let held: i64 = self

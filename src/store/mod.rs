@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use asset_view::{AssetKey, AssetRow};
+pub use asset_view::{AssetKey, AssetRow, Scan};
 pub use catalog::{CatalogAsset, Described, PendingSegment, ScanCounts, ScannedAsset, SegmentRow};
 pub use copies::{AssetCopy, VerifyStatus};
 pub use health::{

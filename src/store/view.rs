@@ -204,9 +204,16 @@ fn holds_folded(hay: &[u8], needle: &str) -> bool {
     }
 }
 
-/// The name rank of each of `n` rows, given as `hash handle << 64 | row
-/// index`, from [`Store::name_ranks`] (0 for a hash without a name): two
-/// sorted lists merged.
+/// What [`Store::name_ranks`] gives each asset's rank by.
+#[derive(Clone, Copy)]
+pub(super) enum NameId {
+    HashHandle,
+    Rowid,
+}
+
+/// The name rank of each of `n` rows, given as `id << 64 | row index`,
+/// from [`Store::name_ranks`] by the same kind of id (0 for an id without a
+/// name): two sorted lists merged.
 pub(super) fn join_name_ranks(names: &[u128], mut handles: Vec<u128>, n: usize) -> Vec<u32> {
     handles.sort_unstable();
     let mut ranks = vec![0u32; n];
@@ -224,11 +231,11 @@ pub(super) fn join_name_ranks(names: &[u128], mut handles: Vec<u128>, n: usize) 
 }
 
 /// How many rows the whole-queue read holds on to before it knows better.
-const MAX_RESERVE: usize = 1 << 24;
+pub(super) const MAX_RESERVE: usize = 1 << 24;
 
 impl Store {
     /// The largest rowid of `table` (0 when empty): a cheap row-count bound.
-    fn max_rowid(&self, table: &str) -> Result<usize> {
+    pub(super) fn max_rowid(&self, table: &str) -> Result<usize> {
         let top: Option<i64> =
             self.conn
                 .query_row(&format!("SELECT max(rowid) FROM {table}"), [], |r| r.get(0))?;
@@ -263,23 +270,23 @@ impl Store {
 
     /// Each asset's name rank (1-based, in the order a person sorts names:
     /// see [`natural_key`]; names that differ only in case or accents rank
-    /// equal) as `handle << 64 | rank`, sorted, where the handle is the
-    /// [`hash_handle`] of its content hash.
-    pub(super) fn name_ranks(&self) -> Result<Vec<u128>> {
+    /// equal) as `id << 64 | rank`, sorted, where the id is its manifest
+    /// rowid or the [`hash_handle`] of its content hash.
+    pub(super) fn name_ranks(&self, by: NameId) -> Result<Vec<u128>> {
         // Names go into one buffer; entries carry their first 16 bytes so that
         // most comparisons never touch it.
         struct Entry {
             head: u128,
             start: u32,
             len: u32,
-            handle: u64,
+            id: u64,
         }
         let mut entries: Vec<Entry> =
             Vec::with_capacity(self.max_rowid("asset_manifest")?.min(MAX_RESERVE));
         let mut names: Vec<u8> = Vec::new();
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT content_hash, original_name FROM asset_manifest")?;
+            .prepare_cached("SELECT content_hash, original_name, rowid FROM asset_manifest")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let start = names.len();
@@ -292,7 +299,10 @@ impl Store {
                 head: u128::from_be_bytes(head),
                 start: start as u32,
                 len: key.len() as u32,
-                handle: hash_handle(text(r, 0)?),
+                id: match by {
+                    NameId::HashHandle => hash_handle(text(r, 0)?),
+                    NameId::Rowid => r.get::<_, i64>(2)? as u64,
+                },
             });
         }
         drop(rows);
@@ -306,7 +316,7 @@ impl Store {
             if i == 0 || e.head != entries[i - 1].head || name(e) != name(&entries[i - 1]) {
                 rank += 1;
             }
-            ranks.push(u128::from(e.handle) << 64 | u128::from(rank));
+            ranks.push(u128::from(e.id) << 64 | u128::from(rank));
         }
         drop(entries);
         ranks.sort_unstable();
@@ -326,7 +336,7 @@ impl Store {
                 by_id.get(id).copied()
             }
         };
-        let names = self.name_ranks()?;
+        let names = self.name_ranks(NameId::HashHandle)?;
 
         if keys.capacity() == 0 {
             keys.reserve(self.max_rowid("sync_operations")?.min(MAX_RESERVE));

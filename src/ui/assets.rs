@@ -175,6 +175,9 @@ struct AssetsModel {
     shown: bool,
     /// The keys are read for the view shown (not only the counts).
     view_ready: bool,
+    /// While the whole pass is owed: the keys hold only the rows in view,
+    /// of this many assets.
+    head_of: Option<usize>,
     /// The library was counted once.
     counted: bool,
     notice: Option<String>,
@@ -203,6 +206,7 @@ impl AssetsModel {
             load_cost: Duration::ZERO,
             shown: false,
             view_ready: false,
+            head_of: None,
             counted: false,
             notice: None,
             error: None,
@@ -215,7 +219,9 @@ impl AssetsModel {
             let (mut view_changed, mut acted) = (false, false);
             let window = self.window;
             let sorting = self.order.sorting();
-            match rx.recv_timeout(TICK) {
+            // (A whole pass owed is made at once.)
+            let wait = if self.head_of.is_some() { Duration::ZERO } else { TICK };
+            match rx.recv_timeout(wait) {
                 Ok(req) => self.take(req, &mut view_changed, &mut acted),
                 Err(RecvTimeoutError::Timeout) => self.order.finish(),
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -227,6 +233,8 @@ impl AssetsModel {
                 Ok(news) => news,
                 Err(e) => {
                     self.error = Some(e.to_string());
+                    // (Not read again at once.)
+                    self.head_of = None;
                     true
                 }
             };
@@ -307,6 +315,21 @@ impl AssetsModel {
             let age = t.elapsed();
             age >= REJUDGE_EVERY.max(spacing) || (age >= spacing && self.version != Some(version))
         });
+        if due && self.head_of.is_none() && self.shows_head() {
+            // The first look at the view: the rows in view are read and sent
+            // on their own, the whole pass (a second at a million assets)
+            // made right after.
+            let rules = self.store.health_rules()?;
+            let keys = (self.store).head_asset_keys(&rules, self.window.1, self.spec.descending)?;
+            let known = match self.counted {
+                true => self.library_counts.iter().sum(),
+                false => self.store.asset_count()?,
+            };
+            self.head_of = Some(known.max(keys.len()));
+            self.order.set((0..keys.len() as u128).collect(), self.window);
+            self.keys = keys;
+            return Ok(true);
+        }
         if due {
             let started = Instant::now();
             self.order.clear();
@@ -314,23 +337,27 @@ impl AssetsModel {
             self.policy = self.store.policy()?;
             self.scrub = self.store.scrub()?;
             self.enabled_providers = rules.enabled_providers();
-            self.library_counts = [0; 4];
-            if self.shown {
-                self.provider_ids = self.store.scan_asset_keys(&rules, &mut self.keys)?;
-                for k in &self.keys {
-                    self.library_counts[health_index(k.health)] += 1;
+            let scan = match self.shown {
+                true => {
+                    let scan = self.store.scan_asset_keys(&rules, &mut self.keys)?;
+                    self.store.rank_asset_names(&mut self.keys)?;
+                    scan
                 }
-            } else {
                 // Hidden, only the status bar's counts are needed: no keys
                 // held (tens of MB at a million assets).
-                self.keys = Vec::new();
-                for (h, n) in self.store.health_counts()? {
-                    self.library_counts[health_index(h)] = n as usize;
+                false => {
+                    self.keys = Vec::new();
+                    self.store.health_scan(&rules)?
                 }
+            };
+            for (h, n) in &scan.counts {
+                self.library_counts[health_index(*h)] = *n as usize;
             }
             self.view_ready = self.shown;
+            self.head_of = None;
             self.counted = true;
-            let held = self.store.bytes_held_per_provider()?;
+            let held = scan.held_bytes;
+            self.provider_ids = scan.provider_ids;
             let mut providers = Vec::new();
             for p in self.store.providers()? {
                 providers.push(ProviderChoice {
@@ -354,6 +381,19 @@ impl AssetsModel {
             super::model::give_back_memory();
         }
         Ok(due || view_changed)
+    }
+
+    /// Whether the view, about to be read, shows its first rows in the
+    /// order assets were added: what the first look reads on its own.
+    fn shows_head(&self) -> bool {
+        let s = &self.spec;
+        self.shown
+            && !self.view_ready
+            && self.window.0 == 0
+            && s.sort == AssetSort::Added
+            && s.health.is_none()
+            && s.provider.is_none()
+            && s.text.is_empty()
     }
 
     fn rebuild_order(&mut self) -> crate::store::Result<()> {
@@ -392,10 +432,12 @@ impl AssetsModel {
 
     fn snapshot(&mut self) -> AssetsSnapshot {
         let (start, len) = self.window;
-        let view_len = self.order.len();
+        let view_len = self.head_of.unwrap_or_else(|| self.order.len());
         let start = start.min(view_len);
         let end = start.saturating_add(len).min(view_len);
-        let shown: Vec<AssetKey> = (self.order.rows(start, end).iter())
+        // (While only the head is read, the rows past it wait for the pass.)
+        let held = self.order.len();
+        let shown: Vec<AssetKey> = (self.order.rows(start.min(held), end.min(held)).iter())
             .map(|&i| self.keys[i as usize])
             .collect();
         let rowids: Vec<i64> = shown.iter().map(|k| k.rowid).collect();
@@ -551,5 +593,50 @@ fn sort_value(sort: AssetSort, k: &AssetKey) -> u64 {
             Health::LocalOnly => 2,
             Health::Safe => 3,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hashes(s: &AssetsSnapshot) -> Vec<String> {
+        s.rows.iter().map(|r| r.row.content_hash.clone()).collect()
+    }
+
+    /// The first look at the view shows the rows in view, judged, before the
+    /// whole library is read (and says it is still reading); the whole read
+    /// then shows the same rows, for the same length.
+    #[test]
+    fn the_first_look_shows_the_rows_in_view_before_the_whole_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("library.db");
+        crate::demo::make_demo_library(&db, 3000, "test").unwrap();
+        let store = Store::open(&db).unwrap();
+        let assets = store.asset_listing().unwrap().len();
+        assert!(assets > 40, "{assets}");
+        for descending in [false, true] {
+            let mut h = start(db.clone(), || {}).unwrap();
+            h.send(AssetRequest::View(AssetSpec {
+                descending,
+                ..AssetSpec::default()
+            }));
+            h.send(AssetRequest::Window { start: 0, len: 20 });
+            h.send(AssetRequest::Shown(true));
+            let limit = Duration::from_secs(60);
+            assert!(h.wait_for(limit, |s| !s.rows.is_empty()), "no rows");
+            let head = h.snapshot.clone();
+            assert!(head.loading, "the first rows came with the whole read");
+            assert_eq!(head.view_len, assets);
+            assert_eq!(head.rows.len(), 20);
+            assert!(h.wait_for(limit, |s| !s.loading), "never read whole");
+            let whole = &h.snapshot;
+            assert_eq!(whole.view_len, assets);
+            assert_eq!(hashes(whole), hashes(&head), "descending: {descending}");
+            let judged = |s: &AssetsSnapshot| -> Vec<_> {
+                s.rows.iter().map(|r| (r.health, r.counted, r.oldest_verified_s)).collect()
+            };
+            assert_eq!(judged(whole), judged(&head));
+        }
     }
 }

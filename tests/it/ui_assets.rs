@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use breakdex::store::{Health, OpStatus, OpType, Store};
-use breakdex::ui::{App, View};
+use breakdex::ui::{App, AssetSort, View};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -197,7 +197,7 @@ fn health_sorts_the_worst_first_and_search_finds_a_path() {
     let mut h = assets_window(&lib);
     h.get_by_label("Health").click();
     settle(&mut h, "sorted by health", |app| {
-        app.assets.snapshot.spec.sort == breakdex::ui::AssetSort::Health && shown(app)
+        app.assets.snapshot.spec.sort == AssetSort::Health && shown(app)
     });
     let order: Vec<Health> = (h.state().assets.snapshot.rows.iter())
         .map(|r| r.health)
@@ -230,6 +230,68 @@ fn health_sorts_the_worst_first_and_search_finds_a_path() {
         "",
         "the queue's own search is untouched"
     );
+}
+
+/// What the view's rows show of the column sorted by `sort`, in their order.
+fn column_values(app: &App, sort: AssetSort) -> Vec<(i64, String)> {
+    (app.assets.snapshot.rows.iter())
+        .map(|r| match sort {
+            AssetSort::Name => (0, r.row.first_path.clone().unwrap_or_default()),
+            AssetSort::Size => (r.row.size_bytes, String::new()),
+            AssetSort::Added => (r.row.rowid, String::new()),
+            AssetSort::Copies => (
+                (r.counted as i64) << 16 | r.row.copies.len() as i64,
+                String::new(),
+            ),
+            AssetSort::Verified => (r.oldest_verified_s.map_or(-1, i64::from), String::new()),
+            AssetSort::Health => {
+                let worst_first = [
+                    Health::Damaged,
+                    Health::AtRisk,
+                    Health::LocalOnly,
+                    Health::Safe,
+                ];
+                let rank = worst_first.iter().position(|h| *h == r.health).unwrap();
+                (rank as i64, String::new())
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_column_sorts_its_rows_both_ways() {
+    let lib = TempLib::new();
+    library(&lib);
+    let mut h = assets_window(&lib);
+    // (Added last: the view starts sorted by it.)
+    for (label, sort) in [
+        ("Asset", AssetSort::Name),
+        ("Size", AssetSort::Size),
+        ("Copies", AssetSort::Copies),
+        ("Oldest verification", AssetSort::Verified),
+        ("Health", AssetSort::Health),
+        ("Added", AssetSort::Added),
+    ] {
+        h.get_by_label(label).click();
+        settle(&mut h, label, |app| {
+            let spec = &app.assets.snapshot.spec;
+            spec.sort == sort && !spec.descending && shown(app)
+        });
+        let up = column_values(h.state(), sort);
+        assert_eq!(up.len(), 4);
+        assert!(up.is_sorted(), "{label}: {up:?}");
+        assert!(up.first() != up.last(), "{label} tells the assets apart: {up:?}");
+        h.get_by_label(&format!("{label} ⏶")).click();
+        settle(&mut h, label, |app| {
+            let spec = &app.assets.snapshot.spec;
+            spec.sort == sort && spec.descending && shown(app)
+        });
+        let mut down = column_values(h.state(), sort);
+        down.reverse();
+        assert!(down.is_sorted(), "{label}, reversed: {down:?}");
+        assert_eq!(down.first(), up.first(), "{label}");
+        assert_eq!(down.last(), up.last(), "{label}");
+    }
 }
 
 #[test]
