@@ -190,7 +190,9 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     h.state_mut().show_view(View::Assets);
     h.step();
-    wait(&mut h, "assets shown", |app| !app.assets.snapshot.rows.is_empty());
+    wait(&mut h, "assets shown", |app| {
+        !app.assets.snapshot.rows.is_empty()
+    });
     h.step();
     let switched = t.elapsed();
     wait(&mut h, "assets read", |app| !app.assets.snapshot.loading);

@@ -147,7 +147,8 @@ impl Store {
 
     /// How many assets the library records.
     pub fn asset_count(&self) -> Result<usize> {
-        let n: i64 = (self.conn).query_row("SELECT count(*) FROM asset_manifest", [], |r| r.get(0))?;
+        let n: i64 =
+            (self.conn).query_row("SELECT count(*) FROM asset_manifest", [], |r| r.get(0))?;
         Ok(n as usize)
     }
 

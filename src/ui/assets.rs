@@ -220,7 +220,11 @@ impl AssetsModel {
             let window = self.window;
             let sorting = self.order.sorting();
             // (A whole pass owed is made at once.)
-            let wait = if self.head_of.is_some() { Duration::ZERO } else { TICK };
+            let wait = if self.head_of.is_some() {
+                Duration::ZERO
+            } else {
+                TICK
+            };
             match rx.recv_timeout(wait) {
                 Ok(req) => self.take(req, &mut view_changed, &mut acted),
                 Err(RecvTimeoutError::Timeout) => self.order.finish(),
@@ -326,7 +330,8 @@ impl AssetsModel {
                 false => self.store.asset_count()?,
             };
             self.head_of = Some(known.max(keys.len()));
-            self.order.set((0..keys.len() as u128).collect(), self.window);
+            self.order
+                .set((0..keys.len() as u128).collect(), self.window);
             self.keys = keys;
             return Ok(true);
         }
@@ -634,7 +639,10 @@ mod tests {
             assert_eq!(whole.view_len, assets);
             assert_eq!(hashes(whole), hashes(&head), "descending: {descending}");
             let judged = |s: &AssetsSnapshot| -> Vec<_> {
-                s.rows.iter().map(|r| (r.health, r.counted, r.oldest_verified_s)).collect()
+                s.rows
+                    .iter()
+                    .map(|r| (r.health, r.counted, r.oldest_verified_s))
+                    .collect()
             };
             assert_eq!(judged(whole), judged(&head));
         }

@@ -280,7 +280,10 @@ fn every_column_sorts_its_rows_both_ways() {
         let up = column_values(h.state(), sort);
         assert_eq!(up.len(), 4);
         assert!(up.is_sorted(), "{label}: {up:?}");
-        assert!(up.first() != up.last(), "{label} tells the assets apart: {up:?}");
+        assert!(
+            up.first() != up.last(),
+            "{label} tells the assets apart: {up:?}"
+        );
         h.get_by_label(&format!("{label} ⏶")).click();
         settle(&mut h, label, |app| {
             let spec = &app.assets.snapshot.spec;
