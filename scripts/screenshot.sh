@@ -24,6 +24,8 @@ cargo build --release --quiet --bin breakdex --example demo_library
 work=$(mktemp -d)
 runtime=$(mktemp -d) && chmod 700 "$runtime"
 cleanup() {
+    # (flock's own child too: it would hold a pipe on our output open.)
+    [ -z "${holder:-}" ] || pkill -P "$holder" 2>/dev/null || true
     kill "${app:-}" "${xvfb:-}" "${holder:-}" 2>/dev/null || true
     rm -rf "$work" "$runtime"
 }
@@ -47,7 +49,8 @@ window=$(DISPLAY="$display" xdotool search --sync --onlyvisible --name Breakdex 
 # Let the model read the queue and the first frames settle.
 sleep 4
 if [ "${VIEW:-}" = assets ]; then
-    DISPLAY="$display" xdotool windowactivate --sync "$window" key ctrl+shift+a
+    # (Xvfb has no window manager to activate a window: focus it.)
+    DISPLAY="$display" xdotool windowfocus "$window" key ctrl+shift+a
     sleep 4
 fi
 mkdir -p "$(dirname "$out")"

@@ -119,9 +119,13 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
              started_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (rowid % 600) || ' seconds')
            WHERE rowid % 1000 = 999 OR rowid IN (SELECT rowid FROM sync_operations ORDER BY rowid LIMIT 4 OFFSET 76);
          -- The completed uploads left copies, verified when made; a few
-         -- were found corrupt since.
+         -- were found corrupt since, a few were last verified longer ago
+         -- than the scrub's interval (their assets are at risk).
          INSERT OR IGNORE INTO asset_copies (content_hash, provider_id, remote_key, verified_at, verify_status)
-           SELECT content_hash, provider_id, content_hash, completed_at,
+           SELECT content_hash, provider_id, content_hash,
+                  CASE WHEN rowid % 100 = 7
+                       THEN strftime('%Y-%m-%d %H:%M:%f', completed_at, '-45 days')
+                       ELSE completed_at END,
                   CASE WHEN rowid % 1000 = 3 THEN 'corrupt' ELSE 'ok' END
            FROM sync_operations WHERE operation_type = 'upload' AND status = 'completed';
          -- Put a few ops of every state at the head of the queue.
