@@ -87,6 +87,16 @@ pub struct App {
 /// How long the status bar says what the window just did.
 const TOLD_FOR: Duration = Duration::from_secs(4);
 
+/// egui's light theme draws a text field white on a near-white window
+/// (255 on 248) with no outline: a person cannot see where to type. Widgets
+/// at rest get a thin grey outline there (a field, a button, a checkbox).
+fn outline_light_fields(ctx: &egui::Context) {
+    ctx.style_mut_of(egui::Theme::Light, |s| {
+        s.visuals.widgets.inactive.bg_stroke =
+            egui::Stroke::new(1.0, egui::Color32::from_gray(190));
+    });
+}
+
 /// A dialog opening centred over the window (it can still be moved).
 fn centred<'a>(window: egui::Window<'a>, ctx: &egui::Context) -> egui::Window<'a> {
     window
@@ -100,6 +110,7 @@ impl App {
     pub fn new(db: &Path, engine: Option<bool>, ctx: &egui::Context) -> anyhow::Result<App> {
         let store = setup::open_library(db)?;
         drop(store);
+        outline_light_fields(ctx);
         let waker = ctx.clone();
         let model = model::start(db.to_owned(), move || waker.request_repaint())?;
         let waker = ctx.clone();

@@ -495,3 +495,27 @@ fn each_provider_says_what_its_scrub_reads_a_month() {
         "the provider with its scrub off says so"
     );
 }
+
+/// In the light theme a text field (the providers form's, the search box)
+/// has an outline that stands out from the window, as in the dark theme its
+/// fill does.
+#[test]
+fn text_fields_can_be_seen_in_either_theme() {
+    let lib = TempLib::new();
+    let h = harness(&lib.db());
+    let ctx = &h.ctx;
+    let gap = |a: egui::Color32, b: egui::Color32| {
+        let (a, b) = (a.to_array(), b.to_array());
+        (0..3).map(|i| a[i].abs_diff(b[i])).max().unwrap()
+    };
+    let light = ctx.style_of(egui::Theme::Light).visuals.clone();
+    let outline = light.widgets.inactive.bg_stroke;
+    assert!(outline.width >= 1.0, "{outline:?}");
+    assert!(gap(outline.color, light.window_fill) >= 40, "{outline:?}");
+    assert!(
+        gap(outline.color, light.text_edit_bg_color()) >= 40,
+        "{outline:?}"
+    );
+    let dark = ctx.style_of(egui::Theme::Dark).visuals.clone();
+    assert!(gap(dark.text_edit_bg_color(), dark.window_fill) >= 15);
+}
