@@ -6,7 +6,9 @@
 # against the same uploads with the scrub off, interleaved; and the scrub's
 # reading rate (bytes of the scrub's completed verifies per second of the
 # engine's life, 30 s) against its budget. For scale, `rclone copy
-# --transfers 8` of the same uploads.
+# --transfers 8` of the same uploads, and after each batch a `dd` of
+# 200 MiB into the same tmpfs: the kernel's copy alone, whose own spread
+# says how much of the uploads' spread is the machine's.
 #
 #   scripts/bench-scrub.sh            on tmpfs (/dev/shm), 5 runs of each
 #   scripts/bench-scrub.sh --runs N   N runs of each
@@ -84,7 +86,7 @@ measure() {
     "$BX" --db "$LIB" run --concurrency 8 >/dev/null 2>"$WORK/engine.log" &
     ENGINE=$!
     sleep 3
-    local batch up before uploads waited span spans=""
+    local batch up before uploads waited span spans="" t
     for batch in $(seq "$BATCHES"); do
         up=$WORK/up-$run-$mode-$batch
         mkdir -p "$up"
@@ -103,13 +105,18 @@ measure() {
         spans="$spans $(printf '%.3f' "$span")"
         if [ "$batch" = 1 ]; then
             # rclone copies the same files, for scale (beside the scrub too).
-            local t
             t=$(date +%s.%N)
             rclone copy -q --transfers 8 "$up" "$WORK/rclone-dst"
             echo "$mode rclone $(python3 -c "import time; print(time.time() - $t)")" >>"$RESULTS"
             rm -rf "$WORK/rclone-dst"
         fi
         rm -rf "$up"
+        # The floor under a batch: the kernel's copy of the same bytes into
+        # tmpfs (it varies by itself from run to run), beside the scrub too.
+        t=$(date +%s.%N)
+        dd if=/dev/zero of="$WORK/dd" bs=4M count=50 status=none
+        echo "$mode dd $(python3 -c "import time; print(time.time() - $t)")" >>"$RESULTS"
+        rm -f "$WORK/dd"
     done
     sleep "$(python3 -c "import time; print(max(0, $t0 + $LIFE - time.time()))")"
     t1=$(date +%s.%N)
@@ -155,6 +162,8 @@ echo "median of $RUNS runs, $BATCHES batches of uploads each (every one's in bra
 echo
 printf '%-52s %8ss   [%s]\n' "200 MiB of uploads, scrub off" "$off" "$(all_runs off upload)"
 printf '%-52s %8ss   [%s]\n' "200 MiB of uploads beside a scrub at $BUDGET_MIB MiB/s" "$on" "$(all_runs on upload)"
+printf '%-52s %8ss   [%s]\n' "dd of 200 MiB to tmpfs, scrub off (the floor)" "$(median off dd)" "$(all_runs off dd)"
+printf '%-52s %8ss   [%s]\n' "dd of 200 MiB to tmpfs, beside the scrub" "$(median on dd)" "$(all_runs on dd)"
 printf '%-52s %8ss   [%s]\n' "rclone copy --transfers 8 of the same files" "$(median off rclone)" "$(all_runs off rclone)"
 printf '%-52s %8s    [%s]\n' "scrub read, MiB/s over the engine's $LIFE s" \
     "$(awk -v r="$bps" 'BEGIN { printf "%.2f", r / 1048576 }')" "$(all_runs on scrub_bps 1048576)"
