@@ -1032,7 +1032,7 @@ impl App {
                         .as_deref()
                         .and_then(format::parse_timestamp)
                 })
-                .map(|at| format::duration_changes_in(at - now))
+                .filter_map(|at| format::duration_changes_in(at - now))
                 .min()
         }
     }

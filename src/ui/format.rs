@@ -42,17 +42,21 @@ pub fn duration(d: Duration) -> String {
 
 /// How long until a countdown with `left_ms` to go reads differently: its
 /// [`duration`] rounds down, and once it is over it says so (a countdown on
-/// screen is drawn again only then).
-pub fn duration_changes_in(left_ms: i64) -> Duration {
+/// screen is drawn again only then). `None` once it is over: its text no
+/// longer changes (a retry overdue while the engine is paused or away).
+pub fn duration_changes_in(left_ms: i64) -> Option<Duration> {
+    if left_ms <= 0 {
+        return None;
+    }
     if left_ms < 1000 {
-        return Duration::from_millis(left_ms.max(1) as u64);
+        return Some(Duration::from_millis(left_ms as u64));
     }
     let unit: i64 = match left_ms {
         ..60_000 => 1000,
         60_000..86_400_000 => 60_000,
         _ => 86_400_000,
     };
-    Duration::from_millis((left_ms.max(0) % unit + 1) as u64)
+    Some(Duration::from_millis((left_ms % unit + 1) as u64))
 }
 
 pub use crate::store::parse_timestamp;
@@ -122,7 +126,7 @@ mod tests {
         for left in [
             500, 42_250, 59_999, 60_000, 61_500, 754_321, 7_500_000, 90_000_000,
         ] {
-            let wait = duration_changes_in(left).as_millis() as i64;
+            let wait = duration_changes_in(left).unwrap().as_millis() as i64;
             assert_eq!(
                 text(left),
                 text(left - wait + 1),
@@ -133,6 +137,11 @@ mod tests {
                 text(left - wait),
                 "{left}: changed at {wait} ms"
             );
+        }
+        // Over: "retrying" stays as it is, so nothing is drawn again for it
+        // (it was asked every millisecond: a window spinning a core and more).
+        for over in [0, -1, -90_000_000] {
+            assert_eq!(duration_changes_in(over), None, "{over}");
         }
     }
 }

@@ -379,3 +379,30 @@ fn hovering_files_shows_the_drop_target() {
         .any(|s| format!("{:?}", s.shape).contains("Drop files or folders"));
     assert!(painted, "the drop target is painted while files hover");
 }
+
+/// A retry whose time has come while no engine runs it (paused, or run by
+/// nobody) reads "retrying" and stays so: the window asks to be drawn again
+/// for nothing. (It asked every millisecond: an idle window spun a core and
+/// a half at a million ops, the renderer included.)
+#[test]
+fn an_overdue_retry_does_not_keep_the_window_drawing() {
+    let lib = TempLib::new();
+    let _store = library(&lib);
+    let overdue = rusqlite::Connection::open(lib.db())
+        .unwrap()
+        .execute(
+            "UPDATE sync_operations SET next_attempt_at = '2000-01-01 00:00:00.000'
+             WHERE status = 'failed' AND retry_count < max_retries",
+            [],
+        )
+        .unwrap();
+    assert!(overdue > 0);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "the queue is read", loaded);
+    let rows = &h.state().model.snapshot.rows;
+    assert!(
+        rows.iter().any(|r| r.state == OpState::RetryPending),
+        "a retry shown"
+    );
+    assert_eq!(h.state().next_look(), None);
+}
