@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
 done
 log() { printf '%s\n' "$*" >&2; }
 for tool in rclone b3sum python3; do
-    command -v $tool >/dev/null || { log "$tool is missing: run bash scripts/test.sh"; exit 1; }
+    command -v $tool >/dev/null || { log "$tool is missing (Debian: apt-get install rclone b3sum python3; scripts/bench.sh installs them)"; exit 1; }
 done
 
 WORK=
