@@ -10,7 +10,9 @@ use rusqlite::params_from_iter;
 use super::health::{CopyFacts, Health, HealthRules};
 use super::manifest::CopyListing;
 use super::operations::placeholders;
-use super::view::{MAX_RESERVE, NameId, join_name_ranks, opt_text, parse_timestamp_bytes, text};
+use super::view::{
+    MAX_RESERVE, NameId, hex_digits, join_name_ranks, opt_text, parse_timestamp_bytes, text,
+};
 use super::{Result, Store};
 
 /// The sortable and filterable facts of one asset, in 32 bytes.
@@ -73,19 +75,7 @@ struct CopyLink {
 }
 
 /// Each byte's value as a lowercase hex digit, or 0x80 when it is not one.
-const LOWER_HEX: [u8; 256] = {
-    let mut t = [0x80u8; 256];
-    let mut c = 0;
-    while c < 256 {
-        t[c] = match c as u8 {
-            b'0'..=b'9' => c as u8 - b'0',
-            b'a'..=b'f' => c as u8 - b'a' + 10,
-            _ => 0x80,
-        };
-        c += 1;
-    }
-    t
-};
+const LOWER_HEX: [u8; 256] = hex_digits(false);
 
 /// A content hash as 32 bytes: its digits when it is the usual 64 lowercase
 /// hex digits, else the BLAKE3 hash of its text (so that text no hash of

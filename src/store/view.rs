@@ -67,21 +67,25 @@ pub(super) fn parse_timestamp_bytes(b: &[u8]) -> Option<i64> {
     Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms)
 }
 
-/// Each byte's value as a hex digit, or 0x80 when it is not one.
-const HEX: [u8; 256] = {
+/// Each byte's value as a hex digit (uppercase ones too if `upper`), or
+/// 0x80 when it is not one.
+pub(super) const fn hex_digits(upper: bool) -> [u8; 256] {
     let mut t = [0x80u8; 256];
     let mut c = 0;
     while c < 256 {
         t[c] = match c as u8 {
             b'0'..=b'9' => c as u8 - b'0',
             b'a'..=b'f' => c as u8 - b'a' + 10,
-            b'A'..=b'F' => c as u8 - b'A' + 10,
+            b'A'..=b'F' if upper => c as u8 - b'A' + 10,
             _ => 0x80,
         };
         c += 1;
     }
     t
-};
+}
+
+/// Each byte's value as a hex digit of either case, or 0x80.
+const HEX: [u8; 256] = hex_digits(true);
 
 /// The number in the first 16 characters of a content hash read as hex
 /// (`None` when they are not all hex digits).
