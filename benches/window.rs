@@ -287,7 +287,13 @@ fn main() -> anyhow::Result<()> {
         &serde_json::json!({ "root": dst }),
         8,
     )?;
-    breakdex::library::import(&mut store, &paths, &[fast], 100)?;
+    breakdex::library::import(
+        &mut store,
+        &paths,
+        &breakdex::library::Rules::none(),
+        &[fast],
+        100,
+    )?;
     let mut config = EngineConfig::new(&db, &base.join("files"));
     config.concurrency = 8;
     let engine = engine::start(config)?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::cli_exclude::ExcludeCommand;
 use crate::cli_health::{PolicyCommand, ScrubCommand};
 use crate::engine::{self, EngineConfig};
 use crate::library;
@@ -48,6 +49,14 @@ enum Command {
         providers: Vec<String>,
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         priority: i64,
+        /// Also leave out what this pattern matches, for this add only
+        /// (gitignore syntax; the library's list is `breakdex exclude list`)
+        #[arg(long = "exclude", allow_hyphen_values = true)]
+        excludes: Vec<String>,
+        /// Name every file and folder the exclude rules left out, and the
+        /// rule that did
+        #[arg(long)]
+        list_skipped: bool,
     },
     /// Queue uploads of what a provider lacks, or verify, download or
     /// delete_remote ops for assets it holds
@@ -103,6 +112,9 @@ enum Command {
     /// How many verified copies every asset is to have
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// What add, drops and watched folders leave out (.DS_Store, *.part, …)
+    #[command(subcommand)]
+    Exclude(ExcludeCommand),
     /// How often every copy is re-read and re-hashed, and how fast
     #[command(subcommand)]
     Scrub(ScrubCommand),
@@ -335,7 +347,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
             providers,
             priority,
-        } => return add(&mut store, &paths, &providers, priority),
+            excludes,
+            list_skipped,
+        } => {
+            let rules = library::exclude::library_rules(&store, &excludes)?;
+            return add(
+                &mut store,
+                &paths,
+                &rules,
+                &providers,
+                priority,
+                list_skipped,
+            );
+        }
         Command::Enqueue {
             operation,
             provider,
@@ -362,6 +386,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         } => crate::cli_health::assets_command(&store, health, provider.as_deref(), json)?,
         Command::Policy(command) => crate::cli_health::policy_command(&mut store, command)?,
+        Command::Exclude(command) => crate::cli_exclude::exclude_command(&mut store, command)?,
         Command::Scrub(command) => crate::cli_health::scrub_command(&mut store, command)?,
         Command::Restore {
             into,
@@ -409,8 +434,10 @@ fn provider_list(store: &Store, json: bool) -> anyhow::Result<()> {
 fn add(
     store: &mut Store,
     paths: &[PathBuf],
+    rules: &library::Rules,
     names: &[String],
     priority: i64,
+    list_skipped: bool,
 ) -> anyhow::Result<ExitCode> {
     let providers = if names.is_empty() {
         store
@@ -424,9 +451,18 @@ fn add(
             .map(|n| store.require_provider(n))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let report = library::import(store, paths, &providers, priority)?;
+    let report = library::import(store, paths, rules, &providers, priority)?;
     for problem in &report.problems {
         eprintln!("breakdex: {problem}");
+    }
+    // A path named on the command line and left out is always said.
+    for s in report.skipped.iter().filter(|s| list_skipped || s.named) {
+        eprintln!(
+            "breakdex: {}{}: skipped by {}",
+            s.path.display(),
+            if s.is_dir { "/" } else { "" },
+            s.why
+        );
     }
     if providers.is_empty() {
         eprintln!(
@@ -435,11 +471,12 @@ fn add(
         );
     }
     println!(
-        "added {} file{} ({} upload{} queued)",
-        report.files.len(),
-        if report.files.len() == 1 { "" } else { "s" },
-        report.enqueued,
-        if report.enqueued == 1 { "" } else { "s" },
+        "{}",
+        library::summary(
+            report.files.len(),
+            report.enqueued,
+            library::SkipCounts::of(&report.skipped)
+        )
     );
     Ok(if report.problems.is_empty() {
         ExitCode::SUCCESS

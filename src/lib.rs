@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod cli;
 mod cli_catalog;
+mod cli_exclude;
 mod cli_health;
 mod cli_remote;
 pub mod demo;

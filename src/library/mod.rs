@@ -8,12 +8,12 @@
 //! loops) are reported one by one; every good file in the same call is still
 //! imported.
 
+pub mod exclude;
 pub mod restore;
+mod walk;
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -21,6 +21,8 @@ use std::sync::mpsc;
 use serde::Serialize;
 
 use crate::store::{AssetPath, ManifestEntry, NewOp, OpType, ProviderRow, Store, StoreError};
+pub use exclude::Rules;
+pub use walk::{Collected, SkipCounts, Skipped, collect_files};
 
 /// A file found under what a person added.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +52,40 @@ pub struct ImportReport {
     pub enqueued: usize,
     /// One line per path that could not be imported, saying why.
     pub problems: Vec<String>,
+    /// What the exclude rules left out.
+    #[serde(skip)]
+    pub skipped: Vec<Skipped>,
+}
+
+/// The line that ends an add, on the command line and in the window:
+/// "added 1,204 files (1,204 uploads queued), 37 files skipped by exclude
+/// rules".
+pub fn summary(files: usize, enqueued: usize, skipped: SkipCounts) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let mut line = format!(
+        "added {} file{} ({} upload{} queued)",
+        thousands(files),
+        plural(files),
+        thousands(enqueued),
+        plural(enqueued)
+    );
+    if !skipped.is_empty() {
+        line.push_str(&format!(", {skipped}"));
+    }
+    line
+}
+
+/// `1204` as "1,204".
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Bytes read at a time by `hash_path`: small enough that what was just read
@@ -83,151 +119,6 @@ pub fn hash_path(path: &Path) -> std::io::Result<(String, u64)> {
         Ok(())
     })?;
     Ok((hasher.finalize().to_hex().to_string(), size))
-}
-
-/// Finds every regular file under `paths`, following links to files and
-/// folders but never looping.
-pub fn collect_files(paths: &[PathBuf]) -> (Vec<FoundFile>, Vec<String>) {
-    let mut walk = Walk::default();
-    for path in paths {
-        walk.visit(path, added_name(path));
-    }
-    (walk.files, walk.problems)
-}
-
-/// The name a path a person added is recorded under: its last component
-/// (that of the folder it names, for `.` or `..`), empty for `/`.
-fn added_name(path: &Path) -> String {
-    let name = match path.file_name() {
-        Some(name) => Some(name.to_owned()),
-        None => std::fs::canonicalize(path)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_owned())),
-    };
-    name.map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// `parent/name`, or `name` at the top.
-fn join_recorded(parent: &str, name: &str) -> String {
-    if parent.is_empty() {
-        name.to_string()
-    } else {
-        format!("{parent}/{name}")
-    }
-}
-
-/// The state of one walk over the paths a person added.
-#[derive(Default)]
-struct Walk {
-    files: Vec<FoundFile>,
-    problems: Vec<String>,
-    /// Every folder entered so far (device, inode): a folder reached again by
-    /// another path (a link to a sibling, a folder added with its parent) is
-    /// not walked twice.
-    seen_dirs: HashSet<(u64, u64)>,
-    /// The folders being walked, outermost first: a link back to one of them
-    /// is a loop.
-    ancestors: Vec<(u64, u64)>,
-}
-
-impl Walk {
-    /// Visits `path`, recorded as `recorded`.
-    fn visit(&mut self, path: &Path, recorded: String) {
-        let shown = path.display();
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) => {
-                let is_link =
-                    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-                self.problems.push(match e.kind() {
-                    _ if e.raw_os_error() == Some(libc::ELOOP) => {
-                        format!("{shown}: skipped, it is a symbolic link loop")
-                    }
-                    std::io::ErrorKind::NotFound if is_link => {
-                        format!("{shown}: skipped, it is a link to something that does not exist")
-                    }
-                    std::io::ErrorKind::NotFound => format!("{shown}: no such file or folder"),
-                    std::io::ErrorKind::PermissionDenied => {
-                        format!("{shown}: cannot be read (permission denied)")
-                    }
-                    _ => format!("{shown}: cannot be read ({e})"),
-                });
-                return;
-            }
-        };
-        if meta.is_file() {
-            self.files.push(FoundFile {
-                path: path.to_owned(),
-                recorded,
-            });
-        } else if meta.is_dir() {
-            let key = (meta.dev(), meta.ino());
-            if self.ancestors.contains(&key) {
-                self.problems.push(format!(
-                    "{shown}: skipped, it is a symbolic link loop (a link back to a folder above it)"
-                ));
-                return;
-            }
-            if !self.seen_dirs.insert(key) {
-                // Already walked by another path: its files are already in.
-                return;
-            }
-            let entries = match std::fs::read_dir(path) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                    self.problems.push(format!(
-                        "{shown}: the folder cannot be read (permission denied)"
-                    ));
-                    return;
-                }
-                Err(e) => {
-                    self.problems
-                        .push(format!("{shown}: the folder cannot be read ({e})"));
-                    return;
-                }
-            };
-            // The folder listing says which entries are plain files (no
-            // link): those need no look of their own.
-            let mut children: Vec<(PathBuf, bool)> = entries
-                .filter_map(|e| {
-                    let e = e.ok()?;
-                    Some((e.path(), e.file_type().is_ok_and(|t| t.is_file())))
-                })
-                .collect();
-            children.sort();
-            self.ancestors.push(key);
-            for (child, plain_file) in children {
-                let name = child
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let recorded = join_recorded(&recorded, &name);
-                if plain_file {
-                    self.files.push(FoundFile {
-                        path: child,
-                        recorded,
-                    });
-                } else {
-                    self.visit(&child, recorded);
-                }
-            }
-            self.ancestors.pop();
-        } else {
-            let ft = meta.file_type();
-            use std::os::unix::fs::FileTypeExt;
-            let what = if ft.is_fifo() {
-                "a named pipe (fifo)"
-            } else if ft.is_socket() {
-                "a socket"
-            } else {
-                "a device"
-            };
-            self.problems.push(format!(
-                "{shown}: skipped, it is {what}, not a regular file"
-            ));
-        }
-    }
 }
 
 /// Files recorded per transaction by [`import`].
@@ -423,17 +314,24 @@ pub fn record_and_enqueue(
     Ok(queued)
 }
 
-/// Imports files and folders: walk, hash, record, enqueue uploads.
+/// Imports files and folders: walk (leaving out what `rules` exclude),
+/// hash, record, enqueue uploads.
 pub fn import(
     store: &mut Store,
     paths: &[PathBuf],
+    rules: &Rules,
     providers: &[ProviderRow],
     priority: i64,
 ) -> Result<ImportReport, StoreError> {
-    let (found, mut problems) = collect_files(paths);
-    let mut report = hash_and_record(store, &found, providers, priority, IMPORT_BATCH, |_| {})?;
+    let Collected {
+        files,
+        mut problems,
+        skipped,
+    } = collect_files(paths, rules);
+    let mut report = hash_and_record(store, &files, providers, priority, IMPORT_BATCH, |_| {})?;
     problems.append(&mut report.problems);
     report.problems = problems;
+    report.skipped = skipped;
     Ok(report)
 }
 

@@ -214,7 +214,7 @@ pub struct Deficit {
     pub candidates: Vec<String>,
 }
 
-fn get_setting(store: &Store, key: &str) -> Result<Option<String>> {
+pub(super) fn get_setting(store: &Store, key: &str) -> Result<Option<String>> {
     Ok(store
         .conn
         .query_row(
@@ -225,7 +225,7 @@ fn get_setting(store: &Store, key: &str) -> Result<Option<String>> {
         .optional()?)
 }
 
-fn put_setting(tx: &rusqlite::Transaction, key: &str, value: String) -> Result<()> {
+pub(super) fn put_setting(tx: &rusqlite::Transaction, key: &str, value: String) -> Result<()> {
     tx.execute(
         "INSERT INTO library_settings (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",

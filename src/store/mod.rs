@@ -7,6 +7,7 @@
 mod asset_view;
 mod catalog;
 mod copies;
+mod excludes;
 mod health;
 mod manifest;
 mod operations;

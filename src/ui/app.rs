@@ -13,6 +13,7 @@ use egui::{Align2, Color32, RichText};
 
 use super::assets::{self, AssetRequest, AssetSpec, AssetsHandle, health_index};
 use super::assets_grid::{self, AssetEvent};
+use super::excludes::ExcludeEditor;
 use super::format;
 use super::grid::{self, GridEvent};
 use super::health_settings::HealthSettings;
@@ -51,6 +52,7 @@ pub struct App {
     asset_anchor: Option<usize>,
     asset_window_asked: (usize, usize),
     health_settings: HealthSettings,
+    excludes: ExcludeEditor,
     engine: Option<EngineHandle>,
     paused: bool,
     /// What the grid should show; sent to the model when it changes.
@@ -81,6 +83,9 @@ pub struct App {
     /// What the window just did that shows nowhere else ("hash copied"),
     /// said in the status bar for a few seconds.
     told: Option<(String, Instant)>,
+    /// What the last import that ended did (`ImportProgress::summary`),
+    /// said in the status bar until the next one.
+    last_import: Option<String>,
     ctx: egui::Context,
 }
 
@@ -102,6 +107,13 @@ fn centred<'a>(window: egui::Window<'a>, ctx: &egui::Context) -> egui::Window<'a
     window
         .pivot(egui::Align2::CENTER_CENTER)
         .default_pos(ctx.content_rect().center())
+}
+
+/// A settings window: centred, of the size of what it holds.
+pub(super) fn settings_window(title: &str, ctx: &egui::Context) -> egui::Window<'static> {
+    centred(egui::Window::new(title.to_owned()), ctx)
+        .collapsible(false)
+        .resizable(false)
 }
 
 impl App {
@@ -137,6 +149,7 @@ impl App {
             asset_anchor: None,
             asset_window_asked: (0, 0),
             health_settings: HealthSettings::default(),
+            excludes: ExcludeEditor::default(),
             engine,
             paused,
             spec: ViewSpec::default(),
@@ -155,6 +168,7 @@ impl App {
             focus_search: false,
             notices: Notices::default(),
             told: None,
+            last_import: None,
             ctx: ctx.clone(),
         })
     }
@@ -230,6 +244,10 @@ impl App {
         let selected = || self.selected.iter().cloned().collect::<Vec<String>>();
         match command {
             Command::AddFiles => self.picker.open(Purpose::AddFiles, &self.ctx),
+            Command::ExcludeRules => {
+                let read = self.excludes.open();
+                self.act(read);
+            }
             Command::RestoreAll => self
                 .picker
                 .open(Purpose::RestoreInto(Restoring::All), &self.ctx),
@@ -399,6 +417,7 @@ impl App {
             self.help_open,
             self.about_open,
             self.health_settings.is_open(),
+            self.excludes.is_open(),
             self.providers.open,
             self.picker.busy(),
         ];
@@ -639,6 +658,14 @@ impl App {
                 )
                 .on_hover_text(p.online.clone().and_then(Result::err).unwrap_or_default());
             }
+            if let Some(line) = self
+                .last_import
+                .as_ref()
+                .filter(|_| self.imports.is_empty())
+            {
+                ui.separator();
+                ui.label(line);
+            }
             for progress in &self.imports {
                 if progress.finished.load(Ordering::SeqCst) {
                     continue;
@@ -654,7 +681,8 @@ impl App {
                             progress.files_done.load(Ordering::SeqCst),
                             progress.files_total.load(Ordering::SeqCst)
                         )),
-                );
+                )
+                .on_hover_text(progress.summary());
             }
             if let Some((said, _)) = self.told.as_ref().filter(|(_, at)| at.elapsed() < TOLD_FOR) {
                 ui.separator();
@@ -679,8 +707,10 @@ impl App {
     /// Takes finished imports' problems and dialog results.
     fn collect_background(&mut self) {
         let mut problems = Vec::new();
+        let last_import = &mut self.last_import;
         self.imports.retain(|p| {
             if p.finished.load(Ordering::SeqCst) {
+                *last_import = Some(p.summary());
                 problems.extend(
                     p.problems
                         .lock()
@@ -830,6 +860,9 @@ impl App {
         self.copy_offer(ctx);
         if let Some(action) = self.health_settings.show(ctx) {
             self.assets.send(AssetRequest::Act(action));
+        }
+        if let Some(action) = self.excludes.show(ctx) {
+            self.act(action);
         }
         let snap = &self.model.snapshot;
         let scrubs = &self.assets.snapshot.providers;

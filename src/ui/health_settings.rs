@@ -45,12 +45,8 @@ impl HealthSettings {
         let typed = self.typed.as_mut()?;
         let mut open = true;
         let mut saved = None;
-        egui::Window::new("Copy health settings")
+        super::app::settings_window("Copy health settings", ctx)
             .open(&mut open)
-            .collapsible(false)
-            .resizable(false)
-            .pivot(egui::Align2::CENTER_CENTER)
-            .default_pos(ctx.content_rect().center())
             .show(ctx, |ui| {
                 let min_copies = typed
                     .min_copies

@@ -17,12 +17,27 @@ const BATCH: usize = 64;
 pub struct ImportProgress {
     pub files_total: AtomicU64,
     pub files_done: AtomicU64,
+    /// Files hashed and recorded (those that could not be read are not).
+    pub files_added: AtomicU64,
     pub bytes_total: AtomicU64,
     pub bytes_done: AtomicU64,
     pub enqueued: AtomicU64,
+    /// What the exclude rules left out, known once the walk is done.
+    pub skipped: std::sync::Mutex<library::SkipCounts>,
     pub finished: AtomicBool,
     /// Paths that could not be imported, and why.
     pub problems: std::sync::Mutex<Vec<String>>,
+}
+
+impl ImportProgress {
+    /// What the import did, in the words of `breakdex add`'s last line.
+    pub fn summary(&self) -> String {
+        library::summary(
+            self.files_added.load(Ordering::SeqCst) as usize,
+            self.enqueued.load(Ordering::SeqCst) as usize,
+            *self.skipped.lock().unwrap_or_else(|e| e.into_inner()),
+        )
+    }
 }
 
 /// Starts importing `paths` into the library at `db`, uploading to every
@@ -67,11 +82,17 @@ fn run(
         .into_iter()
         .filter(|p| p.enabled)
         .collect();
-    let (files, problems) = library::collect_files(paths);
+    let rules = library::exclude::library_rules(&store, &[]).map_err(|e| e.to_string())?;
+    let library::Collected {
+        files,
+        problems,
+        skipped,
+    } = library::collect_files(paths, &rules);
     p.problems
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .extend(problems);
+    *p.skipped.lock().unwrap_or_else(|e| e.into_inner()) = library::SkipCounts::of(&skipped);
     let sizes: Vec<u64> = files
         .iter()
         .map(|f| std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
@@ -88,6 +109,10 @@ fn run(
             .fetch_add(batch.enqueued as u64, Ordering::SeqCst);
         p.files_done
             .fetch_add(batch.range.len() as u64, Ordering::SeqCst);
+        p.files_added.fetch_add(
+            (batch.range.len() - batch.problems.len()) as u64,
+            Ordering::SeqCst,
+        );
         p.bytes_done
             .fetch_add(sizes[batch.range].iter().sum(), Ordering::SeqCst);
         wake();

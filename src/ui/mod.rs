@@ -8,6 +8,7 @@
 mod app;
 mod assets;
 mod assets_grid;
+mod excludes;
 pub(crate) mod format;
 mod grid;
 mod health_settings;

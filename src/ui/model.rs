@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::order::{Order, ordered_f64, ordered_i64};
 use crate::catalog::{ScanError, ScanReport, has_catalog, scan};
+use crate::library::exclude;
 use crate::library::restore::{RestoreRequest, restore};
 use crate::providers::Provider;
 use crate::providers::register::{self, NewProvider, Registered};
@@ -192,6 +193,13 @@ pub enum Action {
     CopyLibrary(String),
     /// Not now: the offer goes.
     DeclineCopy,
+    /// The library's exclude patterns, for the editor.
+    ReadExcludes(Sender<Result<Vec<String>, String>>),
+    /// Save the library's exclude patterns (`None`: the defaults again).
+    SaveExcludes {
+        patterns: Option<Vec<String>>,
+        reply: Reply,
+    },
     /// The status line's problem was seen (its form was closed): it goes.
     DismissError,
     /// Read a provider's catalog into the library (on a thread of its own;
@@ -1037,6 +1045,24 @@ impl Model {
                 Ok(None)
             }
             Action::DismissError => Ok(None),
+            Action::ReadExcludes(reply) => {
+                let _ = reply.send(exclude::patterns(s).map_err(|e| e.to_string()));
+                return Ok(None);
+            }
+            Action::SaveExcludes { patterns, reply } => {
+                let saved = match &patterns {
+                    Some(list) => exclude::save(s, list),
+                    None => s.set_exclude_patterns(None),
+                };
+                let outcome = saved
+                    .map(|()| match patterns {
+                        Some(_) => "exclude rules saved".to_string(),
+                        None => "the default exclude rules are back".to_string(),
+                    })
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(outcome.clone());
+                return outcome.map(Some);
+            }
             Action::ScanProvider(id) => {
                 let row = s.provider(&id).map_err(|e| e.to_string())?;
                 self.start_scan(row, false);

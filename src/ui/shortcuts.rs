@@ -9,6 +9,8 @@ use super::model::Tab;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
     AddFiles,
+    /// The library's exclude rules.
+    ExcludeRules,
     /// Restore every asset the library knows into a folder to be picked.
     RestoreAll,
     PauseResume,

@@ -64,6 +64,7 @@ impl Lib {
         let report = library::import(
             &mut self.store,
             &paths,
+            &library::Rules::none(),
             std::slice::from_ref(&self.provider),
             0,
         )
@@ -310,8 +311,9 @@ fn higher_priority_runs_first() {
     let low = l.lib.write_file("low.bin", 2 << 20, 1);
     let high = l.lib.write_file("high.bin", 2 << 20, 2);
     let p = std::slice::from_ref(&l.provider);
-    library::import(&mut l.store, std::slice::from_ref(&low), p, 0).unwrap();
-    library::import(&mut l.store, std::slice::from_ref(&high), p, 5).unwrap();
+    let none = library::Rules::none();
+    library::import(&mut l.store, std::slice::from_ref(&low), &none, p, 0).unwrap();
+    library::import(&mut l.store, std::slice::from_ref(&high), &none, p, 5).unwrap();
     let mut config = l.config();
     config.concurrency = 1;
     engine::start(config).unwrap().join().unwrap();

@@ -6,6 +6,7 @@ mod common;
 mod crash;
 mod desktop;
 mod engine;
+mod exclude;
 mod health;
 mod keychain;
 mod remote;

@@ -363,6 +363,79 @@ fn dropping_files_and_a_folder_queues_their_uploads() {
 }
 
 #[test]
+fn a_drop_leaves_out_what_the_exclude_rules_say_and_the_status_bar_says_how_much() {
+    let lib = TempLib::new();
+    let store = library(&lib);
+    lib.write_file("drop/one.jpg", 3000, 21);
+    lib.write_file("drop/.DS_Store", 100, 22);
+    lib.write_file("drop/node_modules/x.js", 100, 23);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    let before = store.counts(None).unwrap().total;
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(lib.path("drop"))));
+    h.step();
+    settle(&mut h, "the import ends", |app| {
+        !app.importing() && store.counts(None).unwrap().total == before + 2
+    });
+    h.query_by_label(
+        "added 1 file (2 uploads queued), 1 file and 1 folder skipped by exclude rules",
+    )
+    .expect("the status bar says what the drop added and what it left out");
+}
+
+#[test]
+fn the_exclude_rules_window_checks_each_line_and_saves_the_list() {
+    use egui::{Key, Modifiers};
+    use egui_kittest::kittest::NodeT;
+    let lib = TempLib::new();
+    let _store = library(&lib);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Exclude rules…").click();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h
+        .query_by_label("Patterns, one per line")
+        .and_then(|n| n.value())
+        .is_none_or(|v| !v.contains(".DS_Store"))
+    {
+        assert!(Instant::now() < deadline, "the defaults never showed");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.get_by_label("Patterns, one per line").focus();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_label("Patterns, one per line")
+        .type_text("*.xmp\n{oops\ncache/");
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("line 2: \"{oops\" is not a valid pattern")
+            .is_some(),
+        "the bad line is named"
+    );
+    assert!(h.get_by_label("Save").accesskit_node().is_disabled());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_label("Patterns, one per line")
+        .type_text("*.xmp\n\ncache/\n*.xmp");
+    h.run_steps(3);
+    h.get_by_label("Save").click();
+    let check = Store::open(&lib.db()).unwrap();
+    settle(&mut h, "the list is saved and the window closes", |_| {
+        check.exclude_patterns().unwrap().is_some()
+    });
+    h.run_steps(5);
+    assert_eq!(
+        check.exclude_patterns().unwrap(),
+        Some(vec!["*.xmp".to_string(), "cache/".to_string()]),
+        "blank lines and the repeat are dropped"
+    );
+    assert!(h.query_by_label("Patterns, one per line").is_none());
+}
+
+#[test]
 fn hovering_files_shows_the_drop_target() {
     let lib = TempLib::new();
     library(&lib);
