@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::cli_exclude::ExcludeCommand;
 use crate::cli_health::{PolicyCommand, ScrubCommand};
+use crate::cli_history::HistoryCommand;
 use crate::engine::{self, EngineConfig};
 use crate::library;
 use crate::library::restore::RestoreRequest;
@@ -115,6 +116,9 @@ enum Command {
     /// What add, drops and watched folders leave out (.DS_Store, *.part, …)
     #[command(subcommand)]
     Exclude(ExcludeCommand),
+    /// How long completed ops are kept, and what each provider did per day
+    #[command(subcommand)]
+    History(HistoryCommand),
     /// How often every copy is re-read and re-hashed, and how fast
     #[command(subcommand)]
     Scrub(ScrubCommand),
@@ -387,6 +391,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => crate::cli_health::assets_command(&store, health, provider.as_deref(), json)?,
         Command::Policy(command) => crate::cli_health::policy_command(&mut store, command)?,
         Command::Exclude(command) => crate::cli_exclude::exclude_command(&mut store, command)?,
+        Command::History(command) => crate::cli_history::history_command(&mut store, command)?,
         Command::Scrub(command) => crate::cli_health::scrub_command(&mut store, command)?,
         Command::Restore {
             into,

@@ -8,6 +8,7 @@ pub mod cli;
 mod cli_catalog;
 mod cli_exclude;
 mod cli_health;
+mod cli_history;
 mod cli_remote;
 pub mod demo;
 pub mod engine;

@@ -9,6 +9,7 @@
 //! holds (cancelled, removed, rescued by another engine) is stopped.
 
 mod executor;
+pub mod history;
 mod keeper;
 mod owner;
 mod pace;
@@ -91,6 +92,8 @@ pub struct RunSummary {
     pub catalog_segments: u64,
     pub catalog_entries: u64,
     pub catalog_problems: Vec<String>,
+    /// Completed ops past the history's retention that were removed.
+    pub history_removed: u64,
 }
 
 /// Orders for a running engine.
@@ -216,6 +219,7 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
             let _ = catalog_tx.send(Msg::Catalog(flushed));
         },
     )?;
+    let pruner = history::Pruner::start(&config.db_path)?;
     let offline_recorded = store.offline_since()?.into_keys().collect();
     let runner = Runner {
         store,
@@ -230,6 +234,7 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         catalog,
         cataloging: false,
         last_catalog: None,
+        pruner: Some(pruner),
         stopping: false,
         owner,
         config,
@@ -388,6 +393,8 @@ struct Runner {
     empty_until: HashMap<String, Instant>,
     paused: bool,
     summary: RunSummary,
+    /// Taken when the engine ends.
+    pruner: Option<history::Pruner>,
 }
 
 impl Runner {
@@ -411,6 +418,9 @@ impl Runner {
                 CATALOG_CLOSE_WAIT
             };
             self.flush_catalogs(true, wait);
+        }
+        if let Some(pruner) = self.pruner.take() {
+            self.summary.history_removed = pruner.finish(self.config.until_idle);
         }
         let summary = self.summary.clone();
         // Do not wait long for blocking reads of aborted ops (a stalled disk).

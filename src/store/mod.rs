@@ -9,6 +9,7 @@ mod catalog;
 mod copies;
 mod excludes;
 mod health;
+mod history;
 mod manifest;
 mod operations;
 mod providers;
@@ -28,6 +29,7 @@ pub use health::{
     CopyFacts, Deficit, Health, HealthRules, Judged, Policy, Repair, SCRUB_PRIORITY, Scrub,
     ScrubOverride,
 };
+pub use history::{DailyRow, DayTotals};
 pub use manifest::{AssetListing, AssetPath, CopyListing, ManifestEntry};
 pub use operations::{
     ClaimedOp, CopyChange, Counts, Finish, NewOp, OpEvent, OpQuery, OpRow, OpState, OpStatus,

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
 use serde::Serialize;
 
+use super::history::DailyTally;
 use super::restore::{TargetDone, targets_done};
 use super::{NOW, Result, Store, StoreError, VerifyStatus, new_id, now_plus, timestamp};
 
@@ -912,6 +913,7 @@ fn apply_in(
     let mut applied = Vec::new();
     // Copies stored, not written yet: (hash, provider, key, when).
     let mut stored: Vec<[String; 4]> = Vec::new();
+    let mut daily = DailyTally::default();
     {
         let mut progress = tx.prepare_cached(
             "UPDATE sync_operations SET bytes_transferred = ?3, total_bytes = ?4
@@ -925,7 +927,7 @@ fn apply_in(
                      started_at = COALESCE(?4, started_at), bytes_transferred = ?3,
                      error_message = NULL, lease_owner = NULL, lease_expires_at = NULL
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'in_progress'
-                 RETURNING content_hash, provider_id",
+                 RETURNING content_hash, provider_id, operation_type",
         )?;
         let mut fail = tx.prepare_cached(&format!(
             "UPDATE sync_operations
@@ -973,7 +975,11 @@ fn apply_in(
                     let target: Option<(String, String, Option<Finish>)> = match failure {
                         None => complete
                             .query_row(params![id, owner, bytes, started, ended], |r| {
-                                Ok((r.get(0)?, r.get(1)?, Some(Finish::Completed)))
+                                let (provider, op): (String, String) = (r.get(1)?, r.get(2)?);
+                                if let Some(op) = OpType::parse(&op) {
+                                    daily.completed(&provider, &ended, op, *bytes);
+                                }
+                                Ok((r.get(0)?, provider, Some(Finish::Completed)))
                             })
                             .optional()?,
                         Some((message, Retry::Release(after))) => release
@@ -990,6 +996,7 @@ fn apply_in(
                                 params![id, owner, message, bytes, spend, wait, started, ended],
                                 |r| {
                                     let permanent: bool = r.get(2)?;
+                                    daily.failed(&r.get::<_, String>(1)?, &ended);
                                     Ok((
                                         r.get(0)?,
                                         r.get(1)?,
@@ -1027,6 +1034,7 @@ fn apply_in(
         }
         store_copies(tx, &mut stored)?;
     }
+    daily.write(tx)?;
     Ok(applied)
 }
 

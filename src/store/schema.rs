@@ -284,6 +284,35 @@ CREATE INDEX idx_asset_copies_bad ON asset_copies (provider_id) WHERE verify_sta
 CREATE INDEX idx_sync_operations_held_back ON sync_operations (content_hash, provider_id)
     WHERE finished_at IS NOT NULL AND (status = 'failed' OR operation_type = 'delete_remote');
 "#,
+    // 8: what each provider did per day, kept when the history's retention
+    // removes the completed ops themselves.
+    r#"
+-- Per provider and day (UTC, 'YYYY-MM-DD' of when the op ended): the ops
+-- completed and their bytes, per kind, and the attempts that failed. Added
+-- to as the engine reports; filled here from the ops already in the queue.
+CREATE TABLE provider_daily (
+    provider_id      TEXT NOT NULL REFERENCES sync_providers (id) ON DELETE CASCADE,
+    day              TEXT NOT NULL,
+    uploaded_ops     INTEGER NOT NULL DEFAULT 0,
+    uploaded_bytes   INTEGER NOT NULL DEFAULT 0,
+    downloaded_ops   INTEGER NOT NULL DEFAULT 0,
+    downloaded_bytes INTEGER NOT NULL DEFAULT 0,
+    verified_ops     INTEGER NOT NULL DEFAULT 0,
+    verified_bytes   INTEGER NOT NULL DEFAULT 0,
+    deleted_ops      INTEGER NOT NULL DEFAULT 0,
+    failed_attempts  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (provider_id, day)
+) WITHOUT ROWID;
+INSERT INTO provider_daily
+SELECT provider_id, substr(COALESCE(finished_at, started_at, created_at), 1, 10),
+       SUM(done AND operation_type = 'upload'), SUM(CASE WHEN done AND operation_type = 'upload' THEN bytes_transferred ELSE 0 END),
+       SUM(done AND operation_type = 'download'), SUM(CASE WHEN done AND operation_type = 'download' THEN bytes_transferred ELSE 0 END),
+       SUM(done AND operation_type = 'verify'), SUM(CASE WHEN done AND operation_type = 'verify' THEN bytes_transferred ELSE 0 END),
+       SUM(done AND operation_type = 'delete_remote'), SUM(failed_attempts)
+FROM (SELECT *, status = 'completed' AS done FROM sync_operations)
+GROUP BY 1, 2
+HAVING SUM(done) > 0 OR SUM(failed_attempts) > 0;
+"#,
 ];
 
 #[cfg(test)]
@@ -362,6 +391,59 @@ mod tests {
             })
             .collect();
         assert_eq!(store.enqueue(&again).unwrap().len(), 2);
+    }
+
+    /// A library made before migration 8 gets its per provider, per day
+    /// totals from the ops it holds, so pruning them loses no count.
+    #[test]
+    fn a_version_7_library_gets_its_daily_totals_from_its_ops() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..7] {
+                c.execute_batch(m).unwrap();
+            }
+            c.execute_batch(
+                "PRAGMA user_version = 7;
+                 INSERT INTO sync_providers (id, name, kind) VALUES ('p', 'nas', 'local');
+                 INSERT INTO sync_operations
+                     (id, content_hash, provider_id, operation_type, status, retry_count,
+                      bytes_transferred, failed_attempts, created_at, finished_at)
+                 VALUES
+                     ('u1', 'h1', 'p', 'upload', 'completed', 1, 100, 1, '2026-03-01 09:00:00.000', '2026-03-01 10:00:00.000'),
+                     ('u2', 'h2', 'p', 'upload', 'completed', 0, 200, 0, '2026-03-01 09:00:00.000', '2026-03-01 23:59:59.999'),
+                     ('v1', 'h1', 'p', 'verify', 'completed', 0, 100, 0, '2026-03-02 09:00:00.000', '2026-03-02 00:00:00.000'),
+                     ('d1', 'h2', 'p', 'delete_remote', 'completed', 0, 0, 0, '2026-03-02 09:00:00.000', '2026-03-02 01:00:00.000'),
+                     ('f1', 'h3', 'p', 'upload', 'failed', 3, 0, 3, '2026-03-02 09:00:00.000', '2026-03-02 02:00:00.000'),
+                     ('q1', 'h4', 'p', 'upload', 'queued', 0, 0, 0, '2026-03-02 09:00:00.000', NULL);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let daily = store.daily("2026-01-01").unwrap();
+        let days: Vec<(&str, i64, i64, i64, i64, i64, i64)> = daily
+            .iter()
+            .map(|d| {
+                let t = &d.totals;
+                (
+                    d.day.as_str(),
+                    t.uploaded_ops,
+                    t.uploaded_bytes,
+                    t.verified_ops,
+                    t.verified_bytes,
+                    t.deleted_ops,
+                    t.failed_attempts,
+                )
+            })
+            .collect();
+        assert_eq!(
+            days,
+            [
+                ("2026-03-01", 2, 300, 0, 0, 0, 1),
+                ("2026-03-02", 0, 0, 1, 100, 1, 3)
+            ]
+        );
     }
 
     /// A library made before migration 3 keeps its assets and copies; each

@@ -8,6 +8,7 @@ mod desktop;
 mod engine;
 mod exclude;
 mod health;
+mod history;
 mod keychain;
 mod remote;
 mod store;

@@ -1,0 +1,129 @@
+//! The command line for the queue's history: `history show` (how long
+//! completed ops are kept, and what each provider did per day over the
+//! last 30 days), `history set --keep` and `history prune` (remove now
+//! what the engine would remove in the background).
+
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, SystemTime};
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use crate::engine::history::prune;
+use crate::store::{DailyRow, DayTotals, Store, timestamp};
+use crate::ui::format::bytes;
+use crate::units::{format_duration, parse_duration};
+
+/// Days `history show` sums up.
+const SHOWN_DAYS: u64 = 30;
+
+#[derive(Subcommand, Debug)]
+pub enum HistoryCommand {
+    /// How long completed ops are kept, and each provider's totals per day
+    /// over the last 30 days
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// How long completed ops are kept (30d, 12w, …; off keeps them all).
+    /// Ops that failed for good or were cancelled stay until you act, and
+    /// deletes of copies stay for ever
+    Set {
+        #[arg(long, value_parser = parse_keep)]
+        keep: Keep,
+    },
+    /// Remove now the completed ops past the retention (the engine does it
+    /// in the background, at its start and every hour)
+    Prune,
+}
+
+/// `--keep`: a duration, or off.
+#[derive(Clone, Copy, Debug)]
+pub struct Keep(Option<Duration>);
+
+fn parse_keep(text: &str) -> Result<Keep, String> {
+    if matches!(text.trim(), "off" | "forever" | "0") {
+        return Ok(Keep(None));
+    }
+    parse_duration(text).map(|d| Keep(Some(d)))
+}
+
+/// `history show --json`.
+#[derive(Serialize)]
+struct Shown {
+    /// Seconds; `null` when every op is kept.
+    keep_secs: Option<u64>,
+    /// From this day (UTC) on.
+    since: String,
+    daily: Vec<DailyRow>,
+}
+
+pub fn history_command(store: &mut Store, command: HistoryCommand) -> anyhow::Result<()> {
+    match command {
+        HistoryCommand::Show { json } => {
+            let keep = store.history_keep()?;
+            let since = day_of(SystemTime::now() - Duration::from_secs((SHOWN_DAYS - 1) * 86_400));
+            let daily = store.daily(&since)?;
+            if json {
+                let shown = Shown {
+                    keep_secs: keep.map(|k| k.as_secs()),
+                    since,
+                    daily,
+                };
+                println!("{}", serde_json::to_string_pretty(&shown)?);
+                return Ok(());
+            }
+            println!("{}", keep_line(keep));
+            println!("the last {SHOWN_DAYS} days (UTC), per provider:");
+            let mut names: Vec<&str> = daily.iter().map(|d| d.provider.as_str()).collect();
+            names.dedup();
+            if names.is_empty() {
+                println!("  nothing done yet");
+            }
+            for name in names {
+                let sum = daily
+                    .iter()
+                    .filter(|d| d.provider == name)
+                    .fold(DayTotals::default(), |a, d| a + d.totals);
+                println!(
+                    "  {name:<20} uploaded {} ({}), downloaded {} ({}), verified {} ({}), deleted {}, failed attempts {}",
+                    sum.uploaded_ops,
+                    bytes(sum.uploaded_bytes),
+                    sum.downloaded_ops,
+                    bytes(sum.downloaded_bytes),
+                    sum.verified_ops,
+                    bytes(sum.verified_bytes),
+                    sum.deleted_ops,
+                    sum.failed_attempts
+                );
+            }
+        }
+        HistoryCommand::Set { keep: Keep(keep) } => {
+            store.set_history_keep(keep)?;
+            println!("{}", keep_line(keep));
+        }
+        HistoryCommand::Prune => {
+            let removed = prune(store, &AtomicBool::new(false))?;
+            println!(
+                "removed {removed} completed op{} past the retention",
+                if removed == 1 { "" } else { "s" }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn keep_line(keep: Option<Duration>) -> String {
+    match keep {
+        Some(k) => format!(
+            "completed ops are kept for {}; older ones are removed (failed, cancelled and deletes stay)",
+            format_duration(k)
+        ),
+        None => "every completed op is kept".to_string(),
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of a time.
+fn day_of(t: SystemTime) -> String {
+    timestamp(t)[..10].to_string()
+}
