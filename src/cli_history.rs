@@ -4,18 +4,15 @@
 //! what the engine would remove in the background).
 
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use clap::Subcommand;
 use serde::Serialize;
 
 use crate::engine::history::prune;
-use crate::store::{DailyRow, DayTotals, Store, timestamp};
+use crate::store::{DailyRow, DayTotals, SHOWN_DAYS, Store, shown_days};
 use crate::ui::format::bytes;
-use crate::units::{format_duration, parse_duration};
-
-/// Days `history show` sums up.
-const SHOWN_DAYS: u64 = 30;
+use crate::units::{format_duration, parse_keep};
 
 #[derive(Subcommand, Debug)]
 pub enum HistoryCommand {
@@ -29,7 +26,7 @@ pub enum HistoryCommand {
     /// Ops that failed for good or were cancelled stay until you act, and
     /// deletes of copies stay for ever
     Set {
-        #[arg(long, value_parser = parse_keep)]
+        #[arg(long, value_parser = keep_arg)]
         keep: Keep,
     },
     /// Remove now the completed ops past the retention (the engine does it
@@ -41,11 +38,8 @@ pub enum HistoryCommand {
 #[derive(Clone, Copy, Debug)]
 pub struct Keep(Option<Duration>);
 
-fn parse_keep(text: &str) -> Result<Keep, String> {
-    if matches!(text.trim(), "off" | "forever" | "0") {
-        return Ok(Keep(None));
-    }
-    parse_duration(text).map(|d| Keep(Some(d)))
+fn keep_arg(text: &str) -> Result<Keep, String> {
+    parse_keep(text).map(Keep)
 }
 
 /// `history show --json`.
@@ -62,7 +56,7 @@ pub fn history_command(store: &mut Store, command: HistoryCommand) -> anyhow::Re
     match command {
         HistoryCommand::Show { json } => {
             let keep = store.history_keep()?;
-            let since = day_of(SystemTime::now() - Duration::from_secs((SHOWN_DAYS - 1) * 86_400));
+            let since = shown_days().swap_remove(0);
             let daily = store.daily(&since)?;
             if json {
                 let shown = Shown {
@@ -121,9 +115,4 @@ fn keep_line(keep: Option<Duration>) -> String {
         ),
         None => "every completed op is kept".to_string(),
     }
-}
-
-/// `YYYY-MM-DD` (UTC) of a time.
-fn day_of(t: SystemTime) -> String {
-    timestamp(t)[..10].to_string()
 }

@@ -23,6 +23,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n.saturating_mul(unit_secs)))
 }
 
+/// How long to keep something: a duration, or `off` (also `forever`, `0`)
+/// for for ever (`None`).
+pub fn parse_keep(text: &str) -> Result<Option<Duration>, String> {
+    match text.trim() {
+        "off" | "forever" | "0" => Ok(None),
+        _ => parse_duration(text).map(Some),
+    }
+}
+
+/// A keep the way [`parse_keep`] reads it back: `30d`, `off`.
+pub fn format_keep(keep: Option<Duration>) -> String {
+    keep.map_or_else(|| "off".to_string(), format_duration)
+}
+
 /// `20M`, `20MB/s`, `512K`, `1.5G`, `0` or `off` (0): bytes per second.
 pub fn parse_rate(text: &str) -> Result<u64, String> {
     let t = text.trim();

@@ -25,6 +25,24 @@ const PRUNE_CHUNK: i64 = 2_000;
 
 const KEY: &str = "history_keep_secs";
 
+/// The days the history's summaries show.
+pub const SHOWN_DAYS: u64 = 30;
+
+/// The last [`SHOWN_DAYS`] days (UTC, `YYYY-MM-DD`), oldest first, today
+/// last.
+pub fn shown_days() -> Vec<String> {
+    let now = SystemTime::now();
+    (0..SHOWN_DAYS)
+        .rev()
+        .map(|back| {
+            let t = now
+                .checked_sub(Duration::from_secs(back * 86_400))
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            timestamp(t)[..10].to_string()
+        })
+        .collect()
+}
+
 /// What one provider did on one day.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DayTotals {

@@ -17,6 +17,7 @@ use super::excludes::ExcludeEditor;
 use super::format;
 use super::grid::{self, GridEvent};
 use super::health_settings::HealthSettings;
+use super::history::HistoryWindow;
 use super::import::{self, ImportProgress};
 use super::menu;
 use super::model::{self, Action, ModelHandle, Request, Restoring, Snapshot, Tab, ViewSpec};
@@ -53,6 +54,7 @@ pub struct App {
     asset_window_asked: (usize, usize),
     health_settings: HealthSettings,
     excludes: ExcludeEditor,
+    history: HistoryWindow,
     engine: Option<EngineHandle>,
     paused: bool,
     /// What the grid should show; sent to the model when it changes.
@@ -150,6 +152,7 @@ impl App {
             asset_window_asked: (0, 0),
             health_settings: HealthSettings::default(),
             excludes: ExcludeEditor::default(),
+            history: HistoryWindow::default(),
             engine,
             paused,
             spec: ViewSpec::default(),
@@ -244,6 +247,10 @@ impl App {
         let selected = || self.selected.iter().cloned().collect::<Vec<String>>();
         match command {
             Command::AddFiles => self.picker.open(Purpose::AddFiles, &self.ctx),
+            Command::History => {
+                let read = self.history.open();
+                self.act(read);
+            }
             Command::ExcludeRules => {
                 let read = self.excludes.open();
                 self.act(read);
@@ -418,6 +425,7 @@ impl App {
             self.about_open,
             self.health_settings.is_open(),
             self.excludes.is_open(),
+            self.history.is_open(),
             self.providers.open,
             self.picker.busy(),
         ];
@@ -436,6 +444,8 @@ impl App {
             self.import_problems.clear();
         } else if self.health_settings.is_open() {
             self.health_settings.close();
+        } else if self.history.is_open() {
+            self.history.close();
         } else if self.help_open {
             self.help_open = false;
         } else {
@@ -862,6 +872,9 @@ impl App {
             self.assets.send(AssetRequest::Act(action));
         }
         if let Some(action) = self.excludes.show(ctx) {
+            self.act(action);
+        }
+        if let Some(action) = self.history.show(ctx) {
             self.act(action);
         }
         let snap = &self.model.snapshot;

@@ -64,6 +64,7 @@ pub fn bar(ui: &mut egui::Ui, paused: Option<bool>, failed: usize) -> Option<Com
             );
             ui.separator();
             item(ui, "Providers…", Command::Providers, true, &mut chosen);
+            item(ui, "History…", Command::History, true, &mut chosen);
         });
         ui.menu_button("View", |ui| {
             item(

@@ -12,6 +12,7 @@ mod excludes;
 pub(crate) mod format;
 mod grid;
 mod health_settings;
+mod history;
 mod import;
 mod menu;
 mod model;

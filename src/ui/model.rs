@@ -193,6 +193,13 @@ pub enum Action {
     CopyLibrary(String),
     /// Not now: the offer goes.
     DeclineCopy,
+    /// How long ops are kept and what each provider did per day.
+    ReadHistory(Sender<Result<super::history::HistoryFacts, String>>),
+    /// Change how long completed ops are kept (`None`: for ever).
+    SetHistoryKeep {
+        keep: Option<Duration>,
+        reply: Reply,
+    },
     /// The library's exclude patterns, for the editor.
     ReadExcludes(Sender<Result<Vec<String>, String>>),
     /// Save the library's exclude patterns (`None`: the defaults again).
@@ -1045,6 +1052,25 @@ impl Model {
                 Ok(None)
             }
             Action::DismissError => Ok(None),
+            Action::ReadHistory(reply) => {
+                let facts = super::history::HistoryFacts::read(s).map_err(|e| e.to_string());
+                let _ = reply.send(facts);
+                return Ok(None);
+            }
+            Action::SetHistoryKeep { keep, reply } => {
+                let outcome = s
+                    .set_history_keep(keep)
+                    .map(|()| match keep {
+                        Some(k) => format!(
+                            "completed operations are kept for {}",
+                            crate::units::format_duration(k)
+                        ),
+                        None => "every completed operation is kept".to_string(),
+                    })
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(outcome.clone());
+                return outcome.map(Some);
+            }
             Action::ReadExcludes(reply) => {
                 let _ = reply.send(exclude::patterns(s).map_err(|e| e.to_string()));
                 return Ok(None);

@@ -16,6 +16,8 @@ pub enum Command {
     PauseResume,
     RetryAllFailed,
     Providers,
+    /// How long ops are kept, what each provider did per day.
+    History,
     FocusSearch,
     /// Between the queue and the assets.
     SwitchView,

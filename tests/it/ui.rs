@@ -436,6 +436,70 @@ fn the_exclude_rules_window_checks_each_line_and_saves_the_list() {
 }
 
 #[test]
+fn the_history_window_shows_each_providers_days_and_sets_the_retention() {
+    use egui::{Key, Modifiers};
+    use egui_kittest::kittest::NodeT;
+    let lib = TempLib::new();
+    let store = library(&lib);
+    let mut h = harness(&lib.db());
+    settle(&mut h, "first load", loaded);
+    h.get_by_label("Queue").click();
+    h.run_steps(2);
+    h.get_by_label("History…").click();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.query_by_label("Keep completed operations for").is_none() {
+        assert!(Instant::now() < deadline, "the history never showed");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run_steps(2);
+    // The fixture's one completed download and its two failed attempts, as
+    // the reports counted them, under the providers' names.
+    let daily = store.daily("2000-01-01").unwrap();
+    let downloads: i64 = daily.iter().map(|d| d.totals.downloaded_ops).sum();
+    let failed: i64 = daily.iter().map(|d| d.totals.failed_attempts).sum();
+    assert_eq!((downloads, failed), (1, 2), "{daily:?}");
+    assert!(
+        h.query_by_label(
+            "uploaded 0 · downloaded 1 (3.0 kB) · verified 0 · deleted 0 · failed attempts 1"
+        )
+        .is_some()
+    );
+    assert_eq!(
+        h.get_by_label("Keep completed operations for")
+            .value()
+            .as_deref(),
+        Some("30d")
+    );
+
+    let field = "Keep completed operations for";
+    h.get_by_label(field).focus();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_label(field).type_text("soon");
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("is not a duration").is_some());
+    assert!(h.get_by_label("Save").accesskit_node().is_disabled());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_label(field).type_text("7d");
+    h.run_steps(3);
+    h.get_by_label("Save").click();
+    settle(&mut h, "the retention is kept", |_| {
+        store.history_keep().unwrap() == Some(Duration::from_secs(7 * 86_400))
+    });
+    // The window says so (and so does the status bar).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h
+        .query_all_by_label("completed operations are kept for 1w")
+        .count()
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the save was never confirmed");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
 fn hovering_files_shows_the_drop_target() {
     let lib = TempLib::new();
     library(&lib);
