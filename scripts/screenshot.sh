@@ -3,7 +3,8 @@
 # every state and saves a screenshot (default: assets/screenshot.png).
 #   bash scripts/screenshot.sh [OUT.png] [N_OPS]
 # SIZE=900x600 takes it at another screen size (default 1400x860).
-# VIEW=assets takes the Assets view (switched to with Ctrl+Shift+A).
+# VIEW=assets takes the Assets view (switched to with Ctrl+Shift+A),
+# VIEW=history the History window, VIEW=excludes the Exclude rules window.
 # MEASURE_IDLE=1 then leaves the window alone and prints the CPU it used over
 # 10 s (every thread: UI, model, the software renderer) and its memory.
 set -euo pipefail
@@ -48,11 +49,21 @@ app=$!
 window=$(DISPLAY="$display" xdotool search --sync --onlyvisible --name Breakdex | head -n 1)
 # Let the model read the queue and the first frames settle.
 sleep 4
-if [ "${VIEW:-}" = assets ]; then
+case "${VIEW:-}" in
+assets)
     # (Xvfb has no window manager to activate a window: focus it.)
     DISPLAY="$display" xdotool windowfocus "$window" key ctrl+shift+a
     sleep 4
-fi
+    ;;
+history | excludes)
+    # From the menu bar: Queue → History…, File → Exclude rules….
+    if [ "$VIEW" = history ]; then menu=(58 12) item=(90 110); else menu=(18 12) item=(50 58); fi
+    DISPLAY="$display" xdotool mousemove --window "$window" "${menu[@]}" click 1
+    sleep 1
+    DISPLAY="$display" xdotool mousemove --window "$window" "${item[@]}" click 1
+    sleep 3
+    ;;
+esac
 mkdir -p "$(dirname "$out")"
 DISPLAY="$display" import -window "$window" "$out"
 echo "screenshot: $out"

@@ -128,6 +128,20 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
                        ELSE completed_at END,
                   CASE WHEN rowid % 1000 = 3 THEN 'corrupt' ELSE 'ok' END
            FROM sync_operations WHERE operation_type = 'upload' AND status = 'completed';
+         -- A month of history per provider, busier on some days than others.
+         INSERT INTO provider_daily (provider_id, day, uploaded_ops, uploaded_bytes,
+                 downloaded_ops, downloaded_bytes, verified_ops, verified_bytes, deleted_ops,
+                 failed_attempts)
+           SELECT provider_id, date('now', '-' || ((rowid % 30) * (rowid % 7) % 30) || ' days'),
+                  SUM(done AND operation_type = 'upload'),
+                  SUM(CASE WHEN done AND operation_type = 'upload' THEN total_bytes ELSE 0 END),
+                  SUM(done AND operation_type = 'download'),
+                  SUM(CASE WHEN done AND operation_type = 'download' THEN total_bytes ELSE 0 END),
+                  SUM(done AND operation_type = 'verify'),
+                  SUM(CASE WHEN done AND operation_type = 'verify' THEN total_bytes ELSE 0 END),
+                  SUM(done AND operation_type = 'delete_remote'), SUM(failed_attempts)
+           FROM (SELECT *, rowid, status = 'completed' AS done FROM sync_operations)
+           GROUP BY 1, 2;
          -- Put a few ops of every state at the head of the queue.
          UPDATE sync_operations SET priority = CASE WHEN rowid BETWEEN 62 AND 95 THEN 10 ELSE min(priority, 5) END;
          COMMIT;"
