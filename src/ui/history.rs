@@ -132,6 +132,7 @@ impl HistoryWindow {
         super::app::settings_window("History", ctx)
             .open(&mut open)
             .show(ctx, |ui| {
+                ui.set_min_width(440.0);
                 let State::Shown(shown) = state else {
                     ui.horizontal(|ui| {
                         ui.spinner();
@@ -143,6 +144,7 @@ impl HistoryWindow {
                 if let Some(facts) = &shown.facts {
                     ui.separator();
                     ui.label(RichText::new(format!("The last {SHOWN_DAYS} days (UTC)")).strong());
+                    legend(ui);
                     for (name, days) in &facts.providers {
                         provider_row(ui, name, days, &facts.days);
                     }
@@ -206,7 +208,7 @@ fn provider_row(ui: &mut egui::Ui, name: &str, days: &[DayTotals], labels: &[Str
     let sum = days.iter().fold(DayTotals::default(), |a, d| a + *d);
     ui.add_space(4.0);
     ui.label(RichText::new(name).strong());
-    ui.label(totals_line(&sum));
+    ui.label(totals_line(&sum).replacen(" · verified", "\nverified", 1));
     const BAR: f32 = 9.0;
     const HEIGHT: f32 = 36.0;
     let (rect, response) =
@@ -262,6 +264,35 @@ fn provider_row(ui: &mut egui::Ui, name: &str, days: &[DayTotals], labels: &[Str
         let i = (((pos.x - rect.left()) / BAR) as usize).min(days.len() - 1);
         response.on_hover_text(format!("{}\n{}", labels[i], totals_line(&days[i])));
     }
+    if let (Some(first), Some(_)) = (labels.first(), labels.last()) {
+        ui.allocate_ui(vec2(rect.width(), 12.0), |ui| {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(first).small().weak());
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    ui.label(RichText::new("today").small().weak());
+                });
+            });
+        });
+    }
+}
+
+/// What the bars' colours mean.
+fn legend(ui: &mut egui::Ui) {
+    let v = ui.visuals();
+    let (moved, verified, failed) = (
+        v.selection.bg_fill,
+        v.widgets.inactive.bg_fill,
+        v.error_fg_color,
+    );
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 4.0;
+        ui.label(RichText::new("■").color(moved));
+        ui.label(RichText::new("bytes uploaded and downloaded").small());
+        ui.label(RichText::new("■").color(verified));
+        ui.label(RichText::new("bytes verified").small());
+        ui.label(RichText::new("▬").color(failed));
+        ui.label(RichText::new("failed attempts").small());
+    });
 }
 
 /// "uploaded 312 (4.1 GB) · downloaded 0 · verified 40 (1.2 GB) · deleted 1 · failed attempts 2".

@@ -461,7 +461,7 @@ fn the_history_window_shows_each_providers_days_and_sets_the_retention() {
     assert_eq!((downloads, failed), (1, 2), "{daily:?}");
     assert!(
         h.query_by_label(
-            "uploaded 0 · downloaded 1 (3.0 kB) · verified 0 · deleted 0 · failed attempts 1"
+            "uploaded 0 · downloaded 1 (3.0 kB)\nverified 0 · deleted 0 · failed attempts 1"
         )
         .is_some()
     );
