@@ -290,7 +290,7 @@ fn legend(ui: &mut egui::Ui) {
         ui.label(RichText::new("bytes uploaded and downloaded").small());
         ui.label(RichText::new("■").color(verified));
         ui.label(RichText::new("bytes verified").small());
-        ui.label(RichText::new("▬").color(failed));
+        ui.label(RichText::new("■").color(failed));
         ui.label(RichText::new("failed attempts").small());
     });
 }

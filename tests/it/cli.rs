@@ -589,7 +589,8 @@ fn happy_path_end_to_end() {
         run_summary(&o),
         serde_json::json!({"completed": 4, "failed": 0, "retried": 0, "rescued": 0, "offline": [],
             "restored": 0, "restore_notes": [],
-            "catalog_segments": 1, "catalog_entries": 4, "catalog_problems": []})
+            "catalog_segments": 1, "catalog_entries": 4, "catalog_problems": [],
+            "history_removed": 0})
     );
     assert_eq!(
         lib.status_json()["health"],
