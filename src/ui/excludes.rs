@@ -3,11 +3,11 @@
 //! gitignore pattern per line, checked as it is typed. Reading and saving
 //! go through the model thread.
 
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::{self, Receiver};
 
 use egui::RichText;
 
-use super::model::Action;
+use super::model::{Action, answer_on};
 use crate::library::exclude::{IGNORE_FILE, check_pattern};
 
 /// The window, when open.
@@ -90,36 +90,25 @@ impl ExcludeEditor {
     pub fn show(&mut self, ctx: &egui::Context) -> Option<Action> {
         let state = self.state.as_mut()?;
         if let State::Reading(answer) = state {
-            let read = match answer.try_recv() {
-                Ok(Ok(list)) => Some(Editing::new(list.join("\n"), None)),
-                Ok(Err(e)) => Some(Editing::new(String::new(), Some(e))),
-                Err(TryRecvError::Empty) => None,
-                Err(TryRecvError::Disconnected) => Some(Editing::new(
-                    String::new(),
-                    Some("the library stopped answering".into()),
-                )),
-            };
-            if let Some(editing) = read {
-                *state = State::Editing(editing);
+            match answer_on(answer) {
+                Some(Ok(list)) => *state = State::Editing(Editing::new(list.join("\n"), None)),
+                Some(Err(e)) => *state = State::Editing(Editing::new(String::new(), Some(e))),
+                None => {}
             }
         }
         if let State::Editing(editing) = state
             && let Some(answer) = &editing.saving
         {
-            match answer.try_recv() {
-                Ok(Ok(_)) => {
+            match answer_on(answer) {
+                Some(Ok(_)) => {
                     self.state = None;
                     return None;
                 }
-                Ok(Err(e)) => {
+                Some(Err(e)) => {
                     editing.error = Some(e);
                     editing.saving = None;
                 }
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => {
-                    editing.error = Some("the library stopped answering".into());
-                    editing.saving = None;
-                }
+                None => {}
             }
         }
         let mut open = true;

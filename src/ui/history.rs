@@ -5,13 +5,13 @@
 //! with failed attempts), the day's totals on hover. Reading and saving go
 //! through the model thread.
 
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 use egui::{Color32, RichText, Sense, Stroke, vec2};
 
 use super::format;
-use super::model::Action;
+use super::model::{Action, answer_on};
 use crate::store::{DailyRow, DayTotals, SHOWN_DAYS, Store, StoreError, shown_days};
 use crate::units::{format_keep, parse_keep};
 
@@ -94,14 +94,10 @@ impl HistoryWindow {
     pub fn show(&mut self, ctx: &egui::Context) -> Option<Action> {
         let state = self.state.as_mut()?;
         if let State::Reading(answer) = state {
-            let read = match answer.try_recv() {
-                Err(TryRecvError::Empty) => None,
-                Ok(Ok(facts)) => Some((Some(facts), None)),
-                Ok(Err(e)) => Some((None, Some(Err(e)))),
-                Err(TryRecvError::Disconnected) => {
-                    Some((None, Some(Err("the library stopped answering".into()))))
-                }
-            };
+            let read = answer_on(answer).map(|read| match read {
+                Ok(facts) => (Some(facts), None),
+                Err(e) => (None, Some(Err(e))),
+            });
             if let Some((facts, said)) = read {
                 let keep = facts.as_ref().map(|f| format_keep(f.keep));
                 *state = State::Shown(Shown {
@@ -113,19 +109,10 @@ impl HistoryWindow {
             }
         }
         if let State::Shown(shown) = state
-            && let Some(answer) = &shown.saving
+            && let Some(said) = shown.saving.as_ref().and_then(answer_on)
         {
-            match answer.try_recv() {
-                Err(TryRecvError::Empty) => {}
-                Ok(said) => {
-                    shown.said = Some(said);
-                    shown.saving = None;
-                }
-                Err(TryRecvError::Disconnected) => {
-                    shown.said = Some(Err("the library stopped answering".into()));
-                    shown.saving = None;
-                }
-            }
+            shown.said = Some(said);
+            shown.saving = None;
         }
         let mut open = true;
         let mut action = None;

@@ -235,6 +235,16 @@ pub enum Restoring {
 /// providers form): the status line, or the error in plain words.
 pub type Reply = Sender<Result<String, String>>;
 
+/// The model thread's answer on `rx`, once it came (a thread gone answers
+/// that it stopped).
+pub fn answer_on<T>(rx: &Receiver<Result<T, String>>) -> Option<Result<T, String>> {
+    match rx.try_recv() {
+        Ok(answer) => Some(answer),
+        Err(mpsc::TryRecvError::Empty) => None,
+        Err(mpsc::TryRecvError::Disconnected) => Some(Err("the library stopped answering".into())),
+    }
+}
+
 /// A request from the UI.
 #[derive(Debug)]
 pub enum Request {

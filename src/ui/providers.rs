@@ -9,7 +9,7 @@
 //! password field and leaves the form when it is submitted.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::{self, Receiver};
 
 use egui::{Color32, RichText};
 
@@ -254,11 +254,10 @@ impl Form {
         let Some(answer) = &self.pending else {
             return false;
         };
-        let error = match answer.try_recv() {
-            Ok(Ok(_)) => return true,
-            Err(TryRecvError::Empty) => return false,
-            Ok(Err(e)) => e,
-            Err(TryRecvError::Disconnected) => "the library stopped answering".to_string(),
+        let error = match super::model::answer_on(answer) {
+            Some(Ok(_)) => return true,
+            None => return false,
+            Some(Err(e)) => e,
         };
         self.error = Some(error);
         self.pending = None;

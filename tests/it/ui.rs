@@ -151,10 +151,19 @@ pub(crate) fn harness(db: &Path) -> Harness<'static, App> {
 
 /// Steps the window until `done` holds (the model answers on its own thread).
 pub(crate) fn settle(h: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    settle_on(h, what, |h| done(h.state()));
+}
+
+/// Steps the window until `done` holds of the window, state or tree.
+pub(crate) fn settle_on(
+    h: &mut Harness<'static, App>,
+    what: &str,
+    done: impl Fn(&Harness<'static, App>) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         h.step();
-        if done(h.state()) {
+        if done(h) {
             // One more frame so the tree shows what the state says.
             h.step();
             return;
@@ -396,16 +405,11 @@ fn the_exclude_rules_window_checks_each_line_and_saves_the_list() {
     h.get_by_label("File").click();
     h.run_steps(2);
     h.get_by_label("Exclude rules…").click();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h
-        .query_by_label("Patterns, one per line")
-        .and_then(|n| n.value())
-        .is_none_or(|v| !v.contains(".DS_Store"))
-    {
-        assert!(Instant::now() < deadline, "the defaults never showed");
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    settle_on(&mut h, "the defaults show", |h| {
+        h.query_by_label("Patterns, one per line")
+            .and_then(|n| n.value())
+            .is_some_and(|v| v.contains(".DS_Store"))
+    });
     h.get_by_label("Patterns, one per line").focus();
     h.key_press_modifiers(Modifiers::COMMAND, Key::A);
     h.get_by_label("Patterns, one per line")
@@ -446,12 +450,9 @@ fn the_history_window_shows_each_providers_days_and_sets_the_retention() {
     h.get_by_label("Queue").click();
     h.run_steps(2);
     h.get_by_label("History…").click();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h.query_by_label("Keep completed operations for").is_none() {
-        assert!(Instant::now() < deadline, "the history never showed");
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    settle_on(&mut h, "the history shows", |h| {
+        h.query_by_label("Keep completed operations for").is_some()
+    });
     h.run_steps(2);
     // The fixture's one completed download and its two failed attempts, as
     // the reports counted them, under the providers' names.
@@ -487,16 +488,11 @@ fn the_history_window_shows_each_providers_days_and_sets_the_retention() {
         store.history_keep().unwrap() == Some(Duration::from_secs(7 * 86_400))
     });
     // The window says so (and so does the status bar).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h
-        .query_all_by_label("completed operations are kept for 1w")
-        .count()
-        == 0
-    {
-        assert!(Instant::now() < deadline, "the save was never confirmed");
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    settle_on(&mut h, "the save is confirmed", |h| {
+        h.query_all_by_label("completed operations are kept for 1w")
+            .count()
+            > 0
+    });
 }
 
 #[test]
