@@ -10,9 +10,9 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use crate::engine::history::prune;
-use crate::store::{DailyRow, DayTotals, SHOWN_DAYS, Store, shown_days};
+use crate::store::{DailyRow, DayTotals, SHOWN_DAYS, Store, keep_words, shown_days};
 use crate::ui::format::bytes;
-use crate::units::{format_duration, parse_keep};
+use crate::units::parse_keep;
 
 #[derive(Subcommand, Debug)]
 pub enum HistoryCommand {
@@ -108,11 +108,9 @@ pub fn history_command(store: &mut Store, command: HistoryCommand) -> anyhow::Re
 }
 
 fn keep_line(keep: Option<Duration>) -> String {
+    let words = keep_words(keep);
     match keep {
-        Some(k) => format!(
-            "completed ops are kept for {}; older ones are removed (failed, cancelled and deletes stay)",
-            format_duration(k)
-        ),
-        None => "every completed op is kept".to_string(),
+        Some(_) => format!("{words}; older ones are removed (failed, cancelled and deletes stay)"),
+        None => words,
     }
 }

@@ -69,16 +69,15 @@ pub fn patterns(store: &Store) -> Result<Vec<String>, StoreError> {
 /// The rules an add, a drop or a watch uses: the library's patterns, then
 /// `extra` ones for this call only (`add --exclude`).
 pub fn library_rules(store: &Store, extra: &[String]) -> Result<Rules, StoreError> {
-    let saved = patterns(store)?;
-    Rules::new(&saved).map_err(|e| {
-        StoreError::Invalid(format!(
-            "the library's exclude rules: {e}; `breakdex exclude remove` takes it out"
-        ))
-    })?;
     for p in extra {
         check_pattern(p).map_err(|e| StoreError::Invalid(format!("--exclude: {e}")))?;
     }
-    Rules::new(&[saved.as_slice(), extra].concat()).map_err(StoreError::Invalid)
+    // The extra ones are good: a bad pattern is a saved one.
+    Rules::new(&[patterns(store)?.as_slice(), extra].concat()).map_err(|e| {
+        StoreError::Invalid(format!(
+            "the library's exclude rules: {e}; `breakdex exclude remove` takes it out"
+        ))
+    })
 }
 
 /// Saves the library's list as given (each pattern checked, the same one

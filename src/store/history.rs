@@ -28,6 +28,18 @@ const KEY: &str = "history_keep_secs";
 /// The days the history's summaries show.
 pub const SHOWN_DAYS: u64 = 30;
 
+/// How long completed ops are kept, in words: "completed operations are
+/// kept for 30d", "every completed operation is kept".
+pub fn keep_words(keep: Option<Duration>) -> String {
+    match keep {
+        Some(k) => format!(
+            "completed operations are kept for {}",
+            crate::units::format_duration(k)
+        ),
+        None => "every completed operation is kept".to_string(),
+    }
+}
+
 /// The last [`SHOWN_DAYS`] days (UTC, `YYYY-MM-DD`), oldest first, today
 /// last.
 pub fn shown_days() -> Vec<String> {

@@ -29,7 +29,7 @@ pub use health::{
     CopyFacts, Deficit, Health, HealthRules, Judged, Policy, Repair, SCRUB_PRIORITY, Scrub,
     ScrubOverride,
 };
-pub use history::{DailyRow, DayTotals, SHOWN_DAYS, shown_days};
+pub use history::{DailyRow, DayTotals, SHOWN_DAYS, keep_words, shown_days};
 pub use manifest::{AssetListing, AssetPath, CopyListing, ManifestEntry};
 pub use operations::{
     ClaimedOp, CopyChange, Counts, Finish, NewOp, OpEvent, OpQuery, OpRow, OpState, OpStatus,

@@ -24,9 +24,9 @@ enum State {
 
 struct Editing {
     text: String,
-    /// What is wrong with the lines of `text`, as of `checked`.
+    /// What is wrong with the lines of `text`, as it was when checked.
     problems: Vec<String>,
-    checked: String,
+    checked: Option<String>,
     /// A save sent, its answer not yet in.
     saving: Option<Receiver<Result<String, String>>>,
     error: Option<String>,
@@ -34,24 +34,20 @@ struct Editing {
 
 impl Editing {
     fn new(text: String, error: Option<String>) -> Editing {
-        Editing {
+        let mut editing = Editing {
             text,
             problems: Vec::new(),
-            checked: String::new(),
+            checked: None,
             saving: None,
             error,
-        }
-        .checked()
+        };
+        editing.check();
+        editing
     }
 
     /// Checks each line again if the text changed.
-    fn checked(mut self) -> Editing {
-        self.check();
-        self
-    }
-
     fn check(&mut self) {
-        if self.checked == self.text && !self.text.is_empty() {
+        if self.checked.as_ref() == Some(&self.text) {
             return;
         }
         self.problems = (self.text.lines().enumerate())
@@ -62,7 +58,7 @@ impl Editing {
                     .map(|e| format!("line {}: {e}", i + 1))
             })
             .collect();
-        self.checked.clone_from(&self.text);
+        self.checked = Some(self.text.clone());
     }
 
     /// A save of `patterns`, its answer awaited.

@@ -1070,13 +1070,7 @@ impl Model {
             Action::SetHistoryKeep { keep, reply } => {
                 let outcome = s
                     .set_history_keep(keep)
-                    .map(|()| match keep {
-                        Some(k) => format!(
-                            "completed operations are kept for {}",
-                            crate::units::format_duration(k)
-                        ),
-                        None => "every completed operation is kept".to_string(),
-                    })
+                    .map(|()| crate::store::keep_words(keep))
                     .map_err(|e| e.to_string());
                 let _ = reply.send(outcome.clone());
                 return outcome.map(Some);
