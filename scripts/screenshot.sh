@@ -4,7 +4,8 @@
 #   bash scripts/screenshot.sh [OUT.png] [N_OPS]
 # SIZE=900x600 takes it at another screen size (default 1400x860).
 # VIEW=assets takes the Assets view (switched to with Ctrl+Shift+A),
-# VIEW=history the History window, VIEW=excludes the Exclude rules window.
+# VIEW=history the History window, VIEW=excludes the Exclude rules window,
+# VIEW=watched the Watched folders window.
 # MEASURE_IDLE=1 then leaves the window alone and prints the CPU it used over
 # 10 s (every thread: UI, model, the software renderer) and its memory.
 set -euo pipefail
@@ -55,9 +56,14 @@ assets)
     DISPLAY="$display" xdotool windowfocus "$window" key ctrl+shift+a
     sleep 4
     ;;
-history | excludes)
-    # From the menu bar: Queue → History…, File → Exclude rules….
-    if [ "$VIEW" = history ]; then menu=(58 12) item=(90 110); else menu=(18 12) item=(50 58); fi
+history | excludes | watched)
+    # From the menu bar: Queue → History…, File → Exclude rules…, File →
+    # Watched folders….
+    case "$VIEW" in
+    history) menu=(58 12) item=(90 110) ;;
+    excludes) menu=(18 12) item=(50 80) ;;
+    watched) menu=(18 12) item=(50 58) ;;
+    esac
     DISPLAY="$display" xdotool mousemove --window "$window" "${menu[@]}" click 1
     sleep 1
     DISPLAY="$display" xdotool mousemove --window "$window" "${item[@]}" click 1

@@ -2,7 +2,7 @@
 //! servers and tests. Every failure is one plain line on stderr and a
 //! non-zero exit; no panic text reaches the user.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::cli_exclude::ExcludeCommand;
 use crate::cli_health::{PolicyCommand, ScrubCommand};
 use crate::cli_history::HistoryCommand;
+use crate::cli_watch::WatchCommand;
 use crate::engine::{self, EngineConfig};
 use crate::library;
 use crate::library::restore::RestoreRequest;
@@ -83,6 +84,10 @@ enum Command {
         /// The first retry's wait in milliseconds; doubled for each further one
         #[arg(long, env = "BREAKDEX_RETRY_BASE_MS", default_value_t = 10_000)]
         retry_base_ms: u64,
+        /// How long a file in a watched folder must stay unchanged before it
+        /// is taken, in milliseconds
+        #[arg(long, env = "BREAKDEX_WATCH_SETTLE_MS", default_value_t = 2_000)]
+        watch_settle_ms: u64,
     },
     /// List operations
     Ops {
@@ -122,6 +127,9 @@ enum Command {
     /// How often every copy is re-read and re-hashed, and how fast
     #[command(subcommand)]
     Scrub(ScrubCommand),
+    /// Folders whose new and changed files are added as they come
+    #[command(subcommand)]
+    Watch(WatchCommand),
     /// Queue downloads that put assets back in a folder, each at every path
     /// it was added under (`run --until-idle` carries them out)
     Restore {
@@ -374,9 +382,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             until_idle,
             concurrency,
             retry_base_ms,
+            watch_settle_ms,
         } => {
             drop(store);
-            return run_engine(&db, until_idle, concurrency as usize, retry_base_ms);
+            let mut config = EngineConfig::new(&db, &setup::library_dir(&db));
+            config.until_idle = until_idle;
+            config.concurrency = concurrency as usize;
+            config.retry.base = Duration::from_millis(retry_base_ms);
+            config.watch.settle = Duration::from_millis(watch_settle_ms);
+            return run_engine(config);
         }
         Command::Ops {
             status,
@@ -393,6 +407,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exclude(command) => crate::cli_exclude::exclude_command(&mut store, command)?,
         Command::History(command) => crate::cli_history::history_command(&mut store, command)?,
         Command::Scrub(command) => crate::cli_health::scrub_command(&mut store, command)?,
+        Command::Watch(command) => crate::cli_watch::watch_command(&mut store, command)?,
         Command::Restore {
             into,
             provider,
@@ -568,16 +583,7 @@ fn copy_library_to(store: &mut Store, provider: &ProviderRow, priority: i64) -> 
     Ok(())
 }
 
-fn run_engine(
-    db: &Path,
-    until_idle: bool,
-    concurrency: usize,
-    retry_base_ms: u64,
-) -> anyhow::Result<ExitCode> {
-    let mut config = EngineConfig::new(db, &setup::library_dir(db));
-    config.until_idle = until_idle;
-    config.concurrency = concurrency;
-    config.retry.base = Duration::from_millis(retry_base_ms);
+fn run_engine(config: EngineConfig) -> anyhow::Result<ExitCode> {
     let summary = engine::start(config)?.join()?;
     println!("{}", serde_json::to_string(&summary)?);
     for offline in &summary.offline {

@@ -146,5 +146,30 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
          UPDATE sync_operations SET priority = CASE WHEN rowid BETWEEN 62 AND 95 THEN 10 ELSE min(priority, 5) END;
          COMMIT;"
     ))?;
+    watched_folders(&mut Store::open(db)?, db)?;
     Ok(providers)
+}
+
+/// Two watched folders beside the library: `Pictures`, holding a few real
+/// photos (the window's watcher takes them), and `CARD`, a memory card that
+/// is not plugged in (the watcher waits for it).
+fn watched_folders(store: &mut Store, db: &Path) -> anyhow::Result<()> {
+    let base = db.with_file_name("demo-watched");
+    let pictures = base.join("Pictures");
+    for i in 0..24 {
+        let folder = pictures.join(if i < 12 {
+            "2026/Trip Lisbon"
+        } else {
+            "2026/porto"
+        });
+        std::fs::create_dir_all(&folder)?;
+        let bytes: Vec<u8> = (0..20_000u32).map(|b| (b * 31 + i * 7) as u8).collect();
+        std::fs::write(folder.join(format!("IMG_{:04}.jpg", 3100 + i)), bytes)?;
+    }
+    crate::watch::add(store, &pictures, &[], 0)?;
+    let card = base.join("CARD");
+    std::fs::create_dir_all(&card)?;
+    crate::watch::add(store, &card, &[], 5)?;
+    std::fs::remove_dir(&card)?;
+    Ok(())
 }

@@ -29,6 +29,7 @@ use serde::Serialize;
 
 pub use executor::{CHUNK, Job, Outcome, Progress, hash_file, safe_file_name, short};
 pub use owner::Owner;
+pub(crate) use owner::locks_dir;
 pub use retry::RetryPolicy;
 
 use keeper::{Keeper, Kept, Round, scrub_slots};
@@ -41,6 +42,7 @@ use crate::store::{
     ClaimedOp, CopyChange, Finish, ManifestEntry, OpEvent, OpType, ProviderKind, ProviderRow,
     RestoreTarget, Retry, SCRUB_PRIORITY, Store, StoreError,
 };
+use crate::watch::{WatchConfig, Watcher};
 
 /// How an engine runs.
 #[derive(Clone, Debug)]
@@ -55,6 +57,9 @@ pub struct EngineConfig {
     pub retry: RetryPolicy,
     /// How long a claimed op stays ours without a renewal.
     pub lease: Duration,
+    /// How the watched folders are watched (not by a run that ends when
+    /// idle).
+    pub watch: WatchConfig,
 }
 
 impl EngineConfig {
@@ -66,6 +71,7 @@ impl EngineConfig {
             until_idle: false,
             retry: RetryPolicy::default(),
             lease: Duration::from_secs(60),
+            watch: WatchConfig::default(),
         }
     }
 }
@@ -220,6 +226,11 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         },
     )?;
     let pruner = history::Pruner::start(&config.db_path)?;
+    let watcher = if config.until_idle {
+        None
+    } else {
+        Some(Watcher::start(&config.db_path, config.watch)?)
+    };
     let offline_recorded = store.offline_since()?.into_keys().collect();
     let runner = Runner {
         store,
@@ -235,6 +246,7 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         cataloging: false,
         last_catalog: None,
         pruner: Some(pruner),
+        watcher,
         stopping: false,
         owner,
         config,
@@ -395,6 +407,8 @@ struct Runner {
     summary: RunSummary,
     /// Taken when the engine ends.
     pruner: Option<history::Pruner>,
+    /// The watched folders' watcher, but for a run that ends when idle.
+    watcher: Option<Watcher>,
 }
 
 impl Runner {
@@ -418,6 +432,9 @@ impl Runner {
                 CATALOG_CLOSE_WAIT
             };
             self.flush_catalogs(true, wait);
+        }
+        if let Some(watcher) = self.watcher.take() {
+            watcher.finish();
         }
         if let Some(pruner) = self.pruner.take() {
             self.summary.history_removed = pruner.finish(self.config.until_idle);

@@ -93,7 +93,7 @@ fn is_at(file: &File, path: &Path) -> bool {
 }
 
 /// `<library>.engines/`, beside the database file.
-fn locks_dir(db_path: &Path) -> PathBuf {
+pub(crate) fn locks_dir(db_path: &Path) -> PathBuf {
     let mut name = db_path.file_name().unwrap_or_default().to_os_string();
     name.push(".engines");
     db_path.with_file_name(name)

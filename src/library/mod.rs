@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::store::{AssetPath, ManifestEntry, NewOp, OpType, ProviderRow, Store, StoreError};
 pub use exclude::Rules;
-pub use walk::{Collected, SkipCounts, Skipped, collect_files};
+pub use walk::{Collected, SkipCounts, Skipped, collect_below, collect_files, excluded_below};
 
 /// A file found under what a person added.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +42,9 @@ pub struct ImportedFile {
     pub recorded: String,
     pub content_hash: String,
     pub size_bytes: u64,
+    /// Its modification time (nanoseconds since the epoch) when it was read.
+    #[serde(skip)]
+    pub mtime_ns: i64,
 }
 
 /// What an import did.
@@ -101,7 +104,15 @@ thread_local! {
 
 /// Hashes a file with BLAKE3; returns its hash (lowercase hex) and size.
 pub fn hash_path(path: &Path) -> std::io::Result<(String, u64)> {
+    hash_with_time(path).map(|(hash, size, _)| (hash, size))
+}
+
+/// [`hash_path`], and the file's modification time (nanoseconds since the
+/// epoch) as it was when the reading began: if it changed while it was
+/// read, a later look sees another time and reads it again.
+pub fn hash_with_time(path: &Path) -> std::io::Result<(String, u64, i64)> {
     let mut file = File::open(path)?;
+    let mtime_ns = crate::watch::mtime_ns(&file.metadata()?);
     let mut hasher = blake3::Hasher::new();
     let mut size = 0u64;
     HASH_BUF.with_borrow_mut(|buf| {
@@ -118,7 +129,7 @@ pub fn hash_path(path: &Path) -> std::io::Result<(String, u64)> {
         }
         Ok(())
     })?;
-    Ok((hasher.finalize().to_hex().to_string(), size))
+    Ok((hasher.finalize().to_hex().to_string(), size, mtime_ns))
 }
 
 /// Files recorded per transaction by [`import`].
@@ -231,14 +242,15 @@ fn hash_worker(
         let Some(FoundFile { path, recorded }) = files.get(i) else {
             break;
         };
-        let hashed = match hash_path(path) {
-            Ok((content_hash, size_bytes)) => {
+        let hashed = match hash_with_time(path) {
+            Ok((content_hash, size_bytes, mtime_ns)) => {
                 bytes += size_bytes;
                 Ok(ImportedFile {
                     path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
                     recorded: recorded.clone(),
                     content_hash,
                     size_bytes,
+                    mtime_ns,
                 })
             }
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(

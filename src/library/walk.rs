@@ -87,11 +87,56 @@ pub fn collect_files(paths: &[PathBuf], rules: &Rules) -> Collected {
         ancestors: Vec::new(),
     };
     for path in paths {
-        let abs = resolved(path);
-        let mut scope = Scope::above(rules, &abs, &mut walk.found.problems);
-        walk.visit(&mut scope, path, &abs, added_name(path), true);
+        walk.start(rules, path, added_name(path));
     }
     collected
+}
+
+/// [`collect_files`] of one path below a folder that was added, recorded as
+/// `recorded` (what it is recorded under in that folder): what a watched
+/// folder finds when something changed in it.
+pub fn collect_below(path: &Path, recorded: String, rules: &Rules) -> Collected {
+    let mut collected = Collected::default();
+    Walk {
+        found: &mut collected,
+        seen_dirs: HashSet::new(),
+        ancestors: Vec::new(),
+    }
+    .start(rules, path, recorded);
+    collected
+}
+
+/// Whether the rules leave out `path` (absolute, below the added folder
+/// `root`, which is recorded as `root_recorded`) or a folder between them:
+/// what a watched folder asks of a path an event named.
+pub fn excluded_below(
+    root: &Path,
+    root_recorded: &str,
+    path: &Path,
+    is_dir: bool,
+    rules: &Rules,
+) -> bool {
+    let Ok(below) = path.strip_prefix(root) else {
+        return false;
+    };
+    // Problems with `.breakdexignore` files are said by the walks.
+    let mut problems = Vec::new();
+    let mut scope = Scope::above(rules, root, &mut problems);
+    scope.enter(root, &mut problems);
+    let (mut at, mut recorded) = (root.to_path_buf(), root_recorded.to_string());
+    let parts: Vec<_> = below.components().collect();
+    for (i, part) in parts.iter().enumerate() {
+        at.push(part);
+        recorded = join_recorded(&recorded, &part.as_os_str().to_string_lossy());
+        let last = i + 1 == parts.len();
+        if scope.excluded(&at, &recorded, !last || is_dir).is_some() {
+            return true;
+        }
+        if !last {
+            scope.enter(&at, &mut problems);
+        }
+    }
+    false
 }
 
 /// Where `path` is, absolute, its folders' links and `..` resolved (so that
@@ -141,6 +186,13 @@ struct Walk<'w> {
 }
 
 impl Walk<'_> {
+    /// Walks one of the paths given, recorded as `recorded`.
+    fn start(&mut self, rules: &Rules, path: &Path, recorded: String) {
+        let abs = resolved(path);
+        let mut scope = Scope::above(rules, &abs, &mut self.found.problems);
+        self.visit(&mut scope, path, &abs, recorded, true);
+    }
+
     /// Visits `path` (at `abs`), recorded as `recorded`; `named` when it is
     /// one of the paths given.
     fn visit(&mut self, scope: &mut Scope, path: &Path, abs: &Path, recorded: String, named: bool) {

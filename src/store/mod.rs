@@ -16,6 +16,7 @@ mod providers;
 mod restore;
 mod schema;
 mod view;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub use providers::{ProviderKind, ProviderRow};
 pub use restore::{Restorable, RestoreTarget, TargetDone};
 pub use schema::{NOW, timestamp, timestamp_of_millis};
 pub use view::{OpKey, parse_timestamp};
+pub use watch::{Seen, WatchedFile, WatchedFolder};
 
 /// Errors from the library database, each saying what went wrong in words a
 /// person can act on.

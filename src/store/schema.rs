@@ -313,6 +313,42 @@ FROM (SELECT *, status = 'completed' AS done FROM sync_operations)
 GROUP BY 1, 2
 HAVING SUM(done) > 0 OR SUM(failed_attempts) > 0;
 "#,
+    // 9: watched folders, and every file under them as last taken.
+    r#"
+-- A folder whose new and changed files are added as they come.
+-- path: absolute, its folders' links resolved. providers: a JSON array of
+-- provider ids uploads go to ([] = every enabled provider). device: the
+-- st_dev the folder was on when added: another device at that path (the
+-- empty mount point of an unplugged drive) is waited for, never read as a
+-- folder emptied. state: what the watcher last said of it ('watching',
+-- 'scanning', 'waiting'), problem: why it waits or rescans, in words.
+-- scanned_at: when its last full rescan ended.
+CREATE TABLE watched_folders (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    path       TEXT NOT NULL UNIQUE CHECK (path LIKE '/%'),
+    providers  TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(providers)),
+    priority   INTEGER NOT NULL DEFAULT 0,
+    device     INTEGER,
+    paused     INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+    added_at   DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+    state      TEXT NOT NULL DEFAULT 'new',
+    problem    TEXT,
+    scanned_at DATETIME
+);
+
+-- Each file under a watched folder as it was when last taken: its path as
+-- recorded in asset_paths (starting with the folder's own name), its size
+-- and modification time (nanoseconds since the epoch) then, and its content.
+-- A file whose size and time still match is not hashed again.
+CREATE TABLE watched_files (
+    folder_id    INTEGER NOT NULL REFERENCES watched_folders (id) ON DELETE CASCADE,
+    path         TEXT NOT NULL,
+    size_bytes   INTEGER NOT NULL,
+    mtime_ns     INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    PRIMARY KEY (folder_id, path)
+) WITHOUT ROWID;
+"#,
 ];
 
 #[cfg(test)]

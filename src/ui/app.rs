@@ -25,6 +25,7 @@ use super::notices::{self, Notices};
 use super::picker::{Picked, Picker, Purpose};
 use super::providers::ProvidersPanel;
 use super::shortcuts::{self, Command};
+use super::watched::{Asked, WatchedWindow};
 use crate::engine::{self, Control, EngineConfig, EngineHandle};
 use crate::setup;
 use crate::store::{Health, OpState};
@@ -55,6 +56,10 @@ pub struct App {
     health_settings: HealthSettings,
     excludes: ExcludeEditor,
     history: HistoryWindow,
+    watched: WatchedWindow,
+    /// The folders of the last drop that held some, with its "Keep
+    /// watching this folder" checkbox.
+    watch_offer: Option<WatchOffer>,
     engine: Option<EngineHandle>,
     paused: bool,
     /// What the grid should show; sent to the model when it changes.
@@ -89,6 +94,16 @@ pub struct App {
     /// said in the status bar until the next one.
     last_import: Option<String>,
     ctx: egui::Context,
+}
+
+/// A drop of folders: "Keep watching this folder", ticked or not; once the
+/// drop's import has ended, a tick watches them, and what the import hashed
+/// is not hashed again.
+struct WatchOffer {
+    folders: Vec<PathBuf>,
+    import: Arc<ImportProgress>,
+    ticked: bool,
+    sent: bool,
 }
 
 /// How long the status bar says what the window just did.
@@ -153,6 +168,8 @@ impl App {
             health_settings: HealthSettings::default(),
             excludes: ExcludeEditor::default(),
             history: HistoryWindow::default(),
+            watched: WatchedWindow::default(),
+            watch_offer: None,
             engine,
             paused,
             spec: ViewSpec::default(),
@@ -181,11 +198,39 @@ impl App {
         if paths.is_empty() {
             return;
         }
+        let folders: Vec<PathBuf> = paths.iter().filter(|p| p.is_dir()).cloned().collect();
         let waker = self.ctx.clone();
-        self.imports
-            .push(import::start(self.db.clone(), paths, move || {
-                waker.request_repaint()
+        let progress = import::start(self.db.clone(), paths, move || waker.request_repaint());
+        self.watch_offer = (!folders.is_empty()).then(|| WatchOffer {
+            folders,
+            import: progress.clone(),
+            ticked: false,
+            sent: false,
+        });
+        self.imports.push(progress);
+    }
+
+    /// The drop's folders are watched once it is ticked and its import
+    /// ended.
+    fn keep_watching(&mut self) {
+        let Some(offer) = self
+            .watch_offer
+            .as_mut()
+            .filter(|o| o.ticked && !o.sent && o.import.finished.load(Ordering::SeqCst))
+        else {
+            return;
+        };
+        offer.sent = true;
+        let seen =
+            std::mem::take(&mut *offer.import.seen.lock().unwrap_or_else(|e| e.into_inner()));
+        for dir in offer.folders.clone() {
+            let (reply, _) = std::sync::mpsc::channel();
+            self.model.send(Request::Act(Action::WatchFolder {
+                dir,
+                seen: seen.clone(),
+                reply,
             }));
+        }
     }
 
     /// Whether imports are still running.
@@ -253,6 +298,10 @@ impl App {
             }
             Command::ExcludeRules => {
                 let read = self.excludes.open();
+                self.act(read);
+            }
+            Command::WatchedFolders => {
+                let read = self.watched.open();
                 self.act(read);
             }
             Command::RestoreAll => self
@@ -426,6 +475,7 @@ impl App {
             self.health_settings.is_open(),
             self.excludes.is_open(),
             self.history.is_open(),
+            self.watched.is_open(),
             self.providers.open,
             self.picker.busy(),
         ];
@@ -446,6 +496,8 @@ impl App {
             self.health_settings.close();
         } else if self.history.is_open() {
             self.history.close();
+        } else if self.watched.is_open() {
+            self.watched.close();
         } else if self.help_open {
             self.help_open = false;
         } else {
@@ -676,6 +728,30 @@ impl App {
                 ui.separator();
                 ui.label(line);
             }
+            if let Some(offer) = &mut self.watch_offer {
+                ui.separator();
+                let label = match offer.folders.as_slice() {
+                    [one] => format!(
+                        "Keep watching {}",
+                        one.file_name().unwrap_or(one.as_os_str()).to_string_lossy()
+                    ),
+                    many => format!("Keep watching these {} folders", many.len()),
+                };
+                let shown: Vec<String> = offer
+                    .folders
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect();
+                // Its own id, whatever the status bar shows before it.
+                ui.push_id("keep-watching", |ui| {
+                    ui.add_enabled(!offer.sent, egui::Checkbox::new(&mut offer.ticked, label))
+                        .on_hover_text(format!(
+                            "New and changed files in {} are added and uploaded while \
+                             Breakdex is open (File → Watched folders…)",
+                            shown.join(", ")
+                        ));
+                });
+            }
             for progress in &self.imports {
                 if progress.finished.load(Ordering::SeqCst) {
                     continue;
@@ -733,6 +809,7 @@ impl App {
             }
         });
         self.import_problems.extend(problems);
+        self.keep_watching();
         if self.engine.as_ref().is_some_and(EngineHandle::is_finished)
             && let Some(Err(e)) = self.engine.take().map(EngineHandle::join)
         {
@@ -788,6 +865,13 @@ impl App {
         match picked {
             Some(Picked::Files(paths)) => self.import(paths),
             Some(Picked::Folder(what, into)) => self.restore_to(what, into),
+            Some(Picked::WatchFolder(dir)) => {
+                let reply = self
+                    .watched
+                    .changing()
+                    .unwrap_or_else(|| std::sync::mpsc::channel().0);
+                self.act(super::watched::watch_action(dir, reply));
+            }
             None => {}
         }
         if let Some((title, message)) = &self.details {
@@ -876,6 +960,12 @@ impl App {
         }
         if let Some(action) = self.history.show(ctx) {
             self.act(action);
+        }
+        for asked in self.watched.show(ctx) {
+            match asked {
+                Asked::Act(action) => self.act(*action),
+                Asked::PickFolder => self.picker.open(Purpose::WatchFolder, &self.ctx),
+            }
         }
         let snap = &self.model.snapshot;
         let scrubs = &self.assets.snapshot.providers;

@@ -27,6 +27,9 @@ pub struct ImportProgress {
     pub finished: AtomicBool,
     /// Paths that could not be imported, and why.
     pub problems: std::sync::Mutex<Vec<String>>,
+    /// The files hashed under the folders added, once it ended: what a
+    /// watch of them need not hash again.
+    pub seen: std::sync::Mutex<Vec<library::ImportedFile>>,
 }
 
 impl ImportProgress {
@@ -100,7 +103,7 @@ fn run(
     p.files_total.store(files.len() as u64, Ordering::SeqCst);
     p.bytes_total.store(sizes.iter().sum(), Ordering::SeqCst);
     wake();
-    library::hash_and_record(&mut store, &files, &providers, 0, BATCH, |batch| {
+    let report = library::hash_and_record(&mut store, &files, &providers, 0, BATCH, |batch| {
         p.problems
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -118,5 +121,8 @@ fn run(
         wake();
     })
     .map_err(|e| e.to_string())?;
+    if paths.iter().any(|p| p.is_dir()) {
+        *p.seen.lock().unwrap_or_else(|e| e.into_inner()) = report.files;
+    }
     Ok(())
 }

@@ -12,6 +12,13 @@ pub fn bar(ui: &mut egui::Ui, paused: Option<bool>, failed: usize) -> Option<Com
             item(ui, "Add files…", Command::AddFiles, true, &mut chosen);
             item(
                 ui,
+                "Watched folders…",
+                Command::WatchedFolders,
+                true,
+                &mut chosen,
+            );
+            item(
+                ui,
                 "Exclude rules…",
                 Command::ExcludeRules,
                 true,

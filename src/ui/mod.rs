@@ -21,6 +21,7 @@ mod order;
 mod picker;
 mod providers;
 mod shortcuts;
+mod watched;
 
 use std::path::Path;
 

@@ -200,6 +200,24 @@ pub enum Action {
         keep: Option<Duration>,
         reply: Reply,
     },
+    /// The watched folders, for their window.
+    ReadWatched(Sender<Result<crate::watch::Listing, String>>),
+    /// Watch a folder; `seen`: what a drop of it just hashed, so that the
+    /// watcher does not hash it again.
+    WatchFolder {
+        dir: PathBuf,
+        seen: Vec<crate::library::ImportedFile>,
+        reply: Reply,
+    },
+    SetWatchPaused {
+        id: i64,
+        paused: bool,
+        reply: Reply,
+    },
+    StopWatching {
+        id: i64,
+        reply: Reply,
+    },
     /// The library's exclude patterns, for the editor.
     ReadExcludes(Sender<Result<Vec<String>, String>>),
     /// Save the library's exclude patterns (`None`: the defaults again).
@@ -1071,6 +1089,41 @@ impl Model {
                 let outcome = s
                     .set_history_keep(keep)
                     .map(|()| crate::store::keep_words(keep))
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(outcome.clone());
+                return outcome.map(Some);
+            }
+            Action::ReadWatched(reply) => {
+                let _ = reply.send(crate::watch::Listing::read(s).map_err(|e| e.to_string()));
+                return Ok(None);
+            }
+            Action::WatchFolder { dir, seen, reply } => {
+                let outcome = crate::watch::add(s, &dir, &[], 0)
+                    .and_then(|folder| crate::watch::seed(s, &folder, &dir, &seen).map(|()| folder))
+                    .map(|folder| format!("watching {}", folder.path))
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(outcome.clone());
+                return outcome.map(Some);
+            }
+            Action::SetWatchPaused { id, paused, reply } => {
+                let outcome = s
+                    .set_watch_paused(id, paused)
+                    .map(|()| {
+                        if paused {
+                            "the watched folder is paused"
+                        } else {
+                            "the watched folder is watched again"
+                        }
+                        .to_string()
+                    })
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(outcome.clone());
+                return outcome.map(Some);
+            }
+            Action::StopWatching { id, reply } => {
+                let outcome = s
+                    .remove_watched(id)
+                    .map(|_| "stopped watching; what was added from it stays".to_string())
                     .map_err(|e| e.to_string());
                 let _ = reply.send(outcome.clone());
                 return outcome.map(Some);

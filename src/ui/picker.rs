@@ -18,6 +18,8 @@ pub enum Purpose {
     AddFiles,
     /// Restore these assets into it.
     RestoreInto(Restoring),
+    /// A folder to watch.
+    WatchFolder,
 }
 
 /// What was chosen.
@@ -25,6 +27,7 @@ pub enum Purpose {
 pub enum Picked {
     Files(Vec<PathBuf>),
     Folder(Restoring, PathBuf),
+    WatchFolder(PathBuf),
 }
 
 /// The dialog open now, if any.
@@ -56,13 +59,13 @@ impl Picker {
         }
         let (tx, rx) = std::sync::mpsc::channel();
         let waker = ctx.clone();
-        let restore = purpose != Purpose::AddFiles;
+        let (title, folders) = (purpose.title(), purpose != Purpose::AddFiles);
         std::thread::spawn(move || {
-            let dialog = rfd::FileDialog::new();
-            let picked = if restore {
-                dialog.set_title("Restore to folder").pick_folders()
+            let dialog = rfd::FileDialog::new().set_title(title);
+            let picked = if folders {
+                dialog.pick_folders()
             } else {
-                dialog.set_title("Add files to Breakdex").pick_files()
+                dialog.pick_files()
             };
             let _ = tx.send(picked);
             waker.request_repaint();
@@ -72,13 +75,12 @@ impl Picker {
 
     fn draw(&mut self, purpose: Purpose) {
         let mut dialog = match purpose {
-            Purpose::AddFiles => egui_file::FileDialog::open_file()
-                .multi_select(true)
-                .title("Add files to Breakdex"),
-            Purpose::RestoreInto(_) => {
-                egui_file::FileDialog::select_folder().title("Restore to folder")
+            Purpose::AddFiles => egui_file::FileDialog::open_file().multi_select(true),
+            Purpose::RestoreInto(_) | Purpose::WatchFolder => {
+                egui_file::FileDialog::select_folder()
             }
-        };
+        }
+        .title(purpose.title());
         if let Some(home) = std::env::var_os("HOME") {
             dialog = dialog.initial_path(home);
         }
@@ -135,11 +137,22 @@ impl Picker {
     }
 }
 
+impl Purpose {
+    fn title(&self) -> &'static str {
+        match self {
+            Purpose::AddFiles => "Add files to Breakdex",
+            Purpose::RestoreInto(_) => "Restore to folder",
+            Purpose::WatchFolder => "Watch a folder",
+        }
+    }
+}
+
 /// The paths chosen for `purpose`; nothing when none was (a cancel).
 fn picked(purpose: Purpose, mut paths: Vec<PathBuf>) -> Option<Picked> {
     match purpose {
         _ if paths.is_empty() => None,
         Purpose::AddFiles => Some(Picked::Files(paths)),
         Purpose::RestoreInto(what) => Some(Picked::Folder(what, paths.swap_remove(0))),
+        Purpose::WatchFolder => Some(Picked::WatchFolder(paths.swap_remove(0))),
     }
 }

@@ -11,6 +11,8 @@ pub enum Command {
     AddFiles,
     /// The library's exclude rules.
     ExcludeRules,
+    /// The watched folders' window.
+    WatchedFolders,
     /// Restore every asset the library knows into a folder to be picked.
     RestoreAll,
     PauseResume,

@@ -16,3 +16,5 @@ mod ui;
 mod ui_assets;
 mod ui_providers;
 mod ui_trust;
+mod ui_watch;
+mod watch;

@@ -16,7 +16,7 @@ use crate::common::TempLib;
 
 /// A file dropped on the window, as the windowing backend hands it over.
 #[derive(Debug)]
-struct Dropped(PathBuf);
+pub(crate) struct Dropped(pub(crate) PathBuf);
 
 impl egui::DroppedFile for Dropped {
     fn path(&self) -> &Path {
