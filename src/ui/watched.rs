@@ -209,7 +209,7 @@ fn folder_row(ui: &mut egui::Ui, listed: &Listed, watched_now: bool) -> Option<C
         ));
     });
     if let Some(problem) = &f.problem {
-        ui.label(RichText::new(problem).small().color(color));
+        ui.label(RichText::new(problem).color(color));
     }
     change
 }
