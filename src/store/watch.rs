@@ -47,6 +47,16 @@ pub struct WatchedFile {
 /// What a watched file was when last taken: its size, time and content.
 pub type Seen = (i64, i64, String);
 
+/// The rows of the folder `?1`'s file `?2`, or of its files below the folder
+/// `?2`: two searches of the primary key (`'0'` is the character after
+/// `'/'`; an `OR` of the two would read every row of the folder).
+const AT_OR_BELOW: &str = "folder_id = ?1 AND path IN (SELECT ?2 UNION ALL
+     SELECT path FROM watched_files WHERE folder_id = ?1 AND path > ?2 || '/' AND path < ?2 || '0')";
+
+/// An asset's local bytes are not at `?2` any more.
+const UNSET_LOCAL: &str =
+    "UPDATE asset_manifest SET local_path = NULL WHERE content_hash = ?1 AND local_path = ?2";
+
 const SELECT_FOLDER: &str = "SELECT id, path, providers, priority, device, paused, added_at, state, problem, scanned_at FROM watched_folders";
 
 fn folder(r: &Row) -> rusqlite::Result<WatchedFolder> {
@@ -232,10 +242,7 @@ impl Store {
             let mut before = tx.prepare_cached(
                 "SELECT content_hash FROM watched_files WHERE folder_id = ?1 AND path = ?2",
             )?;
-            let mut unset = tx.prepare_cached(
-                "UPDATE asset_manifest SET local_path = NULL
-                 WHERE content_hash = ?1 AND local_path = ?2",
-            )?;
+            let mut unset = tx.prepare_cached(UNSET_LOCAL)?;
             for f in files {
                 let was: Option<String> = before
                     .query_row(params![folder_id, f.path], |r| r.get(0))
@@ -277,15 +284,10 @@ impl Store {
         let tx = self.write_tx()?;
         let mut forgotten = 0;
         {
-            let mut gone = tx.prepare_cached(
-                "DELETE FROM watched_files
-                 WHERE folder_id = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')
-                 RETURNING path, content_hash",
-            )?;
-            let mut unset = tx.prepare_cached(
-                "UPDATE asset_manifest SET local_path = NULL
-                 WHERE content_hash = ?1 AND local_path = ?2",
-            )?;
+            let mut gone = tx.prepare_cached(&format!(
+                "DELETE FROM watched_files WHERE {AT_OR_BELOW} RETURNING path, content_hash"
+            ))?;
+            let mut unset = tx.prepare_cached(UNSET_LOCAL)?;
             for path in paths {
                 let rows: Vec<(String, String)> = gone
                     .query_map(params![folder_id, path], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -313,10 +315,9 @@ impl Store {
     ) -> Result<usize> {
         let tx = self.write_tx()?;
         let moved: Vec<(String, String)> = tx
-            .prepare_cached(
-                "SELECT path, content_hash FROM watched_files
-                 WHERE folder_id = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
-            )?
+            .prepare_cached(&format!(
+                "SELECT path, content_hash FROM watched_files WHERE {AT_OR_BELOW}"
+            ))?
             .query_map(params![folder_id, from], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         {
