@@ -103,6 +103,13 @@ fn scan(store: &mut Store, dirs: &[PathBuf]) -> anyhow::Result<()> {
     };
     if folders.is_empty() {
         println!("no watched folders to scan (`breakdex watch add DIR` adds one)");
+        return Ok(());
+    }
+    if watch::is_watched_now(store.path()) {
+        println!(
+            "a window or `breakdex run` watches them now: it takes their changes as they come"
+        );
+        return Ok(());
     }
     let rules = crate::library::exclude::library_rules(store, &[])?;
     let mut waiting = false;

@@ -226,12 +226,13 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         },
     )?;
     let pruner = history::Pruner::start(&config.db_path)?;
+    let offline_recorded = store.offline_since()?.into_keys().collect();
+    // Last: nothing after it can fail and leave the watcher running.
     let watcher = if config.until_idle {
         None
     } else {
         Some(Watcher::start(&config.db_path, config.watch)?)
     };
-    let offline_recorded = store.offline_since()?.into_keys().collect();
     let runner = Runner {
         store,
         keeper: Keeper::default(),

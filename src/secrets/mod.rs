@@ -11,6 +11,7 @@
 //! and a provider keeps its store when the environment changes later.
 
 mod file;
+pub(crate) use file::path_for as secrets_file;
 mod keychain;
 
 use std::path::{Path, PathBuf};

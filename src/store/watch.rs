@@ -105,6 +105,7 @@ impl Store {
         provider_ids: &[String],
         priority: i64,
         device: Option<u64>,
+        paused: bool,
     ) -> Result<WatchedFolder> {
         let tx = self.write_tx()?;
         let others: Vec<String> = tx
@@ -114,7 +115,7 @@ impl Store {
         let within = |outer: &str, inner: &str| {
             inner
                 .strip_prefix(outer)
-                .is_some_and(|rest| rest.starts_with('/') || outer.ends_with('/'))
+                .is_some_and(|rest| rest.starts_with('/'))
         };
         for other in &others {
             let why = if other == path {
@@ -129,12 +130,14 @@ impl Store {
             return Err(StoreError::Invalid(format!("{path}: not watched: {why}")));
         }
         tx.execute(
-            "INSERT INTO watched_folders (path, providers, priority, device) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO watched_folders (path, providers, priority, device, paused)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 path,
                 serde_json::to_string(provider_ids).expect("a list of strings is JSON"),
                 priority,
-                device.map(|d| d as i64)
+                device.map(|d| d as i64),
+                paused
             ],
         )?;
         let added = tx.query_row(
@@ -149,10 +152,10 @@ impl Store {
     /// Stops watching the folder `id`; what was added from it stays in the
     /// library. Whether it was watched.
     pub fn remove_watched(&mut self, id: i64) -> Result<bool> {
-        let tx = self.write_tx()?;
-        tx.execute("DELETE FROM watched_files WHERE folder_id = ?1", [id])?;
-        let n = tx.execute("DELETE FROM watched_folders WHERE id = ?1", [id])?;
-        tx.commit()?;
+        // Its `watched_files` go with it (ON DELETE CASCADE).
+        let n = self
+            .conn
+            .execute("DELETE FROM watched_folders WHERE id = ?1", [id])?;
         Ok(n > 0)
     }
 
@@ -165,7 +168,8 @@ impl Store {
     }
 
     /// What the watcher says of a folder now; `scanned` when a full rescan
-    /// just ended. Written only when it changes.
+    /// just ended (then `scanned_at` is set). Otherwise written only when
+    /// it changes.
     pub fn set_watch_state(
         &mut self,
         id: i64,
@@ -324,8 +328,11 @@ impl Store {
             let mut repoint = tx.prepare_cached(
                 "UPDATE watched_files SET path = ?3 WHERE folder_id = ?1 AND path = ?2",
             )?;
-            let mut drop_old =
-                tx.prepare_cached("DELETE FROM watched_files WHERE folder_id = ?1 AND path = ?2")?;
+            let mut drop_old = tx.prepare_cached(
+                "DELETE FROM watched_files WHERE folder_id = ?1 AND path = ?2
+                 RETURNING content_hash",
+            )?;
+            let mut unset = tx.prepare_cached(UNSET_LOCAL)?;
             let mut record = tx.prepare_cached(
                 "INSERT INTO asset_paths (content_hash, path, to_known) VALUES (?1, ?2, 1)
                  ON CONFLICT (content_hash, path) DO NOTHING",
@@ -336,8 +343,13 @@ impl Store {
             for (old, hash) in &moved {
                 let new = format!("{to}{}", &old[from.len()..]);
                 // A file already at the new path gives way to the one moved
-                // over it.
-                drop_old.execute(params![folder_id, new])?;
+                // over it: its content's bytes are not there any more.
+                let over: Option<String> = drop_old
+                    .query_row(params![folder_id, new], |r| r.get(0))
+                    .optional()?;
+                if let Some(over) = over.filter(|h| h != hash) {
+                    unset.execute(params![over, local(&new)])?;
+                }
                 repoint.execute(params![folder_id, old, new])?;
                 record.execute(params![hash, new])?;
                 relocate.execute(params![hash, local(old), local(&new)])?;

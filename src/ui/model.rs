@@ -1098,8 +1098,7 @@ impl Model {
                 return Ok(None);
             }
             Action::WatchFolder { dir, seen, reply } => {
-                let outcome = crate::watch::add(s, &dir, &[], 0)
-                    .and_then(|folder| crate::watch::seed(s, &folder, &dir, &seen).map(|()| folder))
+                let outcome = crate::watch::add_dropped(s, &dir, &seen)
                     .map(|folder| format!("watching {}", folder.path))
                     .map_err(|e| e.to_string());
                 let _ = reply.send(outcome.clone());

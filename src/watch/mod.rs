@@ -28,7 +28,7 @@ use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use serde::Serialize;
 
-pub use scan::{Root, Taken};
+pub use scan::{Own, Root, Taken};
 pub use settle::{Looks, Pending, mtime_ns};
 
 use crate::library::Rules;
@@ -82,6 +82,17 @@ pub fn add(
     providers: &[String],
     priority: i64,
 ) -> Result<WatchedFolder, StoreError> {
+    add_as(store, dir, providers, priority, false)
+}
+
+/// [`add`], paused or not.
+fn add_as(
+    store: &mut Store,
+    dir: &Path,
+    providers: &[String],
+    priority: i64,
+    paused: bool,
+) -> Result<WatchedFolder, StoreError> {
     let shown = dir.display();
     let real = std::fs::canonicalize(dir).map_err(|e| {
         StoreError::Invalid(match e.kind() {
@@ -117,13 +128,26 @@ pub fn add(
         .map(|name| store.require_provider(name).map(|p| p.id))
         .collect::<Result<Vec<_>, _>>()?;
     let path = real.to_string_lossy();
-    store.add_watched(&path, &ids, priority, Some(meta.dev()))
+    store.add_watched(&path, &ids, priority, Some(meta.dev()), paused)
 }
 
-/// Notes the files an add of `dropped` just hashed as taken by the folder
-/// watched there, so that its first rescan hashes only what changed since
-/// (a drop with "Keep watching this folder" ticked).
-pub fn seed(
+/// Starts watching `dropped` (to every enabled provider), with the files an
+/// add of it just hashed noted as taken, so that its first rescan hashes
+/// only what changed since (a drop with "Keep watching this folder"
+/// ticked). It is added paused until they are noted: a watcher that saw it
+/// before would hash it all again.
+pub fn add_dropped(
+    store: &mut Store,
+    dropped: &Path,
+    seen: &[crate::library::ImportedFile],
+) -> Result<WatchedFolder, StoreError> {
+    let folder = add_as(store, dropped, &[], 0, true)?;
+    seed(store, &folder, dropped, seen)?;
+    store.set_watch_paused(folder.id, false)?;
+    Ok(folder)
+}
+
+fn seed(
     store: &mut Store,
     folder: &WatchedFolder,
     dropped: &Path,
@@ -153,7 +177,8 @@ pub fn rescan_now(store: &mut Store, root: &Root, rules: &Rules) -> Result<Taken
         now: SystemTime::now(),
         settle: DEFAULT_SETTLE,
     };
-    let taken = scan::rescan(store, root, rules, &fresh, &AtomicBool::new(false))?;
+    let own = Own::of(store)?;
+    let taken = scan::rescan(store, root, rules, &own, &fresh, &AtomicBool::new(false))?;
     let f = &root.folder;
     store.set_watch_state(f.id, &f.state, f.problem.as_deref(), true)?;
     Ok(taken)
@@ -298,10 +323,10 @@ impl Watcher {
         Ok(Watcher { tx, stop, thread })
     }
 
-    /// Stops the watcher: between two files' rounds of hashing; a watcher
-    /// still hashing one big file after a few seconds is left to end with
-    /// the process (what it hashed is recorded; the rest is taken by the
-    /// next rescan).
+    /// Stops the watcher: between two rounds of hashing (256 files); a
+    /// watcher still in a round after a few seconds (big files) is left to
+    /// end with the process (what it recorded stays; the rest is taken by
+    /// the next rescan).
     pub fn finish(self) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.tx.send(Msg::Stop);
@@ -341,6 +366,7 @@ struct Watch {
     live: HashMap<i64, Live>,
     pending: Pending,
     rules: Rules,
+    own: Own,
     lock: Option<File>,
 }
 
@@ -363,6 +389,7 @@ impl Watch {
             live: HashMap::new(),
             pending: Pending::new(config.settle),
             rules: Rules::none(),
+            own: Own::default(),
             lock: None,
         }
     }
@@ -438,6 +465,7 @@ impl Watch {
             Ok(rules) => self.rules = rules,
             Err(e) => tracing::warn!("watched folders: {e}; the last rules read apply"),
         }
+        self.own = Own::of(&self.store)?;
         let folders = self.store.watched_folders()?;
         let wanted: HashMap<i64, &WatchedFolder> = folders
             .iter()
@@ -546,7 +574,21 @@ impl Watch {
             Ok(event) => event,
             Err(e) => {
                 tracing::warn!("watched folders: a file event was lost ({e}); rescanning");
-                self.live.values_mut().for_each(|l| l.rescan = true);
+                // A new folder's watch refused at the system's limit: no
+                // more events for the folders that grew.
+                let limit = matches!(e.kind, notify::ErrorKind::MaxFilesWatch);
+                for live in self.live.values_mut() {
+                    live.rescan = true;
+                    if limit && live.by_events {
+                        live.by_events = false;
+                        live.how = Some(format!(
+                            "no file events for some of its folders (the system's limit of \
+                             watched folders is reached: raise fs.inotify.max_user_watches): \
+                             rescanned every {} minutes",
+                            RESCAN_EVERY.as_secs() / 60
+                        ));
+                    }
+                }
                 return;
             }
         };
@@ -567,7 +609,7 @@ impl Watch {
         }
         let now = Instant::now();
         for path in event.paths {
-            if self.folder_of(&path).is_some() {
+            if self.folder_of(&path).is_some() && !self.own.holds(&path) {
                 let looks = Looks::of(&path);
                 self.pending.touch(path, looks, now);
             }
@@ -619,6 +661,7 @@ impl Watch {
                 &root,
                 paths,
                 &self.rules,
+                &self.own,
                 &fresh,
                 &self.stop,
             )?;
@@ -646,7 +689,14 @@ impl Watch {
             }
             let started = Instant::now();
             let fresh = self.fresh();
-            let taken = scan::rescan(&mut self.store, &root, &self.rules, &fresh, &self.stop)?;
+            let taken = scan::rescan(
+                &mut self.store,
+                &root,
+                &self.rules,
+                &self.own,
+                &fresh,
+                &self.stop,
+            )?;
             tracing::info!(
                 "watched folders: {} rescanned in {:.1} s: {} unchanged, {} added, {} forgotten",
                 root.dir.display(),

@@ -137,6 +137,56 @@ impl Taken {
     }
 }
 
+/// What Breakdex writes itself, never taken from a watched folder (a
+/// watched home folder holds them): the library's database and what lies
+/// beside it (its journal, the engines' locks, the secrets file, the
+/// default provider's folder, downloads), the logs and the window's state,
+/// and every local provider's folder (its uploads would come back as new
+/// files, and each write to the database or a log as a new content).
+#[derive(Debug, Default)]
+pub struct Own(Vec<PathBuf>);
+
+impl Own {
+    pub fn of(store: &Store) -> Result<Own, StoreError> {
+        let db = std::path::absolute(store.path()).unwrap_or_else(|_| store.path().to_owned());
+        let mut own = vec![
+            db.clone(),
+            crate::secrets::secrets_file(&db),
+            crate::setup::library_dir(&db),
+            crate::setup::default_provider_root(&db),
+            crate::logs::log_dir(),
+            crate::logs::state_dir(),
+        ];
+        let name = db
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        for suffix in ["-wal", "-shm", "-journal", ".engines"] {
+            own.push(db.with_file_name(format!("{name}{suffix}")));
+        }
+        for p in store.providers()? {
+            if p.kind == crate::store::ProviderKind::Local
+                && let Some(root) = p.settings.get("root").and_then(|r| r.as_str())
+            {
+                own.push(PathBuf::from(root));
+            }
+        }
+        // As the events name them: links resolved.
+        let resolved: Vec<PathBuf> = own
+            .iter()
+            .filter_map(|p| std::fs::canonicalize(p).ok())
+            .collect();
+        own.extend(resolved);
+        Ok(Own(own))
+    }
+
+    /// Whether `path` is, or is under, one of them.
+    pub fn holds(&self, path: &Path) -> bool {
+        self.0.iter().any(|own| path.starts_with(own))
+    }
+}
+
 /// How recently a file may have changed and still be taken by a rescan.
 pub struct Fresh {
     pub now: SystemTime,
@@ -144,13 +194,44 @@ pub struct Fresh {
 }
 
 impl Fresh {
-    /// Whether a file with this time changed within the settle time.
+    /// Whether a file with this time changed within the settle time. A
+    /// time in the future (a camera's clock set wrong, a FAT card's local
+    /// time) is not: the settle time of its events still applies.
     fn is_fresh(&self, mtime_ns: i64) -> bool {
         let now = self
             .now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i64);
-        now.saturating_sub(mtime_ns) < self.settle.as_nanos() as i64
+        (0..self.settle.as_nanos() as i64).contains(&now.saturating_sub(mtime_ns))
+    }
+
+    /// Sorts files found into those unchanged since last taken (counted),
+    /// those to take now (returned), and those that changed too recently
+    /// (left to settle). `known` says how each was last taken.
+    fn sort_out(
+        &self,
+        files: Vec<FoundFile>,
+        mut known: impl FnMut(&str) -> Option<(i64, i64)>,
+        taken: &mut Taken,
+    ) -> Vec<FoundFile> {
+        let mut changed = Vec::new();
+        for file in files {
+            let looks = Looks::of(&file.path);
+            match looks {
+                Looks::File { size, mtime_ns } => {
+                    if known(&file.recorded) == Some((size as i64, mtime_ns)) {
+                        taken.unchanged += 1;
+                    } else if self.is_fresh(mtime_ns) {
+                        taken.unsettled.push((file.path, looks));
+                    } else {
+                        changed.push(file);
+                    }
+                }
+                // Gone or changed since the walk saw it: the next look says.
+                _ => taken.unsettled.push((file.path, looks)),
+            }
+        }
+        changed
     }
 }
 
@@ -162,35 +243,26 @@ pub fn rescan(
     store: &mut Store,
     root: &Root,
     rules: &Rules,
+    own: &Own,
     fresh: &Fresh,
     stop: &AtomicBool,
 ) -> Result<Taken, StoreError> {
     let Collected {
-        files, problems, ..
+        mut files,
+        problems,
+        ..
     } = library::collect_below(&root.dir, root.name.clone(), rules);
+    files.retain(|f| !own.holds(&f.path));
     let mut known = store.watched_files(root.id())?;
     let mut taken = Taken {
         problems,
         ..Taken::default()
     };
-    let mut changed = Vec::new();
-    for file in files {
-        let looks = Looks::of(&file.path);
-        let seen = known.remove(&file.recorded);
-        match looks {
-            Looks::File { size, mtime_ns } => {
-                if seen.is_some_and(|(s, m, _)| s == size as i64 && m == mtime_ns) {
-                    taken.unchanged += 1;
-                } else if fresh.is_fresh(mtime_ns) {
-                    taken.unsettled.push((file.path, looks));
-                } else {
-                    changed.push(file);
-                }
-            }
-            // Gone since the walk saw it: the next look says.
-            _ => taken.unsettled.push((file.path, looks)),
-        }
-    }
+    let changed = fresh.sort_out(
+        files,
+        |p| known.remove(p).map(|(s, m, _)| (s, m)),
+        &mut taken,
+    );
     taken.add(take(store, root, changed, stop)?);
     // What the walk did not find is forgotten only if it is really gone
     // (not in a folder that could not be read) and the folder is still
@@ -213,6 +285,7 @@ pub fn settled(
     root: &Root,
     paths: Vec<(PathBuf, Looks)>,
     rules: &Rules,
+    own: &Own,
     fresh: &Fresh,
     stop: &AtomicBool,
 ) -> Result<Taken, StoreError> {
@@ -244,30 +317,24 @@ pub fn settled(
     if !gone.is_empty() && root.unavailable().is_none() {
         taken.forgotten += store.forget_watched(root.id(), &gone, |p| root.local(p))?;
     }
+    // A folder and a file in it that settled together: the file once.
+    let mut once = std::collections::HashSet::new();
+    found.retain(|f| !own.holds(&f.path) && once.insert(f.recorded.clone()));
     let paths: Vec<&str> = found.iter().map(|f| f.recorded.as_str()).collect();
     let known = store.watched_files_at(root.id(), &paths)?;
-    let mut changed = Vec::new();
-    for file in found {
-        let looks = Looks::of(&file.path);
-        match (looks, known.get(&file.recorded)) {
-            (Looks::File { size, mtime_ns }, Some((s, m, _)))
-                if *s == size as i64 && *m == mtime_ns =>
-            {
-                taken.unchanged += 1
-            }
-            // A folder's files that are still being written wait.
-            (Looks::File { mtime_ns, .. }, _) if !fresh.is_fresh(mtime_ns) => changed.push(file),
-            _ => taken.unsettled.push((file.path, looks)),
-        }
-    }
+    let changed = fresh.sort_out(
+        found,
+        |p| known.get(p).map(|(s, m, _)| (*s, *m)),
+        &mut taken,
+    );
     taken.add(take(store, root, changed, stop)?);
     Ok(taken)
 }
 
 /// `from` renamed to `to` within the folder: if `to` is what `from` was (a
 /// file of the same size and time, or a folder), the new paths are recorded
-/// for the contents they hold, with no hashing and no upload. Whether it
-/// was taken as a rename (if not, the settle time takes both paths as they
+/// for the contents they hold, with no hashing and no upload. Returns how
+/// many files it moved (none: the settle time takes both paths as they
 /// come).
 pub fn renamed(
     store: &mut Store,

@@ -106,31 +106,22 @@ fn what_is_there_new_changed_renamed_and_deleted_files_are_taken_as_they_settle(
         taken(&lib).len() == 2
     });
     assert_eq!(uploads(&lib), 2);
-    let (state, problem) = folder_state(&lib);
     until("the folder to be watching", || {
         folder_state(&lib).0 == "watching"
     });
-    assert_eq!(problem, None, "{state}");
+    assert_eq!(folder_state(&lib).1, None, "watched by file events");
 
-    // A new file, written in pieces, is taken once it settled; litter the
-    // exclude rules leave out is not.
+    // A new file is taken once it settled (how long a file waits is the
+    // settle time's unit tests'); litter the exclude rules leave out is not.
     std::fs::create_dir_all(dir.join("2026/node_modules/pkg")).unwrap();
     std::fs::write(dir.join("2026/node_modules/pkg/x.js"), b"x").unwrap();
     let c = dir.join("2026/c.jpg");
-    std::fs::write(&c, pseudo_random(1000, 3)).unwrap();
     std::fs::write(dir.join("2026/c.jpg.part"), b"half").unwrap();
-    let mut bytes = pseudo_random(1000, 3);
-    bytes.extend(pseudo_random(5000, 4));
-    std::fs::write(&c, &bytes).unwrap();
-    until("the new photo", || {
-        taken(&lib).contains_key("Pictures/2026/c.jpg")
-    });
+    std::fs::write(&c, pseudo_random(6000, 3)).unwrap();
     let c_hash = hash_of(&c);
-    assert_eq!(
-        taken(&lib)["Pictures/2026/c.jpg"],
-        c_hash,
-        "its whole content"
-    );
+    until("the new photo", || {
+        taken(&lib).get("Pictures/2026/c.jpg") == Some(&c_hash)
+    });
     assert_eq!(uploads(&lib), 3);
     assert!(!taken(&lib).contains_key("Pictures/2026/c.jpg.part"));
     assert!(
@@ -310,21 +301,74 @@ fn a_restart_rescans_and_hashes_only_what_changed() {
         f.set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
             .unwrap();
     }
+    // The rescan a watcher makes at its start, from the command line: it
+    // says what it found.
     let assets_before = count(&lib, "SELECT COUNT(*) FROM asset_manifest");
-    let w = watcher(&lib);
-    until("the restart's rescan", || {
-        let t = taken(&lib);
-        t.contains_key("Pictures/old/new.jpg") && !t.contains_key("Pictures/old/4.jpg")
-    });
-    until("the changed file", || {
-        taken(&lib)["Pictures/old/3.jpg"] == hash_of(&dir.join("old/3.jpg"))
-    });
+    let scanned = stdout(&lib.ok(&["watch", "scan"]));
+    assert!(
+        scanned.contains(
+            "20 unchanged, 1 forgotten (deleted; their copies stay), \
+             added 2 files (2 uploads queued)"
+        ),
+        "only the new and the changed file are hashed: {scanned}"
+    );
+    let t = taken(&lib);
+    assert!(t.contains_key("Pictures/old/new.jpg") && !t.contains_key("Pictures/old/4.jpg"));
+    assert_eq!(t["Pictures/old/3.jpg"], hash_of(&dir.join("old/3.jpg")));
     assert_eq!(
         count(&lib, "SELECT COUNT(*) FROM asset_manifest"),
-        assets_before + 2,
-        "only the new and the changed file are new contents"
+        assets_before + 2
     );
     assert_eq!(uploads(&lib), 24);
+    // A watcher started now finds nothing to do but watch.
+    let w = watcher(&lib);
+    until("the watcher's own rescan", || {
+        folder_state(&lib).0 == "watching"
+    });
+    assert_eq!(uploads(&lib), 24);
+    w.finish();
+    let again = stdout(&lib.ok(&["watch", "scan"]));
+    assert!(again.contains("22 unchanged, 0 forgotten"), "{again}");
+}
+
+/// A watched folder that holds the library itself (a watched home folder):
+/// what Breakdex writes (the database, its journal and locks, the default
+/// provider's objects) is never taken, or every write would be a new
+/// content to upload; a photo with a time in the future (a camera's clock)
+/// is taken.
+#[test]
+fn breakdex_own_files_are_never_taken_and_a_future_time_is_no_reason_to_wait() {
+    let lib = TempLib::new();
+    let photo = lib.write_file("in/a.jpg", 3000, 1);
+    let later = lib.write_file("in/from-a-wrong-clock.jpg", 2000, 2);
+    std::fs::File::options()
+        .write(true)
+        .open(&later)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + Duration::from_secs(86_400))
+        .unwrap();
+    lib.ok(&["watch", "add", lib.dir.path().to_str().unwrap()]);
+    let w = watcher(&lib);
+    let name = std::fs::canonicalize(lib.dir.path())
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    until("both photos", || {
+        let t = taken(&lib);
+        t.contains_key(&format!("{name}/in/a.jpg"))
+            && t.contains_key(&format!("{name}/in/from-a-wrong-clock.jpg"))
+    });
+    // The engine's work shows in the database and the provider's folder.
+    lib.ok(&["run", "--until-idle"]);
+    assert!(object_path(&lib.backup_root(), &hash_of(&photo)).is_file());
+    lib.write_file("in/b.jpg", 1000, 3);
+    until("the next photo", || {
+        taken(&lib).contains_key(&format!("{name}/in/b.jpg"))
+    });
+    let t = taken(&lib);
+    assert_eq!(t.len(), 3, "only the photos: {:?}", t.keys());
     w.finish();
 }
 
