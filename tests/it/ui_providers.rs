@@ -89,13 +89,21 @@ fn row_index(h: &H, name: &str) -> usize {
         .unwrap_or_else(|| panic!("the window lists no provider '{name}'"))
 }
 
-/// Clicks the provider's `button` (Test, Edit…).
+/// Clicks the provider's `button` (Test, Edit…), once it stands still (see
+/// [`click_still`]).
 fn click_row_button(h: &mut H, name: &str, button: &str) {
     let at = row_index(h, name);
+    let rect = |h: &H| {
+        h.query_all_by_label(button)
+            .nth(at)
+            .unwrap_or_else(|| panic!("no {button} button for '{name}'"))
+            .rect()
+    };
+    stand_still(h, rect);
     h.query_all_by_label(button)
         .nth(at)
-        .unwrap_or_else(|| panic!("no {button} button for '{name}'"))
-        .click();
+        .unwrap()
+        .click_accesskit();
     h.run_steps(2);
 }
 
@@ -328,10 +336,7 @@ fn a_bad_endpoint_shows_the_plain_error_in_the_form_and_adds_nothing() {
         assert!(painted, "the error at {at:?} is painted in {error_fg}");
     }
     // Cancel closes the form, and the status line forgets its problem.
-    // (Frames until the window stops moving: a click goes where the last
-    // frame drew the button.)
-    h.run_steps(3);
-    h.get_by_label("Cancel").click();
+    click_still(&mut h, "Cancel");
     settle(&mut h, "the status line cleared", |app| {
         app.model.snapshot.error.is_none()
     });
@@ -446,16 +451,21 @@ fn save(h: &mut Harness<'static, App>) {
 /// with an animation, and a pointer click sent by the harness meanwhile
 /// lands where the widget was).
 fn click_still(h: &mut Harness<'static, App>, label: &str) {
-    let mut was = h.get_by_label(label).rect();
+    stand_still(h, |h| h.get_by_label(label).rect());
+    h.get_by_label(label).click_accesskit();
+}
+
+/// Steps the window until the widget at `rect` stops moving.
+fn stand_still(h: &mut H, rect: impl Fn(&H) -> egui::Rect) {
+    let mut was = rect(h);
     for _ in 0..200 {
         h.step();
-        let now = h.get_by_label(label).rect();
+        let now = rect(h);
         if now == was {
             break;
         }
         was = now;
     }
-    h.get_by_label(label).click_accesskit();
 }
 
 #[test]
