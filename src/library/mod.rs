@@ -14,6 +14,7 @@ mod walk;
 
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -42,9 +43,12 @@ pub struct ImportedFile {
     pub recorded: String,
     pub content_hash: String,
     pub size_bytes: u64,
-    /// Its modification time (nanoseconds since the epoch) when it was read.
+    /// Its modification time (nanoseconds since the epoch) when it was
+    /// read, and the device it is on.
     #[serde(skip)]
     pub mtime_ns: i64,
+    #[serde(skip)]
+    pub device: u64,
 }
 
 /// What an import did.
@@ -104,15 +108,16 @@ thread_local! {
 
 /// Hashes a file with BLAKE3; returns its hash (lowercase hex) and size.
 pub fn hash_path(path: &Path) -> std::io::Result<(String, u64)> {
-    hash_with_time(path).map(|(hash, size, _)| (hash, size))
+    hash_with_time(path).map(|(hash, size, ..)| (hash, size))
 }
 
 /// [`hash_path`], and the file's modification time (nanoseconds since the
-/// epoch) as it was when the reading began: if it changed while it was
-/// read, a later look sees another time and reads it again.
-pub fn hash_with_time(path: &Path) -> std::io::Result<(String, u64, i64)> {
+/// epoch) as it was when the reading began (if it changed while it was
+/// read, a later look sees another time and reads it again) and its device.
+pub fn hash_with_time(path: &Path) -> std::io::Result<(String, u64, i64, u64)> {
     let mut file = File::open(path)?;
-    let mtime_ns = crate::watch::mtime_ns(&file.metadata()?);
+    let meta = file.metadata()?;
+    let (mtime_ns, device) = (crate::watch::mtime_ns(&meta), meta.dev());
     let mut hasher = blake3::Hasher::new();
     let mut size = 0u64;
     HASH_BUF.with_borrow_mut(|buf| {
@@ -129,7 +134,12 @@ pub fn hash_with_time(path: &Path) -> std::io::Result<(String, u64, i64)> {
         }
         Ok(())
     })?;
-    Ok((hasher.finalize().to_hex().to_string(), size, mtime_ns))
+    Ok((
+        hasher.finalize().to_hex().to_string(),
+        size,
+        mtime_ns,
+        device,
+    ))
 }
 
 /// Files recorded per transaction by [`import`].
@@ -243,7 +253,7 @@ fn hash_worker(
             break;
         };
         let hashed = match hash_with_time(path) {
-            Ok((content_hash, size_bytes, mtime_ns)) => {
+            Ok((content_hash, size_bytes, mtime_ns, device)) => {
                 bytes += size_bytes;
                 Ok(ImportedFile {
                     path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
@@ -251,6 +261,7 @@ fn hash_worker(
                     content_hash,
                     size_bytes,
                     mtime_ns,
+                    device,
                 })
             }
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(

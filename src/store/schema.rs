@@ -338,14 +338,17 @@ CREATE TABLE watched_folders (
 
 -- Each file under a watched folder as it was when last taken: its path as
 -- recorded in asset_paths (starting with the folder's own name), its size
--- and modification time (nanoseconds since the epoch) then, and its content.
--- A file whose size and time still match is not hashed again.
+-- and modification time (nanoseconds since the epoch) then, its content,
+-- and the device it was on. A file whose size and time still match is not
+-- hashed again; a file gone is taken as deleted only if the folder above
+-- it is on its device (not the empty mount point of a drive pulled out).
 CREATE TABLE watched_files (
     folder_id    INTEGER NOT NULL REFERENCES watched_folders (id) ON DELETE CASCADE,
     path         TEXT NOT NULL,
     size_bytes   INTEGER NOT NULL,
     mtime_ns     INTEGER NOT NULL,
     content_hash TEXT NOT NULL,
+    device       INTEGER NOT NULL,
     PRIMARY KEY (folder_id, path)
 ) WITHOUT ROWID;
 "#,

@@ -42,6 +42,7 @@ pub struct WatchedFile {
     pub size_bytes: i64,
     pub mtime_ns: i64,
     pub content_hash: String,
+    pub device: u64,
 }
 
 /// What a watched file was when last taken: its size, time and content.
@@ -256,10 +257,11 @@ impl Store {
                 }
             }
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO watched_files (folder_id, path, size_bytes, mtime_ns, content_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO watched_files (folder_id, path, size_bytes, mtime_ns, content_hash, device)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (folder_id, path) DO UPDATE SET size_bytes = excluded.size_bytes,
-                     mtime_ns = excluded.mtime_ns, content_hash = excluded.content_hash",
+                     mtime_ns = excluded.mtime_ns, content_hash = excluded.content_hash,
+                     device = excluded.device",
             )?;
             for f in files {
                 stmt.execute(params![
@@ -267,7 +269,8 @@ impl Store {
                     f.path,
                     f.size_bytes,
                     f.mtime_ns,
-                    f.content_hash
+                    f.content_hash,
+                    f.device as i64
                 ])?;
             }
         }
@@ -275,30 +278,40 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets files deleted from the folder (each path, and everything
-    /// under it if it was a folder): their contents and copies stay, and an
-    /// asset whose local bytes were there has none now. `local` turns a
-    /// recorded path into the absolute one. Returns how many were forgotten.
+    /// Forgets the files deleted from the folder among these paths (each,
+    /// and everything under it if it was a folder) that `deleted` (given a
+    /// recorded path and the device the file was on) says are: their
+    /// contents and copies stay, and an asset whose local bytes were there
+    /// has none now. `local` turns a recorded path into the absolute one.
+    /// Returns how many were forgotten.
     pub fn forget_watched(
         &mut self,
         folder_id: i64,
         paths: &[String],
         local: impl Fn(&str) -> String,
+        deleted: impl Fn(&str, u64) -> bool,
     ) -> Result<usize> {
         let tx = self.write_tx()?;
         let mut forgotten = 0;
         {
-            let mut gone = tx.prepare_cached(&format!(
-                "DELETE FROM watched_files WHERE {AT_OR_BELOW} RETURNING path, content_hash"
+            let mut under = tx.prepare_cached(&format!(
+                "SELECT path, content_hash, device FROM watched_files WHERE {AT_OR_BELOW}"
             ))?;
+            let mut gone =
+                tx.prepare_cached("DELETE FROM watched_files WHERE folder_id = ?1 AND path = ?2")?;
             let mut unset = tx.prepare_cached(UNSET_LOCAL)?;
             for path in paths {
-                let rows: Vec<(String, String)> = gone
-                    .query_map(params![folder_id, path], |r| Ok((r.get(0)?, r.get(1)?)))?
+                let rows: Vec<(String, String, i64)> = under
+                    .query_map(params![folder_id, path], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
                     .collect::<rusqlite::Result<_>>()?;
-                for (path, hash) in rows {
-                    unset.execute(params![hash, local(&path)])?;
-                    forgotten += 1;
+                for (path, hash, device) in rows {
+                    if deleted(&path, device as u64) {
+                        gone.execute(params![folder_id, path])?;
+                        unset.execute(params![hash, local(&path)])?;
+                        forgotten += 1;
+                    }
                 }
             }
         }

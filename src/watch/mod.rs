@@ -163,6 +163,7 @@ fn seed(
                 path: root.recorded(&root.dir.join(below))?,
                 size_bytes: f.size_bytes as i64,
                 mtime_ns: f.mtime_ns,
+                device: f.device,
                 content_hash: f.content_hash.clone(),
             })
         })

@@ -92,6 +92,27 @@ impl Root {
         None
     }
 
+    /// Whether the file recorded as `recorded`, which was on `device`, was
+    /// deleted: it is not there, and the nearest folder above it that is
+    /// there is on that device. Otherwise what held it is away (a drive
+    /// mounted below the watched folder, or linked into it, was pulled out:
+    /// its mount point is on another device), or it cannot be told.
+    pub fn deleted(&self, recorded: &str, device: u64) -> bool {
+        let path = PathBuf::from(self.local(recorded));
+        if Looks::of(&path) != Looks::Gone {
+            return false;
+        }
+        let mut above = path.parent();
+        while let Some(dir) = above.filter(|d| d.starts_with(&self.dir)) {
+            match std::fs::metadata(dir) {
+                Ok(meta) => return meta.dev() == device,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => above = dir.parent(),
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
     /// The providers its uploads go to: those it names that still exist,
     /// else every enabled one.
     fn providers(&self, store: &Store) -> Result<Vec<ProviderRow>, StoreError> {
@@ -267,12 +288,14 @@ pub fn rescan(
     // What the walk did not find is forgotten only if it is really gone
     // (not in a folder that could not be read) and the folder is still
     // there (a drive pulled during the walk).
-    let gone: Vec<String> = known
-        .into_keys()
-        .filter(|p| Looks::of(Path::new(&root.local(p))) == Looks::Gone)
-        .collect();
+    let gone: Vec<String> = known.into_keys().collect();
     if !gone.is_empty() && root.unavailable().is_none() {
-        taken.forgotten += store.forget_watched(root.id(), &gone, |p| root.local(p))?;
+        taken.forgotten += store.forget_watched(
+            root.id(),
+            &gone,
+            |p| root.local(p),
+            |p, device| root.deleted(p, device),
+        )?;
     }
     Ok(taken)
 }
@@ -315,7 +338,12 @@ pub fn settled(
         }
     }
     if !gone.is_empty() && root.unavailable().is_none() {
-        taken.forgotten += store.forget_watched(root.id(), &gone, |p| root.local(p))?;
+        taken.forgotten += store.forget_watched(
+            root.id(),
+            &gone,
+            |p| root.local(p),
+            |p, device| root.deleted(p, device),
+        )?;
     }
     // A folder and a file in it that settled together: the file once.
     let mut once = std::collections::HashSet::new();
@@ -405,6 +433,7 @@ fn take(
                 path: file.recorded,
                 size_bytes: file.size_bytes as i64,
                 mtime_ns: file.mtime_ns,
+                device: file.device,
                 content_hash: file.content_hash,
             })
             .collect();

@@ -273,6 +273,40 @@ fn a_folder_on_another_device_than_it_was_added_from_is_waited_for() {
     w.finish();
 }
 
+/// A file that was on another device than the folder above it is now (a
+/// drive mounted inside the watched folder, and pulled out: its mount point
+/// is left, empty, on the watched folder's device) is not taken as deleted;
+/// a file deleted beside it is.
+#[test]
+fn a_file_of_a_drive_mounted_inside_that_was_pulled_out_is_not_taken_as_deleted() {
+    let lib = TempLib::new();
+    let dir = watched_pictures(&lib);
+    let w = watcher(&lib);
+    until("the first rescan", || taken(&lib).len() == 2);
+    // As if a.jpg had been on a drive mounted at 2026/.
+    rusqlite::Connection::open(lib.db())
+        .unwrap()
+        .execute(
+            "UPDATE watched_files SET device = device + 1 WHERE path = 'Pictures/2026/a.jpg'",
+            [],
+        )
+        .unwrap();
+    std::fs::remove_file(dir.join("2026/a.jpg")).unwrap();
+    std::fs::remove_file(dir.join("2026/b.jpg")).unwrap();
+    until("the deletion of b.jpg", || {
+        !taken(&lib).contains_key("Pictures/2026/b.jpg")
+    });
+    assert!(
+        taken(&lib).contains_key("Pictures/2026/a.jpg"),
+        "a file whose drive is away is not deleted"
+    );
+    w.finish();
+    // A rescan says the same.
+    let scanned = stdout(&lib.ok(&["watch", "scan"]));
+    assert!(scanned.contains("0 forgotten"), "{scanned}");
+    assert!(taken(&lib).contains_key("Pictures/2026/a.jpg"));
+}
+
 #[test]
 fn a_restart_rescans_and_hashes_only_what_changed() {
     let lib = TempLib::new();
