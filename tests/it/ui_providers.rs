@@ -89,8 +89,24 @@ fn row_index(h: &H, name: &str) -> usize {
         .unwrap_or_else(|| panic!("the window lists no provider '{name}'"))
 }
 
-/// Clicks the provider's `button` (Test, Edit…).
+/// Clicks the provider's `button` (Test, Edit…), once the rows stopped
+/// moving: a row's state ("online") comes from the window's checker thread,
+/// and a row whose state text changes moves the buttons beside it, so a
+/// click sent where the last frame drew one would land beside it.
 fn click_row_button(h: &mut H, name: &str, button: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline
+        && h.state()
+            .model
+            .snapshot
+            .providers
+            .iter()
+            .any(|p| p.row.enabled && p.online.is_none())
+    {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    h.run_steps(2);
     let at = row_index(h, name);
     h.query_all_by_label(button)
         .nth(at)
