@@ -113,6 +113,17 @@ impl Root {
         false
     }
 
+    /// Forgets the files at or below these recorded paths that were
+    /// deleted (see [`Root::deleted`]); returns how many.
+    fn forget(&self, store: &mut Store, paths: &[String]) -> Result<usize, StoreError> {
+        store.forget_watched(
+            self.id(),
+            paths,
+            |p| self.local(p),
+            |p, device| self.deleted(p, device),
+        )
+    }
+
     /// The providers its uploads go to: those it names that still exist,
     /// else every enabled one.
     fn providers(&self, store: &Store) -> Result<Vec<ProviderRow>, StoreError> {
@@ -290,12 +301,7 @@ pub fn rescan(
     // there (a drive pulled during the walk).
     let gone: Vec<String> = known.into_keys().collect();
     if !gone.is_empty() && root.unavailable().is_none() {
-        taken.forgotten += store.forget_watched(
-            root.id(),
-            &gone,
-            |p| root.local(p),
-            |p, device| root.deleted(p, device),
-        )?;
+        taken.forgotten += root.forget(store, &gone)?;
     }
     Ok(taken)
 }
@@ -338,12 +344,7 @@ pub fn settled(
         }
     }
     if !gone.is_empty() && root.unavailable().is_none() {
-        taken.forgotten += store.forget_watched(
-            root.id(),
-            &gone,
-            |p| root.local(p),
-            |p, device| root.deleted(p, device),
-        )?;
+        taken.forgotten += root.forget(store, &gone)?;
     }
     // A folder and a file in it that settled together: the file once.
     let mut once = std::collections::HashSet::new();

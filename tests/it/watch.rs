@@ -64,6 +64,17 @@ fn uploads(lib: &TempLib) -> i64 {
     )
 }
 
+/// Where the library says an asset's local bytes are.
+fn local_path(lib: &TempLib, hash: &str) -> Option<String> {
+    lib.read_db()
+        .query_row(
+            "SELECT local_path FROM asset_manifest WHERE content_hash = ?1",
+            [hash],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 fn paths_of(lib: &TempLib, hash: &str) -> Vec<String> {
     let db = lib.read_db();
     let mut stmt = db
@@ -152,14 +163,7 @@ fn what_is_there_new_changed_renamed_and_deleted_files_are_taken_as_they_settle(
     });
     assert_eq!(uploads(&lib), 3, "a folder renamed uploads nothing");
     let a = dir.join("2026-trip/a.jpg");
-    let local: String = lib
-        .read_db()
-        .query_row(
-            "SELECT local_path FROM asset_manifest WHERE content_hash = ?1",
-            [hash_of(&a)],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let local = local_path(&lib, &hash_of(&a)).unwrap();
     assert_eq!(Path::new(&local), a, "its local bytes are where they went");
 
     // A changed file is a new content; the old one and its upload stay.
@@ -177,16 +181,9 @@ fn what_is_there_new_changed_renamed_and_deleted_files_are_taken_as_they_settle(
     );
     assert!(paths_of(&lib, &new_hash).contains(&"Pictures/2026-trip/a.jpg".to_string()));
     assert!(paths_of(&lib, &old_hash).contains(&"Pictures/2026-trip/a.jpg".to_string()));
-    let old_local: Option<String> = lib
-        .read_db()
-        .query_row(
-            "SELECT local_path FROM asset_manifest WHERE content_hash = ?1",
-            [&old_hash],
-            |r| r.get(0),
-        )
-        .unwrap();
     assert_eq!(
-        old_local, None,
+        local_path(&lib, &old_hash),
+        None,
         "the old content's bytes are not there any more"
     );
 
@@ -198,15 +195,7 @@ fn what_is_there_new_changed_renamed_and_deleted_files_are_taken_as_they_settle(
     until("the deletion", || {
         !taken(&lib).contains_key("Pictures/2026-trip/b.jpg")
     });
-    let local: Option<String> = lib
-        .read_db()
-        .query_row(
-            "SELECT local_path FROM asset_manifest WHERE content_hash = ?1",
-            [&b_hash],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(local, None);
+    assert_eq!(local_path(&lib, &b_hash), None);
     assert!(!paths_of(&lib, &b_hash).is_empty());
     w.finish();
 }
