@@ -29,6 +29,11 @@ const KINDS: [(ProviderKind, &str); 4] = [
     (ProviderKind::Sftp, "SFTP"),
 ];
 
+/// The width of a row's name, place and scrub line.
+const NAME_WIDTH: f32 = 300.0;
+/// The width of a row's state, enough for its longest word ("checking…").
+const STATE_WIDTH: f32 = 90.0;
+
 fn kind_label(kind: ProviderKind) -> &'static str {
     KINDS
         .iter()
@@ -371,65 +376,86 @@ impl ProvidersPanel {
         actions: &mut Vec<Action>,
     ) {
         let row = &p.row;
-        ui.vertical(|ui| {
-            // Wide enough for a name and a path on one line each; a longer
-            // path is cut short, whole in its tooltip.
-            ui.set_min_width(260.0);
-            ui.set_max_width(320.0);
-            ui.add(egui::Label::new(RichText::new(&row.name).strong()).truncate())
-                .on_hover_text(&row.name);
-            let place = format!("{} · {}", row.kind.as_str(), where_(row));
-            ui.add(egui::Label::new(RichText::new(&place).small()).truncate())
-                .on_hover_text(place);
-            if let Some(c) = scrub {
-                scrub_line(ui, c);
-            }
+        // Every cell keeps its size whatever the checker thread and the
+        // assets model say, and its own id: a row that grew or shrank when
+        // a state came in would move what is below and beside it under a
+        // pointer about to click.
+        ui.push_id((&row.id, "about"), |ui| {
+            ui.vertical(|ui| {
+                // Wide enough for a name and a path on one line each; a
+                // longer path is cut short, whole in its tooltip.
+                ui.set_width(NAME_WIDTH);
+                ui.add(egui::Label::new(RichText::new(&row.name).strong()).truncate())
+                    .on_hover_text(&row.name);
+                let place = format!("{} · {}", row.kind.as_str(), where_(row));
+                ui.add(egui::Label::new(RichText::new(&place).small()).truncate())
+                    .on_hover_text(place);
+                match scrub {
+                    Some(c) => scrub_line(ui, c),
+                    None => {
+                        ui.label(
+                            RichText::new("scrub: counting what it holds…")
+                                .small()
+                                .weak(),
+                        );
+                    }
+                }
+            });
         });
-        match (&p.online, row.enabled) {
-            (_, false) => {
-                ui.label(RichText::new("disabled").weak());
-            }
-            (Some(Ok(())), true) => {
-                state(ui, "online", Color32::from_rgb(60, 170, 90))
-                    .on_hover_text("It answered when last looked at");
-            }
-            (Some(Err(reason)), true) => {
-                state(ui, "offline", Color32::from_rgb(215, 120, 30)).on_hover_text(reason);
-            }
-            (None, true) => {
-                state(ui, "checking…", Color32::GRAY)
-                    .on_hover_text("Looking whether its server answers");
-            }
+        ui.push_id((&row.id, "state"), |ui| {
+            ui.horizontal(|ui| {
+                ui.set_width(STATE_WIDTH);
+                match (&p.online, row.enabled) {
+                    (_, false) => {
+                        ui.label(RichText::new("disabled").weak());
+                    }
+                    (Some(Ok(())), true) => {
+                        state(ui, "online", Color32::from_rgb(60, 170, 90))
+                            .on_hover_text("It answered when last looked at");
+                    }
+                    (Some(Err(reason)), true) => {
+                        state(ui, "offline", Color32::from_rgb(215, 120, 30)).on_hover_text(reason);
+                    }
+                    (None, true) => {
+                        state(ui, "checking…", Color32::GRAY)
+                            .on_hover_text("Looking whether its server answers");
+                    }
+                }
+            });
+        });
+        ui.push_id((&row.id, "buttons"), |ui| {
+            ui.horizontal(|ui| self.row_buttons(ui, row, actions));
+        });
+    }
+
+    fn row_buttons(&mut self, ui: &mut egui::Ui, row: &ProviderRow, actions: &mut Vec<Action>) {
+        let toggle = if row.enabled { "Disable" } else { "Enable" };
+        if ui.button(toggle).clicked() {
+            actions.push(Action::SetProviderEnabled(row.id.clone(), !row.enabled));
         }
-        ui.horizontal(|ui| {
-            let toggle = if row.enabled { "Disable" } else { "Enable" };
-            if ui.button(toggle).clicked() {
-                actions.push(Action::SetProviderEnabled(row.id.clone(), !row.enabled));
-            }
-            if ui
-                .button("Test")
-                .on_hover_text("Write, read back and delete a small probe")
-                .clicked()
-            {
-                actions.push(Action::TestProvider(row.id.clone()));
-            }
-            if ui
-                .button("Scan")
-                .on_hover_text(
-                    "Scan for existing assets: read the catalog on this provider into the \
-                     library (every asset it holds, with its paths)",
-                )
-                .clicked()
-            {
-                actions.push(Action::ScanProvider(row.id.clone()));
-            }
-            if ui.button("Edit").clicked() {
-                self.form = Some(Form::edit(row));
-            }
-            if ui.button("Remove").clicked() {
-                self.confirm_remove = Some((row.id.clone(), row.name.clone()));
-            }
-        });
+        if ui
+            .button("Test")
+            .on_hover_text("Write, read back and delete a small probe")
+            .clicked()
+        {
+            actions.push(Action::TestProvider(row.id.clone()));
+        }
+        if ui
+            .button("Scan")
+            .on_hover_text(
+                "Scan for existing assets: read the catalog on this provider into the \
+                 library (every asset it holds, with its paths)",
+            )
+            .clicked()
+        {
+            actions.push(Action::ScanProvider(row.id.clone()));
+        }
+        if ui.button("Edit").clicked() {
+            self.form = Some(Form::edit(row));
+        }
+        if ui.button("Remove").clicked() {
+            self.confirm_remove = Some((row.id.clone(), row.name.clone()));
+        }
     }
 
     fn form_ui(&mut self, ui: &mut egui::Ui) -> Option<Action> {
@@ -472,8 +498,6 @@ impl ProvidersPanel {
     }
 }
 
-/// A provider's state: a dot and a word in its colour. (The dot is drawn:
-/// the bundled fonts have no "●".)
 /// What the provider's scrub reads: egress from a cloud provider costs
 /// money, so the month's bytes are said before they are read.
 fn scrub_line(ui: &mut egui::Ui, c: &ProviderChoice) {
@@ -495,6 +519,8 @@ fn scrub_line(ui: &mut egui::Ui, c: &ProviderChoice) {
         ));
 }
 
+/// A provider's state: a dot and a word in its colour. (The dot is drawn:
+/// the bundled fonts have no "●".)
 fn state(ui: &mut egui::Ui, word: &str, color: Color32) -> egui::Response {
     ui.horizontal(|ui| {
         let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
