@@ -696,7 +696,9 @@ impl App {
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         let s = &self.model.snapshot;
         let a = &self.assets.snapshot;
-        ui.horizontal(|ui| {
+        // Wrapped: a narrow window shows the rest on a second line, never
+        // cuts off "paused" or an offline provider at its end.
+        ui.horizontal_wrapped(|ui| {
             ui.label(counts_line(s));
             ui.separator();
             ui.label(health_line(a)).on_hover_text(format!(

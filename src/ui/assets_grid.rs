@@ -10,7 +10,7 @@ use egui::{Color32, RichText};
 
 use super::assets::{AssetAction, AssetLine, AssetSort, AssetsSnapshot};
 use super::format;
-use super::grid::{ColumnSpec, menu_item, row_click, sheet};
+use super::grid::{ColumnSpec, SheetRow, menu_item, row_click, sheet};
 use crate::store::{Health, timestamp_of_millis};
 
 /// What a person did in the Assets grid.
@@ -134,7 +134,7 @@ pub fn show(
     events
 }
 
-fn draw_row(row: &mut egui_extras::TableRow<'_, '_>, line: &AssetLine, enabled: usize) {
+fn draw_row(row: &mut SheetRow<'_, '_, '_>, line: &AssetLine, enabled: usize) {
     let a = &line.row;
     row.col(|ui| {
         let path = a.first_path.as_deref().unwrap_or(&a.name);

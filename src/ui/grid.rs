@@ -84,22 +84,118 @@ const COLUMNS: [ColumnSpec<SortKey>; 13] = [
     column("Hash", Some(SortKey::ContentHash), 96.0, 48.0, 0),
 ];
 
-/// Each column's width in `available` points: all as wide as they like when
-/// there is room; else the least useful narrow first, each to its minimum
-/// (below the sum of the minimums, the grid scrolls sideways).
-pub fn column_widths<S>(columns: &[ColumnSpec<S>], available: f32, spacing: f32) -> Vec<f32> {
-    let mut widths: Vec<f32> = columns.iter().map(|c| c.want).collect();
-    let wanted: f32 = widths.iter().sum::<f32>() + spacing * columns.len() as f32;
-    let mut excess = (wanted - available).max(0.0);
+/// Each column's width in `available` points, `None` for a column left out
+/// at this width: all as wide as they like when there is room; else the
+/// least useful narrow first, each to its minimum. The most useful column
+/// (the name) keeps the width it wants: while it could not beside the
+/// others at their minimums, the least useful are left out, one by one.
+/// Below the most useful alone at its minimum, the grid scrolls sideways.
+pub fn column_widths<S>(
+    columns: &[ColumnSpec<S>],
+    available: f32,
+    spacing: f32,
+) -> Vec<Option<f32>> {
+    let by_use = |rank: u8| columns.iter().position(|c| c.narrows == rank);
+    let top = (columns.iter().enumerate())
+        .max_by_key(|(_, c)| c.narrows)
+        .map_or(0, |(i, _)| i);
+    let mut shown = vec![true; columns.len()];
+    let at_least = |shown: &[bool]| -> f32 {
+        (columns.iter().enumerate())
+            .filter(|(i, _)| shown[*i])
+            .map(|(i, c)| spacing + if i == top { c.want } else { c.min })
+            .sum()
+    };
     for rank in 0..columns.len() as u8 {
-        let Some(i) = columns.iter().position(|c| c.narrows == rank) else {
-            continue;
-        };
-        let give = excess.min(columns[i].want - columns[i].min);
-        widths[i] -= give;
-        excess -= give;
+        if at_least(&shown) <= available {
+            break;
+        }
+        if let Some(i) = by_use(rank).filter(|i| *i != top) {
+            shown[i] = false;
+        }
+    }
+    let wanted: f32 = (columns.iter().zip(&shown))
+        .filter(|(_, s)| **s)
+        .map(|(c, _)| c.want + spacing)
+        .sum();
+    let mut excess = (wanted - available).max(0.0);
+    let mut widths: Vec<Option<f32>> = (columns.iter().zip(&shown))
+        .map(|(c, s)| s.then_some(c.want))
+        .collect();
+    for rank in 0..columns.len() as u8 {
+        let Some(i) = by_use(rank) else { continue };
+        if let Some(width) = &mut widths[i] {
+            let give = excess.min(columns[i].want - columns[i].min);
+            *width -= give;
+            excess -= give;
+        }
     }
     widths
+}
+
+/// A row of a sheet as its drawer sees it: cells drawn in the columns'
+/// order, those of a column left out at this width skipped.
+pub struct SheetRow<'r, 'a, 'b> {
+    row: &'r mut egui_extras::TableRow<'a, 'b>,
+    shown: &'r [bool],
+    next: usize,
+}
+
+impl SheetRow<'_, '_, '_> {
+    pub fn index(&self) -> usize {
+        self.row.index()
+    }
+
+    pub fn set_selected(&mut self, selected: bool) {
+        self.row.set_selected(selected);
+    }
+
+    pub fn response(&self) -> egui::Response {
+        self.row.response()
+    }
+
+    /// The next column's cell.
+    pub fn col(&mut self, cell: impl FnOnce(&mut egui::Ui)) {
+        if self.shown.get(self.next).copied().unwrap_or(false) {
+            self.row.col(cell);
+        }
+        self.next += 1;
+    }
+}
+
+/// A column's header: its name, a button that sorts by it if it sorts;
+/// the key to sort by once clicked.
+fn header_cell<S: Copy + PartialEq>(
+    ui: &mut egui::Ui,
+    c: &ColumnSpec<S>,
+    sorted: (S, bool),
+) -> Option<S> {
+    let Some(key) = c.sort else {
+        ui.label(RichText::new(c.label).strong())
+            .on_hover_text(c.hover);
+        return None;
+    };
+    let active = sorted.0 == key;
+    let arrow = match (active, sorted.1) {
+        (false, _) => "",
+        (true, false) => " ⏶",
+        (true, true) => " ⏷",
+    };
+    let text = RichText::new(format!("{}{arrow}", c.label)).strong();
+    ui.selectable_label(active, text)
+        .on_hover_text("Sort by this column; click again to reverse")
+        .clicked()
+        .then_some(key)
+}
+
+/// Says, at the end of the header, which columns this width leaves out.
+fn left_out(ui: &mut egui::Ui, hidden: &[&str]) {
+    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+        ui.weak(format!("+{}", hidden.len())).on_hover_text(format!(
+            "Left out at this width: {} (a wider window shows them)",
+            hidden.join(", ")
+        ));
+    });
 }
 
 const ROW_HEIGHT: f32 = 22.0;
@@ -125,7 +221,7 @@ pub fn sheet<S: Copy + PartialEq>(
     columns: &[ColumnSpec<S>],
     sorted: (S, bool),
     rows: usize,
-    mut draw: impl FnMut(&mut egui_extras::TableRow<'_, '_>),
+    mut draw: impl FnMut(&mut SheetRow<'_, '_, '_>),
 ) -> SheetOut<S> {
     let mut out = SheetOut {
         sort: None,
@@ -136,6 +232,12 @@ pub fn sheet<S: Copy + PartialEq>(
     let mut drawn: Option<(usize, usize)> = None;
     let spacing = ui.spacing().item_spacing.x;
     let widths = column_widths(columns, ui.available_width(), spacing);
+    let shown: Vec<bool> = widths.iter().map(Option::is_some).collect();
+    let hidden: Vec<&str> = (columns.iter().zip(&shown))
+        .filter(|(_, s)| !**s)
+        .map(|(c, _)| c.label)
+        .collect();
+    let widths: Vec<f32> = widths.into_iter().flatten().collect();
     // A window narrower than the columns' minimums scrolls them sideways.
     egui::ScrollArea::horizontal().show(ui, |ui| {
         let mut table = TableBuilder::new(ui)
@@ -144,6 +246,7 @@ pub fn sheet<S: Copy + PartialEq>(
             .id_salt((
                 columns[0].label,
                 widths.iter().map(|w| *w as u32).collect::<Vec<_>>(),
+                hidden.len(),
             ))
             .striped(true)
             .resizable(true)
@@ -158,26 +261,14 @@ pub fn sheet<S: Copy + PartialEq>(
         }
         table
             .header(ROW_HEIGHT + 2.0, |mut header| {
-                for c in columns {
+                let last = shown.iter().rposition(|s| *s);
+                for (i, c) in columns.iter().enumerate().filter(|(i, _)| shown[*i]) {
                     header.col(|ui| {
-                        let Some(key) = c.sort else {
-                            ui.label(RichText::new(c.label).strong())
-                                .on_hover_text(c.hover);
-                            return;
-                        };
-                        let active = sorted.0 == key;
-                        let arrow = match (active, sorted.1) {
-                            (false, _) => "",
-                            (true, false) => " ⏶",
-                            (true, true) => " ⏷",
-                        };
-                        let text = RichText::new(format!("{}{arrow}", c.label)).strong();
-                        if ui
-                            .selectable_label(active, text)
-                            .on_hover_text("Sort by this column; click again to reverse")
-                            .clicked()
-                        {
+                        if let Some(key) = header_cell(ui, c, sorted) {
                             out.sort = Some(key);
+                        }
+                        if Some(i) == last && !hidden.is_empty() {
+                            left_out(ui, &hidden);
                         }
                     });
                 }
@@ -189,7 +280,11 @@ pub fn sheet<S: Copy + PartialEq>(
                         None => (index, index),
                         Some((a, b)) => (a.min(index), b.max(index)),
                     });
-                    draw(&mut row);
+                    draw(&mut SheetRow {
+                        row: &mut row,
+                        shown: &shown,
+                        next: 0,
+                    });
                 });
             });
     });
@@ -202,7 +297,7 @@ pub fn sheet<S: Copy + PartialEq>(
 
 /// A row clicked (or right-clicked while not selected): the click to
 /// apply to the selection.
-pub fn row_click(row: &egui_extras::TableRow<'_, '_>, selected: bool) -> Option<(bool, bool)> {
+pub fn row_click(row: &SheetRow<'_, '_, '_>, selected: bool) -> Option<(bool, bool)> {
     let response = row.response();
     if response.clicked() {
         return Some(
@@ -284,7 +379,7 @@ pub fn show(
 }
 
 /// One op's cells; `waiting` is why a queued op waits, if it does.
-fn draw_row(row: &mut egui_extras::TableRow<'_, '_>, op: &OpRow, waiting: Option<String>) {
+fn draw_row(row: &mut SheetRow<'_, '_, '_>, op: &OpRow, waiting: Option<String>) {
     let name = op.asset_name.as_deref().unwrap_or("(unknown asset)");
     let folder = op
         .asset_path
@@ -572,25 +667,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn columns_narrow_the_least_useful_first() {
+    fn columns_narrow_the_least_useful_first_and_the_name_keeps_its_width() {
+        let n = COLUMNS.len() as f32;
         let wide = column_widths(&COLUMNS, 2000.0, 8.0);
         assert_eq!(
             wide,
-            COLUMNS.iter().map(|c| c.want).collect::<Vec<_>>(),
+            COLUMNS.iter().map(|c| Some(c.want)).collect::<Vec<_>>(),
             "room for all: as wide as they like"
         );
         // 60 points short: the hash gives 48, Created the rest.
-        let n = COLUMNS.len() as f32;
-        let sum: f32 = wide.iter().sum::<f32>() + 8.0 * n;
+        let sum: f32 = COLUMNS.iter().map(|c| c.want + 8.0).sum();
         let w = column_widths(&COLUMNS, sum - 60.0, 8.0);
-        assert_eq!(w[12], 48.0);
-        assert_eq!(w[9], 72.0 - 12.0);
-        assert_eq!((w[0], w[4], w[10]), (170.0, 200.0, 72.0));
-        // A 900-point window: every column fits, at its minimum or above.
+        assert_eq!(w[12], Some(48.0));
+        assert_eq!(w[9], Some(72.0 - 12.0));
+        assert_eq!((w[0], w[4], w[10]), (Some(170.0), Some(200.0), Some(72.0)));
+        // A 900-point window: the hash and Created are left out, the name
+        // keeps what it wants, every other column its minimum or more.
         let w = column_widths(&COLUMNS, 884.0, 8.0);
-        assert!(w.iter().sum::<f32>() + 8.0 * n <= 884.0, "{w:?}");
-        for (width, c) in w.iter().zip(COLUMNS) {
+        assert_eq!((w[12], w[9]), (None, None), "{w:?}");
+        assert_eq!(w[0], Some(170.0));
+        let shown: Vec<(f32, &ColumnSpec<SortKey>)> = (w.iter().zip(&COLUMNS))
+            .filter_map(|(w, c)| w.map(|w| (w, c)))
+            .collect();
+        assert_eq!(shown.len(), COLUMNS.len() - 2);
+        assert!(shown.iter().map(|(w, _)| w + 8.0).sum::<f32>() <= 884.0, "{w:?}");
+        for (width, c) in &shown {
             assert!(*width >= c.min, "{} at {width}", c.label);
         }
+        // Narrower than the name alone: the name, at its narrowest.
+        let w = column_widths(&COLUMNS, 50.0, 8.0);
+        assert_eq!(w[0], Some(90.0));
+        assert!(w[1..].iter().all(Option::is_none), "{w:?}");
+        assert_eq!(n as usize, w.len());
     }
 }

@@ -665,9 +665,11 @@ fn add_files_in_the_windows_own_dialog() {
     assert!(home.join("a.jpg").exists());
 }
 
-/// At 900 points wide every column of the grid is in the window (the least
-/// useful narrowed, none behind a sideways scroll), and the providers
-/// window's S3 form can be scrolled to its Save button at 900x600.
+/// At 900 points wide the grid's columns are all in the window (none behind
+/// a sideways scroll), the name keeps the width it wants, and the two least
+/// useful (the hash, the time it was queued) are left out, said at the end
+/// of the header; and the providers window's S3 form can be scrolled to its
+/// Save button at 900x600.
 #[test]
 fn a_900_point_window_shows_every_column_and_reaches_save() {
     let lib = TempLib::new();
@@ -679,14 +681,16 @@ fn a_900_point_window_shows_every_column_and_reaches_save() {
     settle(&mut h, "first load", loaded);
     for header in [
         "Asset",
+        "Folder",
         "Provider",
+        "Operation",
         "Status",
+        "Priority",
         "Progress",
+        "Retries",
         "Size",
-        "Created",
         "Started",
         "Completed",
-        "Hash",
     ] {
         let rect = h.get_by_label(header).rect();
         assert!(
@@ -694,6 +698,19 @@ fn a_900_point_window_shows_every_column_and_reaches_save() {
             "{header} at {rect:?}"
         );
     }
+    let name = h.get_by_label("Asset").rect();
+    let provider = h.get_by_label("Folder").rect();
+    assert!(
+        provider.left() - name.left() >= 170.0,
+        "the name's column is {} wide",
+        provider.left() - name.left()
+    );
+    for gone in ["Hash", "Created"] {
+        assert!(h.query_by_label(gone).is_none(), "{gone} is shown");
+    }
+    // The end of the header says how many are left out (its tooltip, which).
+    let more = h.get_by_label("+2").rect();
+    assert!(more.right() <= 900.0, "+2 at {more:?}");
     h.state_mut().command(Command::Providers);
     h.run_steps(3);
     h.get_by_label("➕ Add a provider…").click();
