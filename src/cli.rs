@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::cli_exclude::ExcludeCommand;
 use crate::cli_health::{PolicyCommand, ScrubCommand};
 use crate::cli_history::HistoryCommand;
+use crate::cli_limits::LimitsCommand;
 use crate::cli_watch::WatchCommand;
 use crate::engine::{self, EngineConfig};
 use crate::library;
@@ -88,6 +89,10 @@ enum Command {
         /// is taken, in milliseconds
         #[arg(long, env = "BREAKDEX_WATCH_SETTLE_MS", default_value_t = 2_000)]
         watch_settle_ms: u64,
+        /// For this run, uploads and downloads each at most this fast
+        /// (512K, 10M: bytes per second, 1024-based), below the limits kept
+        #[arg(long, value_parser = crate::units::parse_rate)]
+        bwlimit: Option<u64>,
     },
     /// List operations
     Ops {
@@ -127,6 +132,9 @@ enum Command {
     /// How often every copy is re-read and re-hashed, and how fast
     #[command(subcommand)]
     Scrub(ScrubCommand),
+    /// Bandwidth limits, the library's and each provider's
+    #[command(subcommand)]
+    Limits(LimitsCommand),
     /// Folders whose new and changed files are added as they come
     #[command(subcommand)]
     Watch(WatchCommand),
@@ -383,6 +391,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             concurrency,
             retry_base_ms,
             watch_settle_ms,
+            bwlimit,
         } => {
             drop(store);
             let mut config = EngineConfig::new(&db, &setup::library_dir(&db));
@@ -390,6 +399,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.concurrency = concurrency as usize;
             config.retry.base = Duration::from_millis(retry_base_ms);
             config.watch.settle = Duration::from_millis(watch_settle_ms);
+            config.bwlimit = bwlimit.unwrap_or(0);
             return run_engine(config);
         }
         Command::Ops {
@@ -407,6 +417,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exclude(command) => crate::cli_exclude::exclude_command(&mut store, command)?,
         Command::History(command) => crate::cli_history::history_command(&mut store, command)?,
         Command::Scrub(command) => crate::cli_health::scrub_command(&mut store, command)?,
+        Command::Limits(command) => crate::cli_limits::limits_command(&mut store, command)?,
         Command::Watch(command) => crate::cli_watch::watch_command(&mut store, command)?,
         Command::Restore {
             into,

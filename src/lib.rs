@@ -3,12 +3,14 @@
 //! The library crate holds everything; the binary (`main.rs`) only parses the
 //! command line. See ARCHITECTURE.md for the map.
 
+pub mod bandwidth;
 pub mod catalog;
 pub mod cli;
 mod cli_catalog;
 mod cli_exclude;
 mod cli_health;
 mod cli_history;
+mod cli_limits;
 mod cli_remote;
 mod cli_watch;
 pub mod demo;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::bandwidth::{Bandwidth, Direction, Lane};
 use crate::providers::stream::Watch;
 use crate::providers::{Failure, Provider, object_key, s3, temp_key};
 use crate::store::{ClaimedOp, CopyChange, ManifestEntry, OpType, RestoreTarget, VerifyStatus};
@@ -43,6 +44,23 @@ pub struct Job {
     /// For a repair or a policy copy whose local bytes are gone: another
     /// provider holding a verified copy, to upload from instead.
     pub source: Option<Provider>,
+    /// The bandwidth limits its bytes are under.
+    pub bandwidth: Bandwidth,
+}
+
+impl Job {
+    /// The limits of this job's transfer with `provider` in `direction`.
+    pub(super) fn lane(&self, provider: &Provider, direction: Direction) -> Lane {
+        self.bandwidth.lane(&provider.id, direction)
+    }
+
+    /// What a streamed upload's body reports, under this job's upload limits.
+    fn upload_watch(&self) -> Watch {
+        Watch {
+            lane: self.lane(&self.provider, Direction::Up),
+            ..Watch::default()
+        }
+    }
 }
 
 /// How an op ended.
@@ -275,15 +293,24 @@ async fn upload_file<F: FnMut(i64, i64)>(
     if let Some(signer) = job.provider.s3_signer() {
         s3::abort_unfinished(&job.provider, signer, &write_to).await;
     }
+    let lane = job.lane(&job.provider, Direction::Up);
+    let most = lane.piece(CHUNK);
+    // Writes gathered into parts (S3's are 5 MiB at least); elsewhere, under
+    // a limit, each piece goes out as it is let through.
+    let part = if job.provider.s3_signer().is_none() && most < CHUNK {
+        most
+    } else {
+        s3::PART
+    };
     let mut writer = op
         .writer_with(&write_to)
-        .chunk(s3::PART)
+        .chunk(part)
         .concurrent(s3::PARTS_IN_FLIGHT)
         .await
         .map_err(|e| fail(job.provider.failure("writing", &e)))?;
     let mut hasher = blake3::Hasher::new();
     loop {
-        let chunk = read_chunk(&mut file, expected.saturating_sub(*sent))
+        let chunk = read_chunk(&mut file, expected.saturating_sub(*sent), most)
             .await
             .map_err(|e| fail(source_failure(&path, &e)))?;
         if chunk.is_empty() {
@@ -294,6 +321,7 @@ async fn upload_file<F: FnMut(i64, i64)>(
         if *sent > expected {
             break;
         }
+        lane.take(chunk.len() as u64).await;
         if let Err(e) = writer.write(chunk).await {
             let _ = writer.abort().await;
             return Err(fail(job.provider.failure("writing", &e)));
@@ -354,7 +382,7 @@ async fn webdav_upload<F: FnMut(i64, i64)>(
     let tmp = temp_key(&job.op.id);
     let key = object_key(&job.op.content_hash);
     dav.make_dir(parent_key(&tmp)).await.map_err(fail)?;
-    let watch = Watch::default();
+    let watch = job.upload_watch();
     let file = file.into_std().await;
     let put = dav.put_file(&tmp, file, expected, &job.op.content_hash, &watch);
     if let Err(e) = streamed(put, &watch, path, expected, progress, sent).await {
@@ -381,7 +409,7 @@ async fn s3_put<F: FnMut(i64, i64)>(
     sent: &mut u64,
 ) -> OpResult {
     let key = object_key(&job.op.content_hash);
-    let watch = Watch::default();
+    let watch = job.upload_watch();
     let file = file.into_std().await;
     let put = s3::put_file(
         &job.provider,
@@ -441,6 +469,12 @@ struct LocalUpload {
     /// Set when the engine gives the op up: the upload stops before its
     /// next chunk and never renames into place.
     cancelled: Arc<AtomicBool>,
+    /// The bandwidth limits it writes under, the read size they allow, and
+    /// the bytes of a step (between progress reports): under a limit, about
+    /// a second's worth.
+    lane: Lane,
+    read_size: usize,
+    step: usize,
 }
 
 /// Runs a local upload chunk by chunk, reporting progress between chunks.
@@ -473,6 +507,7 @@ impl LocalUpload {
         expected: u64,
         cancelled: Arc<AtomicBool>,
     ) -> LocalUpload {
+        let lane = job.lane(&job.provider, Direction::Up);
         LocalUpload {
             provider: job.provider.clone(),
             source,
@@ -485,6 +520,9 @@ impl LocalUpload {
             buf: Vec::new(),
             sent: 0,
             cancelled,
+            read_size: lane.piece(LOCAL_READ),
+            step: lane.piece(CHUNK / 10) * 10,
+            lane,
         }
     }
 
@@ -504,8 +542,9 @@ impl LocalUpload {
                 return Some(Err(fail(Failure::transient("upload stopped"))));
             }
             // As `read_chunk`: one byte more than expected, so growth shows.
-            let want = (self.expected.saturating_sub(self.sent) as usize).clamp(1, LOCAL_READ);
-            let want = if want < LOCAL_READ { want + 1 } else { want };
+            let most = self.read_size;
+            let want = (self.expected.saturating_sub(self.sent) as usize).clamp(1, most);
+            let want = if want < most { want + 1 } else { want };
             if self.buf.len() < want {
                 self.buf.resize(want, 0);
             }
@@ -522,6 +561,7 @@ impl LocalUpload {
             if self.sent > self.expected {
                 break;
             }
+            self.lane.take_blocking(n as u64);
             if let Err(e) = out.write_all(&self.buf[..n]) {
                 return Some(Err(fail(self.provider.io_failure("writing", &e))));
             }
@@ -529,7 +569,7 @@ impl LocalUpload {
                 // `read_full` stopped short: the file ended.
                 break;
             }
-            if moved >= CHUNK {
+            if moved >= self.step {
                 return None;
             }
         }
@@ -631,11 +671,15 @@ pub(super) fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Re
     Ok(got)
 }
 
-/// Reads up to `CHUNK` bytes (at least one more than `expect_more` allows, so
+/// Reads up to `most` bytes (at least one more than `expect_more` allows, so
 /// a file that grew is noticed); empty at the end of the file.
-async fn read_chunk(file: &mut tokio::fs::File, expect_more: u64) -> std::io::Result<Vec<u8>> {
-    let want = (expect_more as usize).clamp(1, CHUNK);
-    let want = if want < CHUNK { want + 1 } else { want };
+async fn read_chunk(
+    file: &mut tokio::fs::File,
+    expect_more: u64,
+    most: usize,
+) -> std::io::Result<Vec<u8>> {
+    let want = (expect_more as usize).clamp(1, most);
+    let want = if want < most { want + 1 } else { want };
     let mut buf = Vec::with_capacity(want);
     (&mut *file).take(want as u64).read_to_end(&mut buf).await?;
     Ok(buf)
@@ -677,9 +721,10 @@ async fn read_remote_from<F: FnMut(i64, i64)>(
     let op = provider.operator();
     let key = object_key(&job.op.content_hash);
     let total = job.op.total_bytes.max(0) as u64;
+    let lane = job.lane(provider, Direction::Down);
     let open = async {
         op.reader_with(&key)
-            .chunk(CHUNK)
+            .chunk(lane.piece(CHUNK))
             .await?
             .into_stream(..)
             .await
@@ -699,6 +744,7 @@ async fn read_remote_from<F: FnMut(i64, i64)>(
             Err(e) => return Err(provider.failure("reading", &e)),
         };
         for bytes in buffer {
+            lane.take(bytes.len() as u64).await;
             hasher.update(&bytes);
             sink.write_all(&bytes).await.map_err(|e| {
                 Failure::transient(format!("cannot write into the library folder: {e}"))
@@ -929,6 +975,7 @@ mod tests {
             refuse_delete: None,
             targets: Vec::new(),
             source: None,
+            bandwidth: Bandwidth::default(),
         }
     }
 

@@ -36,6 +36,7 @@ use keeper::{Keeper, Kept, Round, scrub_slots};
 use pace::Pace;
 use writer::{Batch, Claimed, Writer, Written};
 
+use crate::bandwidth::Bandwidth;
 use crate::catalog::{CatalogWriter, Flush, Flushed};
 use crate::providers::{Failure, FailureKind, Provider, temp_key};
 use crate::store::{
@@ -60,6 +61,9 @@ pub struct EngineConfig {
     /// How the watched folders are watched (not by a run that ends when
     /// idle).
     pub watch: WatchConfig,
+    /// `run --bwlimit`: this run's cap on the library's rate, each way, in
+    /// bytes per second (0: none).
+    pub bwlimit: u64,
 }
 
 impl EngineConfig {
@@ -72,6 +76,7 @@ impl EngineConfig {
             retry: RetryPolicy::default(),
             lease: Duration::from_secs(60),
             watch: WatchConfig::default(),
+            bwlimit: 0,
         }
     }
 }
@@ -197,6 +202,23 @@ const CATALOG_CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// How often the keeper looks at what the copies need (`keeper.rs`).
 const KEEPER_EVERY: Duration = Duration::from_secs(5);
 
+/// Sets the buckets to the library's limits as they hold now. Limits that
+/// cannot be read leave the buckets as they were; each problem is logged
+/// once (`said`: those logged last time).
+fn apply_limits(store: &Store, bandwidth: &Bandwidth, said: &mut Vec<String>) {
+    let problems = match store.limits() {
+        Ok(limits) => {
+            bandwidth.apply(&limits, crate::bandwidth::schedule::minute_of_week_now());
+            limits.problems
+        }
+        Err(e) => vec![format!("cannot read the bandwidth limits: {e}")],
+    };
+    for problem in problems.iter().filter(|p| !said.contains(p)) {
+        tracing::warn!("{problem}");
+    }
+    *said = problems;
+}
+
 /// Starts an engine on its own thread. Fails at once if the library cannot
 /// be opened.
 pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
@@ -233,8 +255,13 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
     } else {
         Some(Watcher::start(&config.db_path, config.watch)?)
     };
+    let bandwidth = Bandwidth::with_cap(config.bwlimit);
+    let mut limit_problems = Vec::new();
+    apply_limits(&store, &bandwidth, &mut limit_problems);
     let runner = Runner {
         store,
+        bandwidth,
+        limit_problems,
         keeper: Keeper::default(),
         // Its first look waits: the first claims go first.
         last_keep: Instant::now(),
@@ -359,6 +386,10 @@ struct Ready {
 }
 
 struct Runner {
+    /// The bandwidth limits every transfer shares, set from the library's
+    /// at each housekeeping.
+    bandwidth: Bandwidth,
+    limit_problems: Vec<String>,
     /// For everything but the hot path, which is the writer's.
     store: Store,
     keeper: Keeper,
@@ -1012,6 +1043,7 @@ impl Runner {
             refuse_delete,
             targets,
             source,
+            bandwidth: self.bandwidth.clone(),
         };
         Ok(Some((job, claimed_at)))
     }
@@ -1137,6 +1169,7 @@ impl Runner {
         self.summary.rescued += self.store.rescue(&owner.id, |o| owner.is_dead(o))? as u64;
         self.store.requeue_due_retries()?;
         self.reload_providers()?;
+        apply_limits(&self.store, &self.bandwidth, &mut self.limit_problems);
         self.empty_until.clear();
         if !self.paused && !self.stopping {
             self.keep(false)?;

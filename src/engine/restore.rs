@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::executor::{
     Job, LOCAL_READ, OpResult, Progress, bad_copy, fail, place, read_full, read_remote,
 };
+use crate::bandwidth::Direction;
 use crate::catalog::paths;
 use crate::providers::{Failure, object_key};
 use crate::store::{CopyChange, RestoreTarget, TargetDone, VerifyStatus};
@@ -231,7 +232,8 @@ fn fetch_local<F: FnMut(i64, i64)>(
     let mut out = std::fs::File::create(tmp).map_err(|e| folder_failure(tmp, e))?;
     let total = job.op.total_bytes.max(0) as u64;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0; LOCAL_READ];
+    let lane = job.lane(&job.provider, Direction::Down);
+    let mut buf = vec![0; lane.piece(LOCAL_READ)];
     loop {
         if cancelled.load(Ordering::Relaxed) {
             return Err(fail(Failure::transient("download stopped")));
@@ -241,6 +243,7 @@ fn fetch_local<F: FnMut(i64, i64)>(
         if n == 0 {
             break;
         }
+        lane.take_blocking(n as u64);
         hasher.update(&buf[..n]);
         std::io::Write::write_all(&mut out, &buf[..n]).map_err(|e| folder_failure(tmp, e))?;
         *got += n as u64;

@@ -12,6 +12,8 @@ use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::bandwidth::Lane;
+
 /// Bytes read from the file per piece of the body.
 const PIECE: usize = 1 << 20;
 
@@ -22,6 +24,8 @@ pub struct Watch {
     pub sent: Arc<AtomicU64>,
     /// Set when the file turned out not to be the content expected.
     pub changed: Arc<AtomicBool>,
+    /// The bandwidth limits the body's pieces wait for.
+    pub lane: Lane,
 }
 
 /// Pieces the reader may be ahead of the connection.
@@ -52,13 +56,20 @@ fn checked_pieces(
 ) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel(AHEAD);
     let changed = watch.changed.clone();
-    tokio::task::spawn_blocking(move || read_checked(file, expected, &content_hash, &changed, &tx));
+    // Under a limit, pieces no bigger than its bucket: each goes out at once.
+    let piece = watch.lane.piece(PIECE);
+    tokio::task::spawn_blocking(move || {
+        read_checked(file, expected, &content_hash, piece, &changed, &tx)
+    });
     let sent = watch.sent.clone();
+    let lane = watch.lane.clone();
     futures::stream::unfold(rx, move |mut rx| {
         let sent = sent.clone();
+        let lane = lane.clone();
         async move {
             let piece = rx.recv().await?;
             if let Ok(piece) = &piece {
+                lane.take(piece.len() as u64).await;
                 sent.fetch_add(piece.len() as u64, Ordering::Relaxed);
             }
             Some((piece, rx))
@@ -66,14 +77,15 @@ fn checked_pieces(
     })
 }
 
-/// Reads `file` piece by piece (straight into each piece, no buffer between)
-/// into `tx`. A piece goes out once the next one has been read; the last
+/// Reads `file` piece by piece (`piece` bytes at most; straight into each
+/// piece, no buffer between) into `tx`. A piece goes out once the next one has been read; the last
 /// once the whole file matched, or an error instead. Stops when the body is
 /// dropped.
 fn read_checked(
     mut file: std::fs::File,
     expected: u64,
     content_hash: &str,
+    piece_len: usize,
     changed: &AtomicBool,
     tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
 ) {
@@ -82,7 +94,7 @@ fn read_checked(
     let mut held: Option<Vec<u8>> = None;
     loop {
         // One byte past the expected size at most, so growth shows.
-        let room = (expected + 1).saturating_sub(read).min(PIECE as u64);
+        let room = (expected + 1).saturating_sub(read).min(piece_len as u64);
         let mut piece = Vec::with_capacity(room as usize);
         if let Err(e) = (&mut file).take(room).read_to_end(&mut piece) {
             let _ = tx.blocking_send(Err(e));

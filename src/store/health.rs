@@ -236,7 +236,7 @@ pub(super) fn put_setting(tx: &rusqlite::Transaction, key: &str, value: String) 
 
 /// A number kept in `library_settings`, read defensively: a value that is
 /// not a number is an error that names it, not a silent default.
-fn number_setting(store: &Store, key: &str) -> Result<Option<u64>> {
+pub(super) fn number_setting(store: &Store, key: &str) -> Result<Option<u64>> {
     match get_setting(store, key)? {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {

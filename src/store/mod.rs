@@ -10,6 +10,7 @@ mod copies;
 mod excludes;
 mod health;
 mod history;
+mod limits;
 mod manifest;
 mod operations;
 mod providers;
@@ -31,6 +32,7 @@ pub use health::{
     ScrubOverride,
 };
 pub use history::{DailyRow, DayTotals, SHOWN_DAYS, keep_words, shown_days};
+pub use limits::LimitChange;
 pub use manifest::{AssetListing, AssetPath, CopyListing, ManifestEntry};
 pub use operations::{
     ClaimedOp, CopyChange, Counts, Finish, NewOp, OpEvent, OpQuery, OpRow, OpState, OpStatus,

@@ -352,6 +352,16 @@ CREATE TABLE watched_files (
     PRIMARY KEY (folder_id, path)
 ) WITHOUT ROWID;
 "#,
+    // 10: bandwidth limits per provider (the library's are in
+    // library_settings: limit_up_bps, limit_down_bps, limit_schedule).
+    r#"
+-- Bytes per second up (uploads) and down (downloads, verification reads);
+-- NULL: no limit of the provider's own. limit_schedule: a weekly timetable
+-- (src/bandwidth/schedule.rs), which decides while it is set.
+ALTER TABLE provider_state ADD COLUMN limit_up_bps INTEGER CHECK (limit_up_bps > 0);
+ALTER TABLE provider_state ADD COLUMN limit_down_bps INTEGER CHECK (limit_down_bps > 0);
+ALTER TABLE provider_state ADD COLUMN limit_schedule TEXT;
+"#,
 ];
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use super::picker::{Picked, Picker, Purpose};
 use super::providers::ProvidersPanel;
 use super::shortcuts::{self, Command};
 use super::watched::{Asked, WatchedWindow};
+use crate::bandwidth::Rates;
 use crate::engine::{self, Control, EngineConfig, EngineHandle};
 use crate::setup;
 use crate::store::{Health, OpState};
@@ -696,6 +697,7 @@ impl App {
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         let s = &self.model.snapshot;
         let a = &self.assets.snapshot;
+        let mut limit_action = None;
         // Wrapped: a narrow window shows the rest on a second line, never
         // cuts off "paused" or an offline provider at its end.
         ui.horizontal_wrapped(|ui| {
@@ -710,6 +712,7 @@ impl App {
             if self.paused {
                 ui.label(RichText::new("paused").color(ui.visuals().warn_fg_color));
             }
+            limit_action = ui.push_id("limits", |ui| limits_menu(ui, s.limit)).inner;
             if let Some(p) = s
                 .providers
                 .iter()
@@ -790,6 +793,9 @@ impl App {
                 }
             }
         });
+        if let Some(action) = limit_action {
+            self.act(action);
+        }
     }
 
     /// Takes finished imports' problems and dialog results.
@@ -1256,6 +1262,53 @@ fn pace_line(s: &Snapshot) -> String {
         line += &format!(" · {} left", format::duration(left));
     }
     line
+}
+
+/// The rates the status bar's limits menu offers, besides none.
+const LIMIT_CHOICES: [u64; 6] = [256 << 10, 1 << 20, 5 << 20, 20 << 20, 100 << 20, 1 << 30];
+
+/// The status bar's bandwidth limits: what holds now, and a menu that
+/// changes the library's (per provider and timetables: `breakdex limits`).
+fn limits_menu(ui: &mut egui::Ui, limit: Rates) -> Option<Action> {
+    let words = crate::units::format_rate;
+    let text = if limit == Rates::default() {
+        "no limit".to_string()
+    } else {
+        format!("limit: up {}, down {}", words(limit.up), words(limit.down))
+    };
+    let mut chosen = None;
+    ui.menu_button(text, |ui| {
+        for (label, up) in [("Uploads at most", true), ("Downloads at most", false)] {
+            ui.label(RichText::new(label).strong());
+            let now = if up { limit.up } else { limit.down };
+            for rate in std::iter::once(0).chain(LIMIT_CHOICES) {
+                let name = if rate == 0 {
+                    "no limit".to_string()
+                } else {
+                    words(rate)
+                };
+                if ui.radio(now == rate, name).clicked() {
+                    chosen = Some(if up {
+                        Action::SetLimit {
+                            up: Some(rate),
+                            down: None,
+                        }
+                    } else {
+                        Action::SetLimit {
+                            up: None,
+                            down: Some(rate),
+                        }
+                    });
+                    ui.close();
+                }
+            }
+            ui.separator();
+        }
+        ui.weak("Per provider, and a weekly timetable: breakdex limits set");
+    })
+    .response
+    .on_hover_text("Bandwidth limits in force now, for the whole library");
+    chosen
 }
 
 /// A health's name in the tabs and the status bar.

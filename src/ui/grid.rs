@@ -100,11 +100,20 @@ pub fn column_widths<S>(
         .max_by_key(|(_, c)| c.narrows)
         .map_or(0, |(i, _)| i);
     let mut shown = vec![true; columns.len()];
+    // With a column left out, the header's end keeps room to say so.
+    let mark = |shown: &[bool]| {
+        if shown.iter().all(|s| *s) {
+            0.0
+        } else {
+            LEFT_OUT_MARK
+        }
+    };
     let at_least = |shown: &[bool]| -> f32 {
         (columns.iter().enumerate())
             .filter(|(i, _)| shown[*i])
             .map(|(i, c)| spacing + if i == top { c.want } else { c.min })
-            .sum()
+            .sum::<f32>()
+            + mark(shown)
     };
     for rank in 0..columns.len() as u8 {
         if at_least(&shown) <= available {
@@ -118,7 +127,7 @@ pub fn column_widths<S>(
         .filter(|(_, s)| **s)
         .map(|(c, _)| c.want + spacing)
         .sum();
-    let mut excess = (wanted - available).max(0.0);
+    let mut excess = (wanted + mark(&shown) - available).max(0.0);
     let mut widths: Vec<Option<f32>> = (columns.iter().zip(&shown))
         .map(|(c, s)| s.then_some(c.want))
         .collect();
@@ -132,6 +141,9 @@ pub fn column_widths<S>(
     }
     widths
 }
+
+/// The room at the header's end that says which columns are left out.
+const LEFT_OUT_MARK: f32 = 28.0;
 
 /// A row of a sheet as its drawer sees it: cells drawn in the columns'
 /// order, those of a column left out at this width skipped.
@@ -690,7 +702,8 @@ mod tests {
             .filter_map(|(w, c)| w.map(|w| (w, c)))
             .collect();
         assert_eq!(shown.len(), COLUMNS.len() - 2);
-        assert!(shown.iter().map(|(w, _)| w + 8.0).sum::<f32>() <= 884.0, "{w:?}");
+        let used: f32 = shown.iter().map(|(w, _)| w + 8.0).sum();
+        assert!(used + LEFT_OUT_MARK <= 884.0, "{w:?}");
         for (width, c) in &shown {
             assert!(*width >= c.min, "{} at {width}", c.label);
         }

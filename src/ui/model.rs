@@ -14,6 +14,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use super::order::{Order, ordered_f64, ordered_i64};
+use crate::bandwidth::Rates;
 use crate::catalog::{ScanError, ScanReport, has_catalog, scan};
 use crate::library::exclude;
 use crate::library::restore::{RestoreRequest, restore};
@@ -150,6 +151,9 @@ pub struct Snapshot {
     /// A provider just added that lacks the library's assets: the offer to
     /// copy them to it.
     pub offer: Option<CopyOffer>,
+    /// The library's bandwidth limits in force now (its own rates, or its
+    /// timetable's), for the status bar.
+    pub limit: Rates,
 }
 
 /// "Copy the existing 312 assets, 4.1 GB, to usbdrive?"
@@ -224,6 +228,11 @@ pub enum Action {
     SaveExcludes {
         patterns: Option<Vec<String>>,
         reply: Reply,
+    },
+    /// Change the library's bandwidth limits (`None`: leave it; 0: none).
+    SetLimit {
+        up: Option<u64>,
+        down: Option<u64>,
     },
     /// The status line's problem was seen (its form was closed): it goes.
     DismissError,
@@ -368,6 +377,8 @@ struct Model {
     load_cost: Duration,
     providers: Vec<ProviderStatus>,
     providers_at: Option<Instant>,
+    /// The library's bandwidth limits in force, read with the providers.
+    limit: Rates,
     /// (when, bytes done) samples for the speed.
     done_bytes: Vec<(Instant, i64)>,
     /// When the model started (ms since the epoch).
@@ -509,6 +520,7 @@ impl Model {
             load_cost: Duration::ZERO,
             providers: Vec::new(),
             providers_at: None,
+            limit: Rates::default(),
             done_bytes: Vec::new(),
             opened_ms: super::format::now_ms(),
             run_mark: None,
@@ -666,9 +678,9 @@ impl Model {
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(2))
             || acted
         {
-            let before = self.providers.clone();
+            let before = (self.providers.clone(), self.limit);
             self.reload_providers()?;
-            providers_changed = before != self.providers;
+            providers_changed = before != (self.providers.clone(), self.limit);
         }
         Ok(rebuilt || view_changed || providers_changed)
     }
@@ -694,6 +706,10 @@ impl Model {
             })
             .collect();
         reach.look_at(rows);
+        let limits = self.store.limits()?;
+        self.limit = limits
+            .library
+            .at(crate::bandwidth::schedule::minute_of_week_now());
         self.providers_at = Some(Instant::now());
         Ok(())
     }
@@ -954,6 +970,7 @@ impl Model {
             failures_seen: self.failures_seen,
             last_failure: self.last_failure.clone(),
             providers: self.providers.clone(),
+            limit: self.limit,
             speed: self.speed(),
             remaining_bytes: remaining,
             loading: self.loading,
@@ -1080,6 +1097,28 @@ impl Model {
                 Ok(None)
             }
             Action::DismissError => Ok(None),
+            Action::SetLimit { up, down } => {
+                let change = crate::store::LimitChange {
+                    up,
+                    down,
+                    schedule: None,
+                };
+                s.set_limit(None, &change)
+                    .and_then(|()| s.limits())
+                    .map(|l| {
+                        let words = crate::units::format_rate;
+                        let by_timetable = if l.library.schedule.is_some() {
+                            " (a timetable decides while it is set)"
+                        } else {
+                            ""
+                        };
+                        Some(format!(
+                            "limits: up {}, down {}{by_timetable}",
+                            words(l.library.rates.up),
+                            words(l.library.rates.down),
+                        ))
+                    })
+            }
             Action::ReadHistory(reply) => {
                 let facts = super::history::HistoryFacts::read(s).map_err(|e| e.to_string());
                 let _ = reply.send(facts);

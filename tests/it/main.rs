@@ -10,6 +10,7 @@ mod exclude;
 mod health;
 mod history;
 mod keychain;
+mod limits;
 mod remote;
 mod store;
 mod ui;
