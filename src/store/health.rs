@@ -225,6 +225,15 @@ pub(super) fn get_setting(store: &Store, key: &str) -> Result<Option<String>> {
         .optional()?)
 }
 
+/// Makes the provider's `provider_state` row if it has none.
+pub(super) fn provider_state_row(tx: &rusqlite::Transaction, provider_id: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO provider_state (provider_id) VALUES (?1) ON CONFLICT DO NOTHING",
+        [provider_id],
+    )?;
+    Ok(())
+}
+
 pub(super) fn put_setting(tx: &rusqlite::Transaction, key: &str, value: String) -> Result<()> {
     tx.execute(
         "INSERT INTO library_settings (key, value) VALUES (?1, ?2)
@@ -377,10 +386,7 @@ impl Store {
                 }
             }
             Some(id) => {
-                tx.execute(
-                    "INSERT INTO provider_state (provider_id) VALUES (?1) ON CONFLICT DO NOTHING",
-                    [id],
-                )?;
+                provider_state_row(&tx, id)?;
                 tx.execute(
                     "UPDATE provider_state SET
                          scrub_every_secs = COALESCE(?2, scrub_every_secs),

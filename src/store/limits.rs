@@ -5,7 +5,7 @@
 
 use rusqlite::params;
 
-use super::health::{get_setting, number_setting, put_setting};
+use super::health::{get_setting, number_setting, provider_state_row, put_setting};
 use super::{Result, Store};
 use crate::bandwidth::{Limit, Limits, Rates, Schedule};
 
@@ -126,10 +126,7 @@ impl Store {
                 }
             }
             Some(id) => {
-                tx.execute(
-                    "INSERT INTO provider_state (provider_id) VALUES (?1) ON CONFLICT DO NOTHING",
-                    [id],
-                )?;
+                provider_state_row(&tx, id)?;
                 // (?2 / ?4: whether to change it; 0 and NULL remove it.)
                 tx.execute(
                     "UPDATE provider_state SET
