@@ -109,12 +109,8 @@ accuracy("rclone copy --bwlimit 5M",
 db, bx, tmp = library("change")
 bx("add", os.path.join(work, "change.raw"))
 bx("limits", "set", "--up", "1M")
-changed = {}
-def raise_it():
-    changed["t"] = None
-    bx("limits", "set", "--up", "8M")
-    changed["wall"] = time.monotonic()
-samples = watch([bin_, "--db", db, "run", "--until-idle"], tmp, 12, at=(4.0, raise_it))
+samples = watch([bin_, "--db", db, "run", "--until-idle"], tmp, 12,
+                at=(4.0, lambda: bx("limits", "set", "--up", "8M")))
 t0 = next(t for t, _ in samples if t >= 4.0)
 took = None
 for t, _ in samples:
