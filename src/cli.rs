@@ -597,8 +597,8 @@ fn copy_library_to(store: &mut Store, provider: &ProviderRow, priority: i64) -> 
 fn run_engine(config: EngineConfig) -> anyhow::Result<ExitCode> {
     let summary = engine::start(config)?.join()?;
     println!("{}", serde_json::to_string(&summary)?);
-    for offline in &summary.offline {
-        eprintln!("breakdex: {offline}");
+    for waits in summary.offline.iter().chain(&summary.full) {
+        eprintln!("breakdex: {waits}");
     }
     Ok(if summary.failed > 0 {
         eprintln!(
@@ -607,7 +607,7 @@ fn run_engine(config: EngineConfig) -> anyhow::Result<ExitCode> {
             if summary.failed == 1 { "" } else { "s" }
         );
         ExitCode::FAILURE
-    } else if !summary.offline.is_empty() {
+    } else if !summary.offline.is_empty() || !summary.full.is_empty() {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
@@ -664,16 +664,30 @@ fn ops(
 fn status(store: &Store, json: bool) -> anyhow::Result<()> {
     let counts = store.counts(None)?;
     let mut providers = Vec::new();
+    let full = store.full_providers()?;
     for p in store.providers()? {
-        let online = Provider::open(&p)
+        let opened = Provider::open(&p);
+        let free = opened.as_ref().ok().and_then(|o| o.free_bytes());
+        let online = opened
             .and_then(|opened| opened.check_online())
             .and_then(|()| crate::providers::reachable(&p));
+        let waiting = store.waiting_uploads(&p.id)?;
+        let full = full.get(&p.id).map(|f| {
+            serde_json::json!({
+                "since": f.since,
+                "reason": f.reason,
+                "words": waiting.words(free),
+            })
+        });
         providers.push(serde_json::json!({
             "name": p.name,
             "kind": p.kind,
             "enabled": p.enabled,
             "online": online.is_ok(),
             "problem": online.err().map(|f| f.message),
+            "full": full,
+            "free_bytes": free,
+            "waiting_upload_bytes": waiting.bytes,
             "counts": store.counts(Some(&p.id))?,
         }));
     }
@@ -702,11 +716,16 @@ fn status(store: &Store, json: bool) -> anyhow::Result<()> {
     );
     println!("assets: {}", crate::cli_health::health_line(store)?);
     for p in providers {
-        println!(
-            "  {:<20} {}",
-            p["name"].as_str().unwrap_or(""),
-            p["problem"].as_str().unwrap_or("online")
-        );
+        let state = match (p["problem"].as_str(), &p["full"]) {
+            (Some(problem), _) => problem.to_string(),
+            (None, serde_json::Value::Null) => "online".to_string(),
+            (None, full) => format!(
+                "{}: {}",
+                full["words"].as_str().unwrap_or("full"),
+                full["reason"].as_str().unwrap_or("")
+            ),
+        };
+        println!("  {:<20} {state}", p["name"].as_str().unwrap_or(""));
     }
     Ok(())
 }

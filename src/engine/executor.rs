@@ -324,21 +324,21 @@ async fn upload_file<F: FnMut(i64, i64)>(
         lane.take(chunk.len() as u64).await;
         if let Err(e) = writer.write(chunk).await {
             let _ = writer.abort().await;
+            discard(job, &write_to, can_rename).await;
             return Err(fail(job.provider.failure("writing", &e)));
         }
         progress.update(*sent, expected);
     }
     if *sent != expected || hasher.finalize().to_hex().as_str() != job.op.content_hash {
         let _ = writer.abort().await;
-        if can_rename {
-            let _ = op.delete(&write_to).await;
-        }
+        discard(job, &write_to, can_rename).await;
         return Err(fail(source_changed(&path)));
     }
     if let Err(e) = writer.close().await {
         // An S3 multipart upload that could not be completed is aborted, so
         // its parts are not left (and billed) on the bucket.
         let _ = writer.abort().await;
+        discard(job, &write_to, can_rename).await;
         return Err(fail(job.provider.failure("writing", &e)));
     }
     // And again once it is up: the server may have come back between the
@@ -347,12 +347,20 @@ async fn upload_file<F: FnMut(i64, i64)>(
     if let Some(signer) = job.provider.s3_signer() {
         s3::abort_unfinished(&job.provider, signer, &write_to).await;
     }
-    if can_rename {
-        op.rename(&write_to, &key)
-            .await
-            .map_err(|e| fail(job.provider.failure("renaming the upload", &e)))?;
+    if can_rename && let Err(e) = op.rename(&write_to, &key).await {
+        discard(job, &write_to, can_rename).await;
+        return Err(fail(job.provider.failure("renaming the upload", &e)));
     }
     Ok(Some(CopyChange::Stored { remote_key: key }))
+}
+
+/// Removes the temporary object of an upload that failed (where uploads
+/// land under a temporary name): it is not resumed, and would hold the
+/// provider's space (a full disk stays full).
+async fn discard(job: &Job, temp: &str, renames: bool) {
+    if renames {
+        let _ = job.provider.operator().delete(temp).await;
+    }
 }
 
 /// The folder a key is in.
@@ -386,9 +394,8 @@ async fn webdav_upload<F: FnMut(i64, i64)>(
     let file = file.into_std().await;
     let put = dav.put_file(&tmp, file, expected, &job.op.content_hash, &watch);
     if let Err(e) = streamed(put, &watch, path, expected, progress, sent).await {
-        if watch.changed.load(Ordering::Relaxed) {
-            let _ = job.provider.operator().delete(&tmp).await;
-        }
+        // A PUT does not resume: whatever the server kept of it goes.
+        discard(job, &tmp, true).await;
         return Err(e);
     }
     dav.make_dir(parent_key(&key)).await.map_err(fail)?;
@@ -493,6 +500,12 @@ fn local_upload<F: FnMut(i64, i64)>(
         let done = upload.step();
         *sent = upload.sent;
         if let Some(result) = done {
+            if result.is_err() {
+                // Not resumed: it would hold the space (a full disk stays
+                // full). Gone already if it was never made or was renamed.
+                drop(upload.files.take());
+                let _ = std::fs::remove_file(&upload.tmp);
+            }
             return result;
         }
         progress.update(upload.sent, upload.expected);
@@ -612,8 +625,6 @@ impl LocalUpload {
         if self.sent != self.expected
             || self.hasher.finalize().to_hex().as_str() != self.content_hash
         {
-            drop(out);
-            let _ = std::fs::remove_file(&self.tmp);
             return Err(fail(source_changed(&self.source)));
         }
         out.sync_all()

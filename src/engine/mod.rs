@@ -15,6 +15,7 @@ mod owner;
 mod pace;
 mod restore;
 mod retry;
+mod space;
 mod writer;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -34,6 +35,7 @@ pub use retry::RetryPolicy;
 
 use keeper::{Keeper, Kept, Round, scrub_slots};
 use pace::Pace;
+use space::FullProviders;
 use writer::{Batch, Claimed, Writer, Written};
 
 use crate::bandwidth::Bandwidth;
@@ -64,6 +66,9 @@ pub struct EngineConfig {
     /// `run --bwlimit`: this run's cap on the library's rate, each way, in
     /// bytes per second (0: none).
     pub bwlimit: u64,
+    /// How often a full provider is looked at for room
+    /// (`BREAKDEX_FULL_RECHECK_MS` sets it, for tests; a minute otherwise).
+    pub full_recheck: Duration,
 }
 
 impl EngineConfig {
@@ -77,6 +82,10 @@ impl EngineConfig {
             lease: Duration::from_secs(60),
             watch: WatchConfig::default(),
             bwlimit: 0,
+            full_recheck: std::env::var("BREAKDEX_FULL_RECHECK_MS")
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map_or(Duration::from_secs(60), Duration::from_millis),
         }
     }
 }
@@ -94,6 +103,8 @@ pub struct RunSummary {
     pub rescued: u64,
     /// Providers found offline, with the reason.
     pub offline: Vec<String>,
+    /// Providers still full when the run ended, and what waits for them.
+    pub full: Vec<String>,
     /// Files restores placed, and those placed beside a file that held
     /// other bytes or refused (each said in a line).
     pub restored: u64,
@@ -249,6 +260,7 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
     )?;
     let pruner = history::Pruner::start(&config.db_path)?;
     let offline_recorded = store.offline_since()?.into_keys().collect();
+    let full = FullProviders::load(&store, config.full_recheck)?;
     // Last: nothing after it can fail and leave the watcher running.
     let watcher = if config.until_idle {
         None
@@ -266,6 +278,7 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         // Its first look waits: the first claims go first.
         last_keep: Instant::now(),
         offline_recorded,
+        full,
         local_changed: HashSet::new(),
         began: SystemTime::now(),
         writer,
@@ -397,6 +410,8 @@ struct Runner {
     /// Providers recorded in the library as offline (`provider_state`):
     /// recorded when found offline, cleared when they answer again.
     offline_recorded: HashSet<String>,
+    /// Providers found full, whose uploads wait for room.
+    full: FullProviders,
     /// Assets whose local file a keeper's upload found edited since it was
     /// added: their repairs and policy copies come from another provider.
     local_changed: HashSet<String>,
@@ -445,7 +460,9 @@ struct Runner {
 
 impl Runner {
     fn run(mut self) -> Result<RunSummary, StoreError> {
-        let result = self.store.end_offline_waits().and_then(|_| self.run_loop());
+        let result = (self.store.end_offline_waits())
+            .and_then(|_| space::sweep_temps(&self.store, &self.runtime))
+            .and_then(|()| self.run_loop());
         // Whatever happened, hand running ops back to the queue, and the ops
         // a batch still with the writer claims.
         self.stopping = true;
@@ -471,6 +488,7 @@ impl Runner {
         if let Some(pruner) = self.pruner.take() {
             self.summary.history_removed = pruner.finish(self.config.until_idle);
         }
+        self.summary.full = self.full_words();
         let summary = self.summary.clone();
         // Do not wait long for blocking reads of aborted ops (a stalled disk).
         self.runtime.shutdown_timeout(Duration::from_secs(2));
@@ -600,6 +618,9 @@ impl Runner {
                         self.progress.remove(&op.id);
                         if outcome.failure.is_none() {
                             self.answered(&op.provider_id);
+                            if op.operation_type == OpType::Upload {
+                                self.full.upload_fit(&mut self.store, &op.provider_id);
+                            }
                         }
                         if let Some(CopyChange::Restored { targets, .. }) = &outcome.change {
                             for t in targets {
@@ -698,6 +719,10 @@ impl Runner {
                     self.mark_offline(&op.provider_id, &f.message);
                     Retry::Release(OFFLINE_RECHECK)
                 }
+                FailureKind::Full => {
+                    (self.full).found_full(&mut self.store, &op.provider_id, &f.message);
+                    Retry::Release(self.config.full_recheck)
+                }
             };
             tracing::info!(op = %op.id, kind = ?f.kind, "op failed: {}", f.message);
             (Some(f.message), retry)
@@ -710,6 +735,27 @@ impl Runner {
             started,
             ended,
         }
+    }
+
+    /// What waits for each provider still full, in a line each.
+    fn full_words(&self) -> Vec<String> {
+        let mut words = Vec::new();
+        for id in self.full.holding() {
+            let Some((row, opened)) = self.providers.get(&id) else {
+                continue;
+            };
+            let free = opened.as_ref().ok().and_then(|p| p.free_bytes());
+            match self.store.waiting_uploads(&id) {
+                Ok(waiting) => words.push(format!(
+                    "provider '{}' is {}: its uploads wait until it has room",
+                    row.name,
+                    waiting.words(free)
+                )),
+                Err(e) => tracing::warn!("cannot count what waits for provider {id}: {e}"),
+            }
+        }
+        words.sort();
+        words
     }
 
     fn mark_offline(&mut self, provider_id: &str, message: &str) {
@@ -1169,6 +1215,11 @@ impl Runner {
         self.summary.rescued += self.store.rescue(&owner.id, |o| owner.is_dead(o))? as u64;
         self.store.requeue_due_retries()?;
         self.reload_providers()?;
+        let providers = &self.providers;
+        (self.full).recheck(&mut self.store, |id| match providers.get(id) {
+            Some((_, Ok(p))) => Some(p.clone()),
+            _ => None,
+        })?;
         apply_limits(&self.store, &self.bandwidth, &mut self.limit_problems);
         self.empty_until.clear();
         if !self.paused && !self.stopping {
@@ -1235,6 +1286,8 @@ impl Runner {
             .filter(|(_, t)| **t > now)
             .map(|(id, _)| id.clone())
             .collect();
-        Ok(!self.store.has_queued(&offline)? && self.store.next_wakeup(&offline)?.is_none())
+        let full = self.full.holding();
+        Ok(!self.store.has_queued(&offline, &full)?
+            && self.store.next_wakeup(&offline, &full)?.is_none())
     }
 }

@@ -29,6 +29,9 @@ pub enum FailureKind {
     /// The provider cannot be reached at all (drive unplugged, host down):
     /// wait for it without spending retries.
     Offline,
+    /// The provider has no room left (a full disk, a quota, WebDAV's 507):
+    /// its uploads wait, without spending retries, until room comes back.
+    Full,
 }
 
 /// Why an op did not get done, in words a person understands.
@@ -56,6 +59,13 @@ impl Failure {
     pub fn offline(message: impl Into<String>) -> Failure {
         Failure {
             kind: FailureKind::Offline,
+            message: message.into(),
+        }
+    }
+
+    pub fn full(message: impl Into<String>) -> Failure {
+        Failure {
+            kind: FailureKind::Full,
             message: message.into(),
         }
     }
@@ -273,13 +283,45 @@ impl Provider {
 
     fn classify(&self, what: &str, reason: String, permanent: bool) -> Failure {
         let message = format!("{what} on provider '{}' failed: {reason}", self.name);
-        if permanent || reason.contains("No space left") || reason.contains("Read-only file system")
-        {
+        if says_no_space(&reason) {
+            Failure::full(message)
+        } else if permanent || reason.contains("Read-only file system") {
             Failure::permanent(message)
         } else {
             Failure::transient(message)
         }
     }
+
+    /// The bytes a local provider's file system has free for it, if it is
+    /// a local provider and its folder can be looked at.
+    pub fn free_bytes(&self) -> Option<u64> {
+        free_bytes_at(self.local_root()?)
+    }
+}
+
+/// Whether an error's words say the storage has no room left: a full file
+/// system (ENOSPC) or a quota (EDQUOT) as the OS says them, SFTP's "no space
+/// on file system" and "quota exceeded" statuses.
+pub(crate) fn says_no_space(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    ["no space left", "quota exceeded", "no space on file system"]
+        .iter()
+        .any(|w| reason.contains(w))
+}
+
+/// The bytes free to an unprivileged writer on the file system holding `path`.
+pub fn free_bytes_at(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c_path` is a NUL-terminated path and `stat` is written by
+    // statvfs before it is read (only on success).
+    if unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled `stat`.
+    let stat = unsafe { stat.assume_init() };
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// The underlying operating-system error, if there is one, as its own words.

@@ -111,20 +111,13 @@ pub(super) fn explain(kind: ProviderKind, name: &str, what: &str, err: &opendal:
     }
     let text = err.to_string();
     let status = |code: &str| text.contains(&format!("status: {code}"));
-    if kind == ProviderKind::Sftp {
-        if chain_mentions(err, "Host key verification failed")
-            || chain_mentions(err, "HOST IDENTIFICATION HAS CHANGED")
-        {
-            return Failure::permanent(format!(
-                "the host key of provider '{name}' is not in known_hosts or has changed; \
-                 check it, then add the provider again with --trust-new-host"
-            ));
-        }
-        if io_kind == Some(std::io::ErrorKind::PermissionDenied) {
-            return Failure::permanent(format!(
-                "the SFTP server rejected the key for provider '{name}'"
-            ));
-        }
+    if status("507") {
+        return Failure::full(format!(
+            "{what} on provider '{name}' failed: {service} is full (507 Insufficient Storage)"
+        ));
+    }
+    if let Some(why) = no_room(err) {
+        return Failure::full(format!("{what} on provider '{name}' failed: {why}"));
     }
     match err.kind() {
         ErrorKind::PermissionDenied if kind == ProviderKind::S3 => {
@@ -171,6 +164,37 @@ pub(super) fn explain(kind: ProviderKind, name: &str, what: &str, err: &opendal:
         err.kind().to_string()
     };
     Failure::transient(format!("{what} on provider '{name}' failed: {reason}"))
+}
+
+/// Why the chain of errors under `err` says the provider has no room (an
+/// S3 code, the OS's ENOSPC or EDQUOT over SFTP, SFTP's own status), if it does.
+fn no_room(err: &opendal::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if let Some(code) = no_room_code(&text) {
+            return Some(format!("no room ({code})"));
+        }
+        if super::says_no_space(&text) || text.contains("NoSpaceOnFilesystem") {
+            return Some("no space left".to_string());
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The error code in an S3 answer (or OpenDAL's text of one) that says the
+/// bucket or account has no room: the object is over the size or quota the
+/// service allows, or the server's disks are full.
+fn no_room_code(text: &str) -> Option<&'static str> {
+    [
+        "EntityTooLarge",
+        "QuotaExceeded",
+        "XMinioStorageFull",
+        "StorageFull",
+    ]
+    .into_iter()
+    .find(|code| text.contains(code))
 }
 
 /// Explains a request of our own (a streamed PUT) that got no answer.
@@ -225,7 +249,12 @@ pub(super) fn status_failure(
         404 if body.contains("NoSuchBucket") => {
             Failure::permanent(format!("the bucket of provider '{name}' does not exist"))
         }
-        507 => Failure::permanent(format!("{service} of provider '{name}' is full (507)")),
+        507 => Failure::full(format!(
+            "{what} on provider '{name}' failed: {service} is full (507 Insufficient Storage)"
+        )),
+        _ if let Some(code) = no_room_code(body) => Failure::full(format!(
+            "{what} on provider '{name}' failed: {service} has no room ({code})"
+        )),
         429 => Failure::transient(format!(
             "{what} on provider '{name}' failed: the server asks to slow down (429)"
         )),
@@ -322,4 +351,54 @@ pub fn reachable(row: &ProviderRow) -> Result<(), Failure> {
         }
     }
     Err(offline(&format!("nothing answers at {host}:{port}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// "No room" is its own kind, whatever the service says it with; other
+    /// refusals keep theirs.
+    #[test]
+    fn no_room_is_told_apart_from_other_refusals() {
+        let full = |f: Failure| (f.kind, f.message);
+        let (kind, message) = full(status_failure(
+            ProviderKind::Webdav,
+            "dav",
+            "writing",
+            507,
+            "",
+        ));
+        assert_eq!(kind, FailureKind::Full);
+        assert!(message.contains("507 Insufficient Storage"), "{message}");
+        let body = "<Error><Code>EntityTooLarge</Code></Error>";
+        let (kind, message) = full(status_failure(ProviderKind::S3, "s3", "writing", 400, body));
+        assert_eq!(kind, FailureKind::Full);
+        assert!(message.contains("EntityTooLarge"), "{message}");
+        let body = "<Error><Code>InvalidArgument</Code></Error>";
+        let f = status_failure(ProviderKind::S3, "s3", "writing", 400, body);
+        assert_eq!(f.kind, FailureKind::Transient);
+        assert_eq!(
+            status_failure(ProviderKind::S3, "s3", "writing", 403, "").kind,
+            FailureKind::Permanent
+        );
+
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let err =
+            opendal::Error::new(opendal::ErrorKind::Unexpected, "write failed").set_source(io);
+        let f = explain(ProviderKind::Sftp, "box", "writing", &err);
+        assert_eq!(f.kind, FailureKind::Full, "{}", f.message);
+        let io = std::io::Error::from_raw_os_error(libc::EDQUOT);
+        assert!(super::super::says_no_space(&io.to_string()), "{io}");
+        let err = opendal::Error::new(opendal::ErrorKind::Unexpected, "status: 507, body: full");
+        assert_eq!(
+            explain(ProviderKind::Webdav, "dav", "writing", &err).kind,
+            FailureKind::Full
+        );
+        let err = opendal::Error::new(opendal::ErrorKind::Unexpected, "status: 500");
+        assert_eq!(
+            explain(ProviderKind::Webdav, "dav", "writing", &err).kind,
+            FailureKind::Transient
+        );
+    }
 }

@@ -16,6 +16,7 @@ mod operations;
 mod providers;
 mod restore;
 mod schema;
+mod space;
 mod view;
 mod watch;
 
@@ -41,6 +42,7 @@ pub use operations::{
 pub use providers::{ProviderKind, ProviderRow};
 pub use restore::{Restorable, RestoreTarget, TargetDone};
 pub use schema::{NOW, timestamp, timestamp_of_millis};
+pub use space::{Full, Waiting};
 pub use view::{OpKey, parse_timestamp};
 pub use watch::{Seen, WatchedFile, WatchedFolder};
 

@@ -562,32 +562,42 @@ impl Store {
     }
 
     /// The earliest time a waiting op (backoff or offline wait) becomes
-    /// runnable, among ops of enabled providers not in `skip`.
-    pub fn next_wakeup(&self, skip: &[String]) -> Result<Option<Duration>> {
+    /// runnable, among ops of enabled providers not in `skip`, but for the
+    /// uploads of the providers in `full`.
+    pub fn next_wakeup(&self, skip: &[String], full: &[String]) -> Result<Option<Duration>> {
         let sql = format!(
             "SELECT MAX(0, (julianday(MIN(o.next_attempt_at)) - julianday('now')) * 86400.0)
              FROM sync_operations o JOIN sync_providers p ON p.id = o.provider_id
              WHERE p.enabled = 1 AND o.provider_id NOT IN ({})
+               AND NOT (o.operation_type = 'upload' AND o.provider_id IN ({}))
                AND ((o.status = 'failed' AND o.retry_count < o.max_retries)
                     OR (o.status = 'queued' AND o.next_attempt_at IS NOT NULL))",
-            placeholders(skip.len())
+            placeholders(skip.len()),
+            placeholders(full.len())
         );
-        let secs: Option<f64> = self
-            .conn
-            .query_row(&sql, params_from_iter(skip.iter()), |r| r.get(0))?;
+        let secs: Option<f64> = self.conn.query_row(
+            &sql,
+            params_from_iter(skip.iter().chain(full.iter())),
+            |r| r.get(0),
+        )?;
         Ok(secs.map(Duration::from_secs_f64))
     }
 
-    /// Whether any op of an enabled provider not in `skip` is queued.
-    pub fn has_queued(&self, skip: &[String]) -> Result<bool> {
+    /// Whether any op of an enabled provider not in `skip` is queued, but
+    /// for the uploads of the providers in `full`.
+    pub fn has_queued(&self, skip: &[String], full: &[String]) -> Result<bool> {
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM sync_operations o JOIN sync_providers p ON p.id = o.provider_id
-             WHERE o.status = 'queued' AND p.enabled = 1 AND o.provider_id NOT IN ({}))",
-            placeholders(skip.len())
+             WHERE o.status = 'queued' AND p.enabled = 1 AND o.provider_id NOT IN ({})
+               AND NOT (o.operation_type = 'upload' AND o.provider_id IN ({})))",
+            placeholders(skip.len()),
+            placeholders(full.len())
         );
-        Ok(self
-            .conn
-            .query_row(&sql, params_from_iter(skip.iter()), |r| r.get(0))?)
+        Ok(self.conn.query_row(
+            &sql,
+            params_from_iter(skip.iter().chain(full.iter())),
+            |r| r.get(0),
+        )?)
     }
 
     /// Puts back on the queue the running ops of engines that are gone: those

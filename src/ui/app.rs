@@ -725,6 +725,19 @@ impl App {
                 )
                 .on_hover_text(p.online.clone().and_then(Result::err).unwrap_or_default());
             }
+            for p in s.providers.iter().filter(|p| p.row.enabled) {
+                if let Some((words, reason)) = &p.full {
+                    ui.separator();
+                    ui.label(
+                        RichText::new(format!("⚠ {} {words}", p.row.name))
+                            .color(ui.visuals().warn_fg_color),
+                    )
+                    .on_hover_text(format!(
+                        "{reason}. Its uploads wait without spending their tries, \
+                         and go on their own once it has room (looked at every minute)."
+                    ));
+                }
+            }
             if let Some(line) = self
                 .last_import
                 .as_ref()

@@ -361,7 +361,7 @@ pub fn show(
         } else {
             (snap.providers.iter())
                 .find(|p| p.row.id == op.provider_id)
-                .and_then(|p| p.waiting_reason())
+                .and_then(|p| p.waiting_reason(op.operation_type))
         };
         draw_row(row, op, waiting);
         if let Some((ctrl, shift)) = row_click(row, is_selected) {

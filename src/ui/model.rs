@@ -88,15 +88,21 @@ pub struct ProviderStatus {
     /// accepts connections), `Err(reason)` when it cannot be reached or is
     /// misconfigured, `None` while a server is not looked at yet.
     pub online: Option<Result<(), String>>,
+    /// When it has no room: "full (3.1 MB free, 6.0 MB waiting)", and what
+    /// it said. Its uploads wait; its reads and deletes go on.
+    pub full: Option<(String, String)>,
 }
 
 impl ProviderStatus {
-    /// Why this provider's ops wait, if they do ("usbdrive offline").
-    pub fn waiting_reason(&self) -> Option<String> {
+    /// Why this provider's ops of a kind wait, if they do ("usbdrive
+    /// offline", "nas full").
+    pub fn waiting_reason(&self, kind: OpType) -> Option<String> {
         if !self.row.enabled {
             Some(format!("{} disabled", self.row.name))
         } else if let Some(Err(_)) = &self.online {
             Some(format!("{} offline", self.row.name))
+        } else if self.full.is_some() && kind == OpType::Upload {
+            Some(format!("{} full", self.row.name))
         } else {
             None
         }
@@ -497,8 +503,8 @@ struct Totals {
 }
 
 /// What the counts were made for: the provider filter, and the providers
-/// that cannot take work (by rank).
-type TotalsFor = (Option<u32>, Vec<u32>);
+/// that cannot take work (by rank), and whether only their uploads wait.
+type TotalsFor = (Option<u32>, Vec<(u32, bool)>);
 
 /// How often the visible rows are re-read while something runs.
 const TICK: Duration = Duration::from_millis(250);
@@ -687,24 +693,33 @@ impl Model {
 
     fn reload_providers(&mut self) -> crate::store::Result<()> {
         let rows = self.store.providers()?;
+        let full = self.store.full_providers()?;
         let reach = &mut self.reach;
         reach.take_answers();
-        self.providers = rows
-            .iter()
-            .map(|row| {
-                let opened = Provider::open(row).and_then(|p| p.check_online());
-                let online = match opened {
-                    Err(f) => Some(Err(f.message)),
-                    // A folder that is there has answered.
-                    Ok(()) if row.kind == ProviderKind::Local => Some(Ok(())),
-                    Ok(()) => reach.of(row),
-                };
-                ProviderStatus {
-                    row: row.clone(),
-                    online,
+        let mut providers = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let opened = Provider::open(row);
+            let free = opened.as_ref().ok().and_then(|p| p.free_bytes());
+            let online = match opened.and_then(|p| p.check_online()) {
+                Err(f) => Some(Err(f.message)),
+                // A folder that is there has answered.
+                Ok(()) if row.kind == ProviderKind::Local => Some(Ok(())),
+                Ok(()) => reach.of(row),
+            };
+            let full = match full.get(&row.id) {
+                Some(f) => {
+                    let words = self.store.waiting_uploads(&row.id)?.words(free);
+                    Some((words, f.reason.clone()))
                 }
-            })
-            .collect();
+                None => None,
+            };
+            providers.push(ProviderStatus {
+                row: row.clone(),
+                online,
+                full,
+            });
+        }
+        self.providers = providers;
         reach.look_at(rows);
         let limits = self.store.limits()?;
         self.limit = limits
@@ -753,7 +768,9 @@ impl Model {
         let mark = self.run_mark.as_ref();
         let mut t = Totals::default();
         for k in &self.keys {
-            let available = !unavailable.contains(&k.provider_rank);
+            let available = !(unavailable.iter()).any(|(rank, uploads_only)| {
+                *rank == k.provider_rank && (!uploads_only || k.operation_type == OpType::Upload)
+            });
             match k.state {
                 OpState::RetryPending => t.unfinished += 1,
                 OpState::PermanentlyFailed => {
@@ -834,10 +851,13 @@ impl Model {
 
     /// The ranks of the providers that cannot take work now: disabled, or
     /// found offline.
-    fn unavailable_ranks(&self) -> Vec<u32> {
+    fn unavailable_ranks(&self) -> Vec<(u32, bool)> {
         (self.providers.iter())
-            .filter(|p| p.waiting_reason().is_some())
-            .map(|p| self.rank_of(&p.row.id))
+            .filter(|p| p.waiting_reason(OpType::Upload).is_some())
+            .map(|p| {
+                let uploads_only = p.waiting_reason(OpType::Download).is_none();
+                (self.rank_of(&p.row.id), uploads_only)
+            })
             .collect()
     }
 

@@ -409,6 +409,11 @@ impl ProvidersPanel {
                     (_, false) => {
                         ui.label(RichText::new("disabled").weak());
                     }
+                    (Some(Ok(())), true) if p.full.is_some() => {
+                        let (words, reason) = p.full.clone().unwrap_or_default();
+                        state(ui, "full", Color32::from_rgb(200, 60, 50))
+                            .on_hover_text(format!("{words}: {reason}"));
+                    }
                     (Some(Ok(())), true) => {
                         state(ui, "online", Color32::from_rgb(60, 170, 90))
                             .on_hover_text("It answered when last looked at");

@@ -587,7 +587,7 @@ fn happy_path_end_to_end() {
     assert_success(&o, "run --until-idle");
     assert_eq!(
         run_summary(&o),
-        serde_json::json!({"completed": 4, "failed": 0, "retried": 0, "rescued": 0, "offline": [],
+        serde_json::json!({"completed": 4, "failed": 0, "retried": 0, "rescued": 0, "offline": [], "full": [],
             "restored": 0, "restore_notes": [],
             "catalog_segments": 1, "catalog_entries": 4, "catalog_problems": [],
             "history_removed": 0})

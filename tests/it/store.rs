@@ -379,7 +379,7 @@ fn a_retry_waits_for_its_backoff() {
         .unwrap();
     assert_eq!(f.store.requeue_due_retries().unwrap(), 0);
     assert_eq!(state_of(&f, &id), OpState::RetryPending);
-    let wake = f.store.next_wakeup(&[]).unwrap().unwrap();
+    let wake = f.store.next_wakeup(&[], &[]).unwrap().unwrap();
     assert!(
         wake > Duration::from_secs(3500) && wake <= Duration::from_secs(3601),
         "{wake:?}"
