@@ -119,6 +119,21 @@ pub(super) fn explain(kind: ProviderKind, name: &str, what: &str, err: &opendal:
     if let Some(why) = no_room(err) {
         return Failure::full(format!("{what} on provider '{name}' failed: {why}"));
     }
+    if kind == ProviderKind::Sftp {
+        if chain_mentions(err, "Host key verification failed")
+            || chain_mentions(err, "HOST IDENTIFICATION HAS CHANGED")
+        {
+            return Failure::permanent(format!(
+                "the host key of provider '{name}' is not in known_hosts or has changed; \
+                 check it, then add the provider again with --trust-new-host"
+            ));
+        }
+        if io_kind == Some(std::io::ErrorKind::PermissionDenied) {
+            return Failure::permanent(format!(
+                "the SFTP server rejected the key for provider '{name}'"
+            ));
+        }
+    }
     match err.kind() {
         ErrorKind::PermissionDenied if kind == ProviderKind::S3 => {
             return Failure::permanent(format!(
