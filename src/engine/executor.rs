@@ -5,7 +5,7 @@
 //! (temporary name, then rename, where the provider can rename). Downloads
 //! are checked before they become visible and never leave the library folder.
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -500,9 +500,11 @@ fn local_upload<F: FnMut(i64, i64)>(
         let done = upload.step();
         *sent = upload.sent;
         if let Some(result) = done {
-            if result.is_err() {
-                // Not resumed: it would hold the space (a full disk stays
-                // full). Gone already if it was never made or was renamed.
+            // An upload stopped by its engine (a pause, a window closing)
+            // keeps its temporary file, to resume from; after any other
+            // failure it would only hold the space (a full disk stays full).
+            // Gone already if it was never made or was renamed.
+            if result.is_err() && !upload.cancelled.load(Ordering::Relaxed) {
                 drop(upload.files.take());
                 let _ = std::fs::remove_file(&upload.tmp);
             }
@@ -589,15 +591,36 @@ impl LocalUpload {
         Some(self.finish())
     }
 
-    /// Opens the source, looks at what it is, and makes the temporary file.
+    /// Opens the source, looks at what it is, and makes the temporary file,
+    /// or resumes the one an earlier attempt left (see [`LocalUpload::resume`]).
     fn open(&mut self) -> Result<(), (Option<CopyChange>, Failure)> {
-        let path = &self.source;
-        let file = open_regular_file(path).map_err(|e| fail(source_failure(path, &e)))?;
+        let path = self.source.clone();
+        let path = &path;
+        let mut file = open_regular_file(path).map_err(|e| fail(source_failure(path, &e)))?;
         if !file.metadata().is_ok_and(|m| m.is_file()) {
             return Err(fail(Failure::permanent(format!(
                 "source changed: {} is no longer a regular file",
                 path.display()
             ))));
+        }
+        if let Ok(mut out) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.tmp)
+        {
+            match self.resume(&mut file, &mut out) {
+                Ok(()) => {
+                    self.files = Some((file, out));
+                    return Ok(());
+                }
+                Err(e) => tracing::info!(
+                    "cannot resume {} ({e}): starting it over",
+                    self.tmp.display()
+                ),
+            }
+            self.hasher.reset();
+            self.sent = 0;
+            file.rewind().map_err(|e| fail(source_failure(path, &e)))?;
         }
         let mut options = std::fs::OpenOptions::new();
         options.create(true).write(true).truncate(true);
@@ -614,6 +637,42 @@ impl LocalUpload {
             }
         };
         self.files = Some((file, out));
+        Ok(())
+    }
+
+    /// Keeps what an earlier attempt wrote to the temporary file `out` as
+    /// far as it matches the source, read again from the start (so the
+    /// final hash still covers every byte, and a source edited since is
+    /// caught where it differs), and cuts the rest; both files are left at
+    /// the end of what is kept, and `sent` says how far that is.
+    fn resume(&mut self, file: &mut std::fs::File, out: &mut std::fs::File) -> std::io::Result<()> {
+        let have = out.metadata()?.len().min(self.expected);
+        let (mut ours, mut theirs) = (vec![0; LOCAL_READ], vec![0; LOCAL_READ]);
+        let mut kept = 0u64;
+        while kept < have {
+            let want = (have - kept).min(LOCAL_READ as u64) as usize;
+            let n = read_full(file, &mut ours[..want])?;
+            let m = read_full(out, &mut theirs[..want])?;
+            let same = (ours[..n.min(m)].iter().zip(&theirs[..n.min(m)]))
+                .take_while(|(a, b)| a == b)
+                .count();
+            self.hasher.update(&ours[..same]);
+            kept += same as u64;
+            if same < want {
+                break;
+            }
+        }
+        out.set_len(kept)?;
+        out.seek(std::io::SeekFrom::Start(kept))?;
+        file.seek(std::io::SeekFrom::Start(kept))?;
+        self.sent = kept;
+        if kept > 0 {
+            tracing::info!(
+                "resuming the upload of {} at {kept} of {} bytes",
+                self.source.display(),
+                self.expected
+            );
+        }
         Ok(())
     }
 
@@ -1034,6 +1093,72 @@ mod tests {
             assert!(std::fs::read(root.join(&key)).unwrap() == data, "{size}");
             assert!(!root.join(temp_key("op1")).exists());
         }
+    }
+
+    /// An upload stopped by its engine keeps its temporary file; the next
+    /// attempt keeps what matches the source, rewrites from the first byte
+    /// that does not, and lands an exact copy. Any other failure removes it.
+    #[test]
+    fn local_uploads_resume_what_matches_and_leave_nothing_when_they_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("remote");
+        std::fs::create_dir(&root).unwrap();
+        let size = 3 * CHUNK + 5;
+        let data = bytes(size);
+        let source = dir.path().join("src");
+        std::fs::write(&source, &data).unwrap();
+        let hash = blake3::hash(&data).to_hex().to_string();
+        let part = root.join(temp_key("op1"));
+        // Stopped once it has sent a chunk: the part stays.
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let stop = cancelled.clone();
+        let mut progress = Progress::new(move |sent, _| stop.store(sent > 0, Ordering::Relaxed));
+        let job1 = job(&root, &source, size as u64, &hash);
+        let stopped = run_blocking(job1, cancelled, &mut progress);
+        assert!(stopped.failure.is_some());
+        let kept = std::fs::metadata(&part).unwrap().len() as usize;
+        assert!(kept > 0 && kept < size, "{kept}");
+        assert_eq!(std::fs::read(&part).unwrap(), data[..kept]);
+
+        // As an earlier attempt left it, but a byte of what it wrote is not
+        // the source's: what comes before it is kept, the rest written again
+        // (from the start, the first report would be a step of one chunk).
+        let mut written = data[..2 * CHUNK].to_vec();
+        let bad = CHUNK + CHUNK / 2;
+        written[bad] ^= 0xff;
+        std::fs::write(&part, &written).unwrap();
+        let mut first = None;
+        let mut progress = Progress::new(|sent, _| {
+            first.get_or_insert(sent);
+        });
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let resumed = run_blocking(
+            job(&root, &source, size as u64, &hash),
+            cancelled,
+            &mut progress,
+        );
+        assert!(resumed.failure.is_none(), "{:?}", resumed.failure);
+        assert_eq!(std::fs::read(root.join(object_key(&hash))).unwrap(), data);
+        assert!(!part.exists());
+        let first = first.expect("progress was reported") as usize;
+        assert!(
+            first > bad,
+            "resumed: first report at {first}, not from the start"
+        );
+
+        // A source changed since: the part is cut where it differs, and the
+        // upload fails as "source changed" leaving nothing behind.
+        std::fs::write(&part, &data[..CHUNK]).unwrap();
+        let mut edited = data.clone();
+        edited[10] ^= 1;
+        std::fs::write(&source, &edited).unwrap();
+        let outcome = upload_now(job(&root, &source, size as u64, &hash));
+        let failure = outcome.failure.expect("the source changed");
+        assert!(
+            failure.message.starts_with("source changed:"),
+            "{failure:?}"
+        );
+        assert!(!part.exists());
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod history;
 mod keychain;
 mod limits;
 mod remote;
+mod resume;
 mod space;
 mod store;
 mod ui;
