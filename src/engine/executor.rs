@@ -603,32 +603,15 @@ impl LocalUpload {
                 path.display()
             ))));
         }
-        if let Ok(mut out) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.tmp)
-        {
-            match self.resume(&mut file, &mut out) {
-                Ok(()) => {
-                    self.files = Some((file, out));
-                    return Ok(());
-                }
-                Err(e) => tracing::info!(
-                    "cannot resume {} ({e}): starting it over",
-                    self.tmp.display()
-                ),
-            }
-            self.hasher.reset();
-            self.sent = 0;
-            file.rewind().map_err(|e| fail(source_failure(path, &e)))?;
-        }
+        // Opened as it is if it is there (no truncation): an earlier
+        // attempt's bytes are resumed from, below. One call either way.
         let mut options = std::fs::OpenOptions::new();
-        options.create(true).write(true).truncate(true);
+        options.create(true).read(true).write(true);
         // The folder is almost always there already; when the first try
         // fails, the provider's folder is looked at (a missing one is an
         // unplugged drive: nothing is made in its place), then the steps
         // OpenDAL takes (make the folder, open) say why.
-        let out = match options.open(&self.tmp) {
+        let mut out = match options.open(&self.tmp) {
             Ok(out) => out,
             Err(_) => {
                 self.provider.check_online().map_err(fail)?;
@@ -636,6 +619,19 @@ impl LocalUpload {
                     .map_err(|e| fail(self.provider.io_failure("writing", &e)))?
             }
         };
+        if out.metadata().is_ok_and(|m| m.len() > 0)
+            && let Err(e) = self.resume(&mut file, &mut out)
+        {
+            tracing::info!(
+                "cannot resume {} ({e}): starting it over",
+                self.tmp.display()
+            );
+            self.hasher.reset();
+            self.sent = 0;
+            file.rewind().map_err(|e| fail(source_failure(path, &e)))?;
+            (out.set_len(0).and_then(|()| out.rewind()))
+                .map_err(|e| fail(self.provider.io_failure("writing", &e)))?;
+        }
         self.files = Some((file, out));
         Ok(())
     }

@@ -202,12 +202,12 @@ fn header_cell<S: Copy + PartialEq>(
 
 /// Says, at the end of the header, which columns this width leaves out.
 fn left_out(ui: &mut egui::Ui, hidden: &[&str]) {
-    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-        ui.weak(format!("+{}", hidden.len())).on_hover_text(format!(
+    let mark = RichText::new(format!("+{}", hidden.len())).weak();
+    ui.add(egui::Label::new(mark).extend())
+        .on_hover_text(format!(
             "Left out at this width: {} (a wider window shows them)",
             hidden.join(", ")
         ));
-    });
 }
 
 const ROW_HEIGHT: f32 = 22.0;
@@ -264,8 +264,10 @@ pub fn sheet<S: Copy + PartialEq>(
             .resizable(true)
             .sense(Sense::click())
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
+        // The last column shown takes the rest (the room kept for the mark
+        // of the columns left out among it).
         for (i, width) in widths.iter().enumerate() {
-            table = table.column(if i + 1 == columns.len() {
+            table = table.column(if i + 1 == widths.len() {
                 Column::remainder().at_least(*width).clip(true)
             } else {
                 Column::initial(*width).at_least(40.0).clip(true)
@@ -276,12 +278,19 @@ pub fn sheet<S: Copy + PartialEq>(
                 let last = shown.iter().rposition(|s| *s);
                 for (i, c) in columns.iter().enumerate().filter(|(i, _)| shown[*i]) {
                     header.col(|ui| {
-                        if let Some(key) = header_cell(ui, c, sorted) {
-                            out.sort = Some(key);
-                        }
-                        if Some(i) == last && !hidden.is_empty() {
-                            left_out(ui, &hidden);
-                        }
+                        // The mark first, at the right: the name gives way.
+                        let right = egui::Layout::right_to_left(egui::Align::Center);
+                        let left = egui::Layout::left_to_right(egui::Align::Center);
+                        ui.with_layout(right, |ui| {
+                            if Some(i) == last && !hidden.is_empty() {
+                                left_out(ui, &hidden);
+                            }
+                            ui.with_layout(left, |ui| {
+                                if let Some(key) = header_cell(ui, c, sorted) {
+                                    out.sort = Some(key);
+                                }
+                            });
+                        });
                     });
                 }
             })
