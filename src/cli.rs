@@ -104,6 +104,18 @@ enum Command {
         #[arg(long)]
         limit: Option<i64>,
     },
+    /// Stop every transfer of the library (every engine of it, the window's
+    /// and other runs', within a second), or one provider's; kept in the
+    /// library until `resume`
+    Pause {
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    /// Let the library's (or one provider's) transfers go on after `pause`
+    Resume {
+        #[arg(long)]
+        provider: Option<String>,
+    },
     /// Counts per state, and each provider's state
     Status {
         #[arg(long)]
@@ -408,6 +420,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
         } => ops(&store, status, json, limit)?,
         Command::Status { json } => status(&store, json)?,
+        Command::Pause { provider } => pause(&mut store, provider.as_deref(), true)?,
+        Command::Resume { provider } => pause(&mut store, provider.as_deref(), false)?,
         Command::Assets {
             health,
             provider,
@@ -597,7 +611,10 @@ fn copy_library_to(store: &mut Store, provider: &ProviderRow, priority: i64) -> 
 fn run_engine(config: EngineConfig) -> anyhow::Result<ExitCode> {
     let summary = engine::start(config)?.join()?;
     println!("{}", serde_json::to_string(&summary)?);
-    for waits in summary.offline.iter().chain(&summary.full) {
+    for waits in (summary.offline.iter())
+        .chain(&summary.full)
+        .chain(&summary.paused)
+    {
         eprintln!("breakdex: {waits}");
     }
     Ok(if summary.failed > 0 {
@@ -607,7 +624,8 @@ fn run_engine(config: EngineConfig) -> anyhow::Result<ExitCode> {
             if summary.failed == 1 { "" } else { "s" }
         );
         ExitCode::FAILURE
-    } else if !summary.offline.is_empty() || !summary.full.is_empty() {
+    } else if !summary.offline.is_empty() || !summary.full.is_empty() || !summary.paused.is_empty()
+    {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
@@ -661,10 +679,42 @@ fn ops(
     Ok(())
 }
 
+/// `pause` and `resume`: the library's, or one provider's.
+fn pause(store: &mut Store, provider: Option<&str>, paused: bool) -> anyhow::Result<()> {
+    match provider {
+        Some(name) => {
+            let row = store.require_provider(name)?;
+            store.set_provider_paused(&row.id, paused)?;
+            println!(
+                "provider '{name}' {}",
+                if paused {
+                    "paused: its transfers stop within a second, in every engine of this library"
+                } else {
+                    "resumed"
+                }
+            );
+        }
+        None => {
+            store.set_paused(paused)?;
+            println!(
+                "{}",
+                if paused {
+                    "paused: every engine of this library stops its transfers within a second; \
+                     `breakdex resume` lets them go on"
+                } else {
+                    "resumed"
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
 fn status(store: &Store, json: bool) -> anyhow::Result<()> {
     let counts = store.counts(None)?;
     let mut providers = Vec::new();
     let full = store.full_providers()?;
+    let paused = store.paused_providers()?;
     for p in store.providers()? {
         let opened = Provider::open(&p);
         let free = opened.as_ref().ok().and_then(|o| o.free_bytes());
@@ -686,6 +736,7 @@ fn status(store: &Store, json: bool) -> anyhow::Result<()> {
             "online": online.is_ok(),
             "problem": online.err().map(|f| f.message),
             "full": full,
+            "paused": paused.contains(&p.id),
             "free_bytes": free,
             "waiting_upload_bytes": waiting.bytes,
             "counts": store.counts(Some(&p.id))?,
@@ -693,6 +744,7 @@ fn status(store: &Store, json: bool) -> anyhow::Result<()> {
     }
     if json {
         let mut value = serde_json::to_value(&counts)?;
+        value["paused"] = serde_json::Value::Bool(store.paused()?);
         value["providers"] = serde_json::Value::Array(providers);
         value["health"] = serde_json::to_value(
             store
@@ -715,8 +767,12 @@ fn status(store: &Store, json: bool) -> anyhow::Result<()> {
         counts.total
     );
     println!("assets: {}", crate::cli_health::health_line(store)?);
+    if store.paused()? {
+        println!("paused: no engine moves bytes until `breakdex resume`");
+    }
     for p in providers {
         let state = match (p["problem"].as_str(), &p["full"]) {
+            _ if p["paused"] == true => "paused".to_string(),
             (Some(problem), _) => problem.to_string(),
             (None, serde_json::Value::Null) => "online".to_string(),
             (None, full) => format!(

@@ -105,6 +105,8 @@ pub struct RunSummary {
     pub offline: Vec<String>,
     /// Providers still full when the run ended, and what waits for them.
     pub full: Vec<String>,
+    /// The library or providers paused when the run ended.
+    pub paused: Vec<String>,
     /// Files restores placed, and those placed beside a file that held
     /// other bytes or refused (each said in a line).
     pub restored: u64,
@@ -306,6 +308,7 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         offline_until: HashMap::new(),
         empty_until: HashMap::new(),
         paused: false,
+        paused_providers: HashSet::new(),
         summary: RunSummary::default(),
     };
     let thread = std::thread::Builder::new()
@@ -450,7 +453,10 @@ struct Runner {
     offline_until: HashMap<String, Instant>,
     /// Providers that had nothing queued, not asked again before this time.
     empty_until: HashMap<String, Instant>,
+    /// The library's pause, as last read (`store/pause.rs`).
     paused: bool,
+    /// The providers paused, as last read: their ops are not run.
+    paused_providers: HashSet<String>,
     summary: RunSummary,
     /// Taken when the engine ends.
     pruner: Option<history::Pruner>,
@@ -489,6 +495,7 @@ impl Runner {
             self.summary.history_removed = pruner.finish(self.config.until_idle);
         }
         self.summary.full = self.full_words();
+        self.summary.paused = self.paused_words();
         let summary = self.summary.clone();
         // Do not wait long for blocking reads of aborted ops (a stalled disk).
         self.runtime.shutdown_timeout(Duration::from_secs(2));
@@ -509,8 +516,11 @@ impl Runner {
                 last_flush = Instant::now();
             }
             // Before a run ends, the keeper's last look: what the run
-            // leaves to repair, top up or scrub is done in it.
-            if self.config.until_idle && self.is_idle()? && self.keep(true)? == (0, false) {
+            // leaves to repair, top up or scrub is done in it. A paused
+            // library has nothing to run: the run ends, saying so.
+            if self.config.until_idle
+                && (self.paused || (self.is_idle()? && self.keep(true)? == (0, false)))
+            {
                 return Ok(());
             }
             // A batch with the writer wakes the loop when it is written.
@@ -593,11 +603,8 @@ impl Runner {
     fn handle(&mut self, msg: Msg) -> Result<bool, StoreError> {
         match msg {
             Msg::Control(Control::Stop) => return Ok(true),
-            Msg::Control(Control::Pause) => {
-                self.paused = true;
-                self.release_all();
-            }
-            Msg::Control(Control::Resume) => self.paused = false,
+            Msg::Control(Control::Pause) => self.pause(true),
+            Msg::Control(Control::Resume) => self.pause(false),
             Msg::Progress(event) => {
                 if let OpEvent::Progress { id, .. } = &event
                     && self.running.contains_key(id)
@@ -735,6 +742,23 @@ impl Runner {
             started,
             ended,
         }
+    }
+
+    /// What is paused, in a line each.
+    fn paused_words(&self) -> Vec<String> {
+        let library = (self.paused)
+            .then(|| "the library is paused: its ops wait until `breakdex resume`".to_string());
+        let mut providers: Vec<String> = (self.providers.values())
+            .filter(|(row, _)| self.paused_providers.contains(&row.id))
+            .map(|(row, _)| {
+                format!(
+                    "provider '{}' is paused: its ops wait until `breakdex resume --provider {}`",
+                    row.name, row.name
+                )
+            })
+            .collect();
+        providers.sort();
+        library.into_iter().chain(providers).collect()
     }
 
     /// What waits for each provider still full, in a line each.
@@ -897,6 +921,7 @@ impl Runner {
         let mut wants = Vec::new();
         for (id, (row, _)) in &self.providers {
             if !row.enabled
+                || self.paused_providers.contains(id)
                 || self.offline_until.get(id).is_some_and(|t| *t > now)
                 || self.empty_until.get(id).is_some_and(|t| *t > now)
             {
@@ -1167,6 +1192,50 @@ impl Runner {
         }))
     }
 
+    /// Pauses the library (every engine of it stops within a housekeeping),
+    /// or lets it go on.
+    fn pause(&mut self, paused: bool) {
+        if let Err(e) = self.store.set_paused(paused) {
+            tracing::warn!("cannot record the pause in the library: {e}");
+        }
+        self.follow_pause(paused);
+    }
+
+    /// Takes the library's pause as it is: a pause stops every transfer
+    /// this engine runs and hands its ops back (a local upload keeps what it
+    /// wrote, to resume from).
+    fn follow_pause(&mut self, paused: bool) {
+        if paused && !self.paused {
+            tracing::info!("paused: transfers stopped");
+            self.release_all();
+        }
+        self.paused = paused;
+    }
+
+    /// Stops the running and ready ops of the paused providers and hands
+    /// them back to the queue.
+    fn release_paused_providers(&mut self) {
+        let paused = &self.paused_providers;
+        let (held, ready): (VecDeque<Ready>, VecDeque<Ready>) =
+            (self.ready.drain(..)).partition(|r| paused.contains(&r.op.provider_id));
+        self.ready = ready;
+        for Ready { op, .. } in held {
+            self.reports.push(released(op.id));
+        }
+        let stopping: Vec<String> = (self.running.iter())
+            .filter(|(_, r)| paused.contains(&r.provider_id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stopping {
+            if let Some(running) = self.running.remove(&id) {
+                running.stop.stop();
+                self.free_stopped_lane(&running);
+                self.progress.remove(&id);
+                self.reports.push(released(id));
+            }
+        }
+    }
+
     /// Stops every running op and hands it and the ready ones back to the queue.
     fn release_all(&mut self) {
         for Ready { op, .. } in self.ready.drain(..) {
@@ -1211,6 +1280,10 @@ impl Runner {
                 }
             }
         }
+        let paused = self.store.paused()?;
+        self.follow_pause(paused);
+        self.paused_providers = self.store.paused_providers()?;
+        self.release_paused_providers();
         let owner = &self.owner;
         self.summary.rescued += self.store.rescue(&owner.id, |o| owner.is_dead(o))? as u64;
         self.store.requeue_due_retries()?;
@@ -1280,11 +1353,10 @@ impl Runner {
             return Ok(false);
         }
         let now = Instant::now();
-        let offline: Vec<String> = self
-            .offline_until
-            .iter()
+        let offline: Vec<String> = (self.offline_until.iter())
             .filter(|(_, t)| **t > now)
             .map(|(id, _)| id.clone())
+            .chain(self.paused_providers.iter().cloned())
             .collect();
         let full = self.full.holding();
         Ok(!self.store.has_queued(&offline, &full)?

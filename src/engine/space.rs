@@ -167,7 +167,10 @@ async fn temps_on(provider: &Provider) -> Vec<String> {
     };
     (entries.iter())
         .filter_map(|e| e.name().strip_suffix(".part"))
-        .filter(|id| !id.is_empty() && !id.contains('/'))
+        // An op's id is 32 hex digits; the catalog's own temporary files
+        // (`catalog-<id>.part`, written by any engine at any time) are not
+        // ops' and are left alone.
+        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
         .take(TEMPS_AT_ONCE)
         .map(str::to_string)
         .collect()

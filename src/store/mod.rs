@@ -13,6 +13,7 @@ mod history;
 mod limits;
 mod manifest;
 mod operations;
+mod pause;
 mod providers;
 mod restore;
 mod schema;

@@ -362,13 +362,16 @@ ALTER TABLE provider_state ADD COLUMN limit_up_bps INTEGER CHECK (limit_up_bps >
 ALTER TABLE provider_state ADD COLUMN limit_down_bps INTEGER CHECK (limit_down_bps > 0);
 ALTER TABLE provider_state ADD COLUMN limit_schedule TEXT;
 "#,
-    // 11: a provider found full (src/store/space.rs).
+    // 11: a provider found full (src/store/space.rs), a provider paused
+    // (src/store/pause.rs; the library's pause is in library_settings).
     r#"
 -- Since when the provider has had no room for an upload, and the words it
 -- said; NULL once an upload fits again. Its uploads wait meanwhile (queued,
 -- with a next_attempt_at) without spending retries.
 ALTER TABLE provider_state ADD COLUMN full_since DATETIME;
 ALTER TABLE provider_state ADD COLUMN full_reason TEXT;
+-- 1: a person paused the provider: no engine moves its bytes until resumed.
+ALTER TABLE provider_state ADD COLUMN paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1));
 "#,
 ];
 

@@ -62,7 +62,10 @@ pub struct App {
     /// watching this folder" checkbox.
     watch_offer: Option<WatchOffer>,
     engine: Option<EngineHandle>,
+    /// The library's pause as this window shows it, and as the model last
+    /// read it from the library.
     paused: bool,
+    paused_seen: bool,
     /// What the grid should show; sent to the model when it changes.
     spec: ViewSpec,
     /// Selected ops, by id, and the row last clicked (for shift-click).
@@ -173,6 +176,7 @@ impl App {
             watch_offer: None,
             engine,
             paused,
+            paused_seen: false,
             spec: ViewSpec::default(),
             selected: HashSet::new(),
             anchor: None,
@@ -309,13 +313,16 @@ impl App {
                 .picker
                 .open(Purpose::RestoreInto(Restoring::All), &self.ctx),
             Command::PauseResume => {
-                if let Some(engine) = &self.engine {
-                    self.paused = !self.paused;
-                    engine.send(if self.paused {
+                // The library's pause: this window's engine at once, any
+                // other engine of the library at its next look.
+                self.paused = !self.paused;
+                match &self.engine {
+                    Some(engine) => engine.send(if self.paused {
                         Control::Pause
                     } else {
                         Control::Resume
-                    });
+                    }),
+                    None => self.act(Action::SetPaused(self.paused)),
                 }
             }
             Command::RetryAllFailed => self.act(Action::RetryAllFailed),
@@ -522,15 +529,18 @@ impl App {
             {
                 self.command(Command::AddFiles);
             }
-            if self.engine.is_some() {
-                let label = if self.paused {
-                    "▶ Resume"
-                } else {
-                    "⏸ Pause"
-                };
-                if ui.button(label).clicked() {
-                    self.command(Command::PauseResume);
-                }
+            let (label, hover) = if self.paused {
+                ("▶ Resume", "Let every engine of this library go on")
+            } else {
+                (
+                    "⏸ Pause",
+                    "Stop every transfer of this library within a second, this window's \
+                     and command-line runs' alike; uploads to a local folder go on from \
+                     where they stopped",
+                )
+            };
+            if ui.button(label).on_hover_text(hover).clicked() {
+                self.command(Command::PauseResume);
             }
             let failed = self.model.snapshot.permanently_failed;
             if ui
@@ -1199,12 +1209,16 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.model.poll();
+        // Paused or resumed elsewhere (another window, `breakdex pause`).
+        if self.model.snapshot.paused != self.paused_seen {
+            self.paused_seen = self.model.snapshot.paused;
+            self.paused = self.paused_seen;
+        }
         self.assets.poll();
         self.collect_background();
         egui::Panel::top("toolbar").show(ui, |ui| {
-            let paused = self.engine.as_ref().map(|_| self.paused);
             let failed = self.model.snapshot.permanently_failed;
-            if let Some(command) = menu::bar(ui, paused, failed) {
+            if let Some(command) = menu::bar(ui, self.paused, failed) {
                 self.command(command);
             }
             ui.add_space(4.0);

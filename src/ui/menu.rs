@@ -5,7 +5,7 @@ use egui::{Button, ThemePreference};
 use super::shortcuts::{self, Command};
 
 /// Draws the menu bar; returns the command chosen, if any.
-pub fn bar(ui: &mut egui::Ui, paused: Option<bool>, failed: usize) -> Option<Command> {
+pub fn bar(ui: &mut egui::Ui, paused: bool, failed: usize) -> Option<Command> {
     let mut chosen = None;
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
@@ -50,18 +50,8 @@ pub fn bar(ui: &mut egui::Ui, paused: Option<bool>, failed: usize) -> Option<Com
             item(ui, "Quit", Command::Quit, true, &mut chosen);
         });
         ui.menu_button("Queue", |ui| {
-            let label = if paused == Some(true) {
-                "Resume"
-            } else {
-                "Pause"
-            };
-            item(
-                ui,
-                label,
-                Command::PauseResume,
-                paused.is_some(),
-                &mut chosen,
-            );
+            let label = if paused { "Resume" } else { "Pause" };
+            item(ui, label, Command::PauseResume, true, &mut chosen);
             item(
                 ui,
                 "Retry all failed",

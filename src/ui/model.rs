@@ -91,6 +91,8 @@ pub struct ProviderStatus {
     /// When it has no room: "full (3.1 MB free, 6.0 MB waiting)", and what
     /// it said. Its uploads wait; its reads and deletes go on.
     pub full: Option<(String, String)>,
+    /// A person paused it: none of its ops run.
+    pub paused: bool,
 }
 
 impl ProviderStatus {
@@ -99,6 +101,8 @@ impl ProviderStatus {
     pub fn waiting_reason(&self, kind: OpType) -> Option<String> {
         if !self.row.enabled {
             Some(format!("{} disabled", self.row.name))
+        } else if self.paused {
+            Some(format!("{} paused", self.row.name))
         } else if let Some(Err(_)) = &self.online {
             Some(format!("{} offline", self.row.name))
         } else if self.full.is_some() && kind == OpType::Upload {
@@ -160,6 +164,8 @@ pub struct Snapshot {
     /// The library's bandwidth limits in force now (its own rates, or its
     /// timetable's), for the status bar.
     pub limit: Rates,
+    /// The library is paused (by this window, another, or `breakdex pause`).
+    pub paused: bool,
 }
 
 /// "Copy the existing 312 assets, 4.1 GB, to usbdrive?"
@@ -235,6 +241,10 @@ pub enum Action {
         patterns: Option<Vec<String>>,
         reply: Reply,
     },
+    /// Pause the library (every engine of it), or let it go on.
+    SetPaused(bool),
+    /// Pause a provider (by id), or let it go on.
+    SetProviderPaused(String, bool),
     /// Change the library's bandwidth limits (`None`: leave it; 0: none).
     SetLimit {
         up: Option<u64>,
@@ -383,8 +393,10 @@ struct Model {
     load_cost: Duration,
     providers: Vec<ProviderStatus>,
     providers_at: Option<Instant>,
-    /// The library's bandwidth limits in force, read with the providers.
+    /// The library's bandwidth limits in force, and its pause, read with
+    /// the providers.
     limit: Rates,
+    paused: bool,
     /// (when, bytes done) samples for the speed.
     done_bytes: Vec<(Instant, i64)>,
     /// When the model started (ms since the epoch).
@@ -527,6 +539,7 @@ impl Model {
             providers: Vec::new(),
             providers_at: None,
             limit: Rates::default(),
+            paused: false,
             done_bytes: Vec::new(),
             opened_ms: super::format::now_ms(),
             run_mark: None,
@@ -684,9 +697,9 @@ impl Model {
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(2))
             || acted
         {
-            let before = (self.providers.clone(), self.limit);
+            let before = (self.providers.clone(), self.limit, self.paused);
             self.reload_providers()?;
-            providers_changed = before != (self.providers.clone(), self.limit);
+            providers_changed = before != (self.providers.clone(), self.limit, self.paused);
         }
         Ok(rebuilt || view_changed || providers_changed)
     }
@@ -694,6 +707,7 @@ impl Model {
     fn reload_providers(&mut self) -> crate::store::Result<()> {
         let rows = self.store.providers()?;
         let full = self.store.full_providers()?;
+        let paused = self.store.paused_providers()?;
         let reach = &mut self.reach;
         reach.take_answers();
         let mut providers = Vec::with_capacity(rows.len());
@@ -717,10 +731,12 @@ impl Model {
                 row: row.clone(),
                 online,
                 full,
+                paused: paused.contains(&row.id),
             });
         }
         self.providers = providers;
         reach.look_at(rows);
+        self.paused = self.store.paused()?;
         let limits = self.store.limits()?;
         self.limit = limits
             .library
@@ -991,6 +1007,7 @@ impl Model {
             last_failure: self.last_failure.clone(),
             providers: self.providers.clone(),
             limit: self.limit,
+            paused: self.paused,
             speed: self.speed(),
             remaining_bytes: remaining,
             loading: self.loading,
@@ -1117,6 +1134,23 @@ impl Model {
                 Ok(None)
             }
             Action::DismissError => Ok(None),
+            Action::SetPaused(paused) => s.set_paused(paused).map(|()| {
+                Some(if paused {
+                    "paused: every engine of this library stops its transfers".to_string()
+                } else {
+                    "resumed".to_string()
+                })
+            }),
+            Action::SetProviderPaused(id, paused) => s.set_provider_paused(&id, paused).map(|()| {
+                Some(
+                    if paused {
+                        "provider paused"
+                    } else {
+                        "provider resumed"
+                    }
+                    .to_string(),
+                )
+            }),
             Action::SetLimit { up, down } => {
                 let change = crate::store::LimitChange {
                     up,

@@ -409,6 +409,10 @@ impl ProvidersPanel {
                     (_, false) => {
                         ui.label(RichText::new("disabled").weak());
                     }
+                    (_, true) if p.paused => {
+                        state(ui, "paused", Color32::GRAY)
+                            .on_hover_text("Paused: none of its operations run until resumed");
+                    }
                     (Some(Ok(())), true) if p.full.is_some() => {
                         let (words, reason) = p.full.clone().unwrap_or_default();
                         state(ui, "full", Color32::from_rgb(200, 60, 50))
@@ -429,14 +433,26 @@ impl ProvidersPanel {
             });
         });
         ui.push_id((&row.id, "buttons"), |ui| {
-            ui.horizontal(|ui| self.row_buttons(ui, row, actions));
+            ui.horizontal(|ui| self.row_buttons(ui, p, actions));
         });
     }
 
-    fn row_buttons(&mut self, ui: &mut egui::Ui, row: &ProviderRow, actions: &mut Vec<Action>) {
+    fn row_buttons(&mut self, ui: &mut egui::Ui, p: &ProviderStatus, actions: &mut Vec<Action>) {
+        let row = &p.row;
         let toggle = if row.enabled { "Disable" } else { "Enable" };
         if ui.button(toggle).clicked() {
             actions.push(Action::SetProviderEnabled(row.id.clone(), !row.enabled));
+        }
+        let (pause, hover) = if p.paused {
+            ("Resume", "Let its transfers go on")
+        } else {
+            (
+                "Pause",
+                "Stop its transfers within a second, in every engine of this library",
+            )
+        };
+        if ui.button(pause).on_hover_text(hover).clicked() {
+            actions.push(Action::SetProviderPaused(row.id.clone(), !p.paused));
         }
         if ui
             .button("Test")

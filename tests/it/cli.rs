@@ -534,6 +534,7 @@ fn expect_counts(queued: i64, completed: i64, failed: i64, total: i64) -> Value 
     serde_json::json!({
         "queued": queued, "in_progress": 0, "retry_pending": 0,
         "permanently_failed": failed, "completed": completed, "cancelled": 0, "total": total,
+        "paused": false,
     })
 }
 
@@ -587,7 +588,7 @@ fn happy_path_end_to_end() {
     assert_success(&o, "run --until-idle");
     assert_eq!(
         run_summary(&o),
-        serde_json::json!({"completed": 4, "failed": 0, "retried": 0, "rescued": 0, "offline": [], "full": [],
+        serde_json::json!({"completed": 4, "failed": 0, "retried": 0, "rescued": 0, "offline": [], "full": [], "paused": [],
             "restored": 0, "restore_notes": [],
             "catalog_segments": 1, "catalog_entries": 4, "catalog_problems": [],
             "history_removed": 0})

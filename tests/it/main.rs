@@ -11,6 +11,7 @@ mod health;
 mod history;
 mod keychain;
 mod limits;
+mod pause;
 mod remote;
 mod resume;
 mod space;

@@ -5,7 +5,7 @@
 //! between two looks at the temporary file.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,11 +35,18 @@ fn run(lib: &TempLib) -> Child {
         .expect("run")
 }
 
-/// The size of the only temporary upload in `dir`, if there is one.
-fn part_size(dir: &Path) -> Option<u64> {
-    let entry = (std::fs::read_dir(dir).ok()?.flatten())
-        .find(|e| e.file_name().to_string_lossy().ends_with(".part"))?;
-    Some(entry.metadata().ok()?.len())
+/// Where the library's one upload writes its temporary file (named after
+/// its op; the catalog's writes have temporary files there too).
+fn part_of(lib: &TempLib) -> PathBuf {
+    let ops = lib.ops_json();
+    let upload = ops.iter().find(|o| o["operation_type"] == "upload");
+    let id = upload.and_then(|o| o["id"].as_str()).expect("an upload");
+    lib.backup_root().join(format!(".breakdex-tmp/{id}.part"))
+}
+
+/// The size of a file, if it is there.
+fn size_of(path: &Path) -> Option<u64> {
+    Some(std::fs::metadata(path).ok()?.len())
 }
 
 #[test]
@@ -48,18 +55,18 @@ fn a_local_upload_killed_at_sixty_percent_resends_at_most_a_tenth_of_it() {
     let f = lib.path("video/take-1.mov");
     one_gib(&f);
     lib.ok(&["add", f.to_str().unwrap()]);
-    let temps = lib.backup_root().join(".breakdex-tmp");
+    let part = part_of(&lib);
 
     let mut first = run(&lib);
     let deadline = Instant::now() + Duration::from_secs(120);
-    while part_size(&temps).unwrap_or(0) < SIZE * 6 / 10 {
+    while size_of(&part).unwrap_or(0) < SIZE * 6 / 10 {
         assert!(first.try_wait().unwrap().is_none(), "ended before 60%");
         assert!(Instant::now() < deadline, "not at 60% in 2 minutes");
         std::thread::sleep(Duration::from_millis(2));
     }
     first.kill().unwrap();
     first.wait().unwrap();
-    let kept = part_size(&temps).expect("the killed upload's temporary file");
+    let kept = size_of(&part).expect("the killed upload's temporary file");
     assert!(kept < SIZE, "{kept}");
 
     // The next run keeps what was written: the temporary file never falls
@@ -69,7 +76,7 @@ fn a_local_upload_killed_at_sixty_percent_resends_at_most_a_tenth_of_it() {
     let mut least = kept;
     let copy = object_path(&lib.backup_root(), &hash_of(&f));
     while second.try_wait().unwrap().is_none() {
-        if let Some(size) = part_size(&temps) {
+        if let Some(size) = size_of(&part) {
             least = least.min(size);
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -80,5 +87,5 @@ fn a_local_upload_killed_at_sixty_percent_resends_at_most_a_tenth_of_it() {
         "resent from {least} of the {kept} bytes kept"
     );
     assert_eq!(hash_of(&copy), hash_of(&f), "byte-identical");
-    assert_eq!(part_size(&temps), None, "no temporary file left");
+    assert_eq!(size_of(&part), None, "no temporary file left");
 }
