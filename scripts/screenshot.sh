@@ -5,7 +5,8 @@
 # SIZE=900x600 takes it at another screen size (default 1400x860).
 # VIEW=assets takes the Assets view (switched to with Ctrl+Shift+A),
 # VIEW=history the History window, VIEW=excludes the Exclude rules window,
-# VIEW=watched the Watched folders window.
+# VIEW=watched the Watched folders window, VIEW=providers the providers
+# window.
 # MEASURE_IDLE=1 then leaves the window alone and prints the CPU it used over
 # 10 s (every thread: UI, model, the software renderer) and its memory.
 set -euo pipefail
@@ -54,6 +55,11 @@ case "${VIEW:-}" in
 assets)
     # (Xvfb has no window manager to activate a window: focus it.)
     DISPLAY="$display" xdotool windowfocus "$window" key ctrl+shift+a
+    sleep 4
+    ;;
+providers)
+    # The toolbar's Providers button (left-aligned: the same place at every size).
+    DISPLAY="$display" xdotool mousemove --window "$window" 370 69 click 1
     sleep 4
     ;;
 history | excludes | watched)
