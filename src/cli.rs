@@ -660,7 +660,7 @@ fn ops(
     for r in rows {
         println!(
             "{}  {:<13} {:<11} {:<18} p{:<3} {}/{} tries  {:>12}/{:<12} {}  {}{}",
-            engine::short(&r.id),
+            r.id,
             r.operation_type.as_str(),
             r.status.as_str(),
             r.provider_name,

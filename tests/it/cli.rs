@@ -649,7 +649,18 @@ fn happy_path_end_to_end() {
         serde_json::from_slice(&lib.ok(&["ops", "--status", "queued", "--json"]).stdout).unwrap();
     assert!(queued.is_empty());
     // The plain listings work too.
-    assert!(stdout(&lib.ok(&["ops"])).contains("small.jpg"));
+    let text = stdout(&lib.ok(&["ops"]));
+    assert!(text.contains("small.jpg"));
+    // Each line starts with its op's whole id, which tells it apart.
+    let mut ids: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let ops = lib.ops_json();
+    let mut json_ids: Vec<&str> = ops.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    ids.sort();
+    json_ids.sort();
+    assert_eq!(ids, json_ids, "{text}");
     assert!(stdout(&lib.ok(&["status"])).contains("completed 4"));
 }
 
