@@ -110,11 +110,17 @@ enum Command {
     Pause {
         #[arg(long)]
         provider: Option<String>,
+        /// Pause these ops only (an id as `ops` lists it, or its start)
+        #[arg(long, conflicts_with = "provider")]
+        op: Vec<String>,
     },
-    /// Let the library's (or one provider's) transfers go on after `pause`
+    /// Let the library's (or one provider's, or some ops') transfers go on
+    /// after `pause`
     Resume {
         #[arg(long)]
         provider: Option<String>,
+        #[arg(long, conflicts_with = "provider")]
+        op: Vec<String>,
     },
     /// Counts per state, and each provider's state
     Status {
@@ -420,8 +426,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
         } => ops(&store, status, json, limit)?,
         Command::Status { json } => status(&store, json)?,
-        Command::Pause { provider } => pause(&mut store, provider.as_deref(), true)?,
-        Command::Resume { provider } => pause(&mut store, provider.as_deref(), false)?,
+        Command::Pause { provider, op } => pause(&mut store, provider.as_deref(), &op, true)?,
+        Command::Resume { provider, op } => pause(&mut store, provider.as_deref(), &op, false)?,
         Command::Assets {
             health,
             provider,
@@ -679,8 +685,25 @@ fn ops(
     Ok(())
 }
 
-/// `pause` and `resume`: the library's, or one provider's.
-fn pause(store: &mut Store, provider: Option<&str>, paused: bool) -> anyhow::Result<()> {
+/// `pause` and `resume`: the library's, one provider's, or some ops'.
+fn pause(
+    store: &mut Store,
+    provider: Option<&str>,
+    ops: &[String],
+    paused: bool,
+) -> anyhow::Result<()> {
+    if !ops.is_empty() {
+        let ids = (ops.iter())
+            .map(|prefix| store.op_by_prefix(prefix))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = store.set_ops_paused(&ids, paused)?;
+        println!(
+            "{n} op{} {}",
+            if n == 1 { "" } else { "s" },
+            if paused { "paused" } else { "resumed" }
+        );
+        return Ok(());
+    }
     match provider {
         Some(name) => {
             let row = store.require_provider(name)?;

@@ -1212,18 +1212,28 @@ impl Runner {
         self.paused = paused;
     }
 
-    /// Stops the running and ready ops of the paused providers and hands
-    /// them back to the queue.
-    fn release_paused_providers(&mut self) {
-        let paused = &self.paused_providers;
+    /// Stops the running and ready ops that are paused, or whose provider
+    /// is, and hands them back to the queue.
+    fn release_paused(&mut self) -> Result<(), StoreError> {
+        let ids: Vec<&str> = (self.running.keys().map(|s| s.as_str()))
+            .chain(self.ready.iter().map(|r| r.op.id.as_str()))
+            .collect();
+        let ops: HashSet<String> = if ids.is_empty() {
+            HashSet::new()
+        } else {
+            self.store.paused_among(&ids)?.into_iter().collect()
+        };
+        let providers = &self.paused_providers;
+        let paused =
+            |id: &String, provider: &String| ops.contains(id) || providers.contains(provider);
         let (held, ready): (VecDeque<Ready>, VecDeque<Ready>) =
-            (self.ready.drain(..)).partition(|r| paused.contains(&r.op.provider_id));
+            (self.ready.drain(..)).partition(|r| paused(&r.op.id, &r.op.provider_id));
         self.ready = ready;
         for Ready { op, .. } in held {
             self.reports.push(released(op.id));
         }
         let stopping: Vec<String> = (self.running.iter())
-            .filter(|(_, r)| paused.contains(&r.provider_id))
+            .filter(|(id, r)| paused(id, &r.provider_id))
             .map(|(id, _)| id.clone())
             .collect();
         for id in stopping {
@@ -1234,6 +1244,7 @@ impl Runner {
                 self.reports.push(released(id));
             }
         }
+        Ok(())
     }
 
     /// Stops every running op and hands it and the ready ones back to the queue.
@@ -1283,7 +1294,7 @@ impl Runner {
         let paused = self.store.paused()?;
         self.follow_pause(paused);
         self.paused_providers = self.store.paused_providers()?;
-        self.release_paused_providers();
+        self.release_paused()?;
         let owner = &self.owner;
         self.summary.rescued += self.store.rescue(&owner.id, |o| owner.is_dead(o))? as u64;
         self.store.requeue_due_retries()?;

@@ -272,6 +272,8 @@ pub struct OpRow {
     pub provider_name: String,
     /// Why the engine queued it on its own ("repair: …"), if it did.
     pub reason: Option<String>,
+    /// When a person paused it, if it is paused: no engine runs it.
+    pub paused_at: Option<String>,
     /// SQLite's rowid: the queue's age order, and a cheap handle for the window.
     #[serde(skip)]
     pub rowid: i64,
@@ -368,7 +370,8 @@ pub(super) const ROW_COLUMNS: &str =
     o.started_at, o.completed_at, o.next_attempt_at, m.original_name, p.name, o.rowid,
     o.cancelled_at IS NOT NULL, o.failed_attempts,
     (SELECT ap.path FROM asset_paths ap WHERE ap.content_hash = o.content_hash ORDER BY ap.id LIMIT 1),
-    (SELECT COUNT(*) FROM asset_paths ap WHERE ap.content_hash = o.content_hash), o.reason";
+    (SELECT COUNT(*) FROM asset_paths ap WHERE ap.content_hash = o.content_hash), o.reason,
+    o.paused_at";
 
 pub(super) fn parse_enum<T>(
     r: &Row,
@@ -402,6 +405,7 @@ pub(super) fn op_row(r: &Row) -> rusqlite::Result<OpRow> {
         asset_path: r.get(20)?,
         path_count: r.get(21)?,
         reason: r.get(22)?,
+        paused_at: r.get(23)?,
         error_message: r.get(8)?,
         bytes_transferred: r.get(9)?,
         total_bytes: r.get(10)?,
@@ -570,6 +574,7 @@ impl Store {
              FROM sync_operations o JOIN sync_providers p ON p.id = o.provider_id
              WHERE p.enabled = 1 AND o.provider_id NOT IN ({})
                AND NOT (o.operation_type = 'upload' AND o.provider_id IN ({}))
+               AND o.paused_at IS NULL
                AND ((o.status = 'failed' AND o.retry_count < o.max_retries)
                     OR (o.status = 'queued' AND o.next_attempt_at IS NOT NULL))",
             placeholders(skip.len()),
@@ -589,7 +594,8 @@ impl Store {
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM sync_operations o JOIN sync_providers p ON p.id = o.provider_id
              WHERE o.status = 'queued' AND p.enabled = 1 AND o.provider_id NOT IN ({})
-               AND NOT (o.operation_type = 'upload' AND o.provider_id IN ({})))",
+               AND NOT (o.operation_type = 'upload' AND o.provider_id IN ({}))
+               AND o.paused_at IS NULL)",
             placeholders(skip.len()),
             placeholders(full.len())
         );
@@ -780,7 +786,7 @@ impl Store {
     }
 
     /// Runs `sql_prefix (?,?,...)` over the ids in one transaction.
-    fn update_ids(&mut self, sql_prefix: &str, ids: &[String]) -> Result<usize> {
+    pub(super) fn update_ids(&mut self, sql_prefix: &str, ids: &[String]) -> Result<usize> {
         let tx = self.write_tx()?;
         let mut n = 0;
         for chunk in ids.chunks(500) {
@@ -894,7 +900,7 @@ fn claim_in(
                      lease_expires_at = ?5, bytes_transferred = 0, next_attempt_at = NULL
                  WHERE rowid IN (
                      SELECT rowid FROM sync_operations
-                     WHERE status = 'queued' AND provider_id = ?2
+                     WHERE status = 'queued' AND provider_id = ?2 AND paused_at IS NULL
                        AND (next_attempt_at IS NULL OR next_attempt_at <= ?4)
                      ORDER BY priority DESC, rowid LIMIT ?3)
                  RETURNING id, content_hash, provider_id, operation_type, priority, total_bytes, retry_count, reason",

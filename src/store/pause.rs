@@ -1,7 +1,8 @@
 //! A pause that every engine and window of the library keeps: the library's
 //! in `library_settings` (`paused` = `1`), each provider's in
-//! `provider_state.paused` (migration 11). Engines read both at every
-//! housekeeping (every half second) and stop the transfers they hold.
+//! `provider_state.paused`, each op's in `sync_operations.paused_at`
+//! (migration 11). Engines read them at every housekeeping (every half
+//! second) and stop the transfers they hold; a paused op is not claimed.
 
 use std::collections::HashSet;
 
@@ -46,9 +47,65 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Pauses ops that are not finished (or lets them go on); returns how
+    /// many changed.
+    pub fn set_ops_paused(&mut self, ids: &[String], paused: bool) -> Result<usize> {
+        let set = if paused {
+            format!("COALESCE(paused_at, {})", super::NOW)
+        } else {
+            "NULL".to_string()
+        };
+        self.update_ids(
+            &format!(
+                "UPDATE sync_operations SET paused_at = {set} WHERE finished_at IS NULL AND id IN"
+            ),
+            ids,
+        )
+    }
+
+    /// Of these ops, those paused.
+    pub fn paused_among(&self, ids: &[&str]) -> Result<Vec<String>> {
+        let sql = format!(
+            "SELECT id FROM sync_operations WHERE paused_at IS NOT NULL AND id IN ({})",
+            super::operations::placeholders(ids.len())
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(ids), |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The one op whose id starts with `prefix` (at least 4 hex digits), or
+    /// why there is none.
+    pub fn op_by_prefix(&self, prefix: &str) -> Result<String> {
+        let prefix = prefix.to_ascii_lowercase();
+        if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(super::StoreError::Invalid(format!(
+                "{prefix:?} is not an op id: give at least its first 4 hex digits"
+            )));
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM sync_operations WHERE id >= ?1 AND id < ?1 || 'g' LIMIT 2",
+        )?;
+        let found: Vec<String> =
+            (stmt.query_map([&prefix], |r| r.get(0))?).collect::<rusqlite::Result<_>>()?;
+        match found.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(super::StoreError::Invalid(format!(
+                "no op's id starts with {prefix}"
+            ))),
+            _ => Err(super::StoreError::Invalid(format!(
+                "more than one op's id starts with {prefix}: give more of it"
+            ))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use crate::store::{ProviderKind, Store};
+    use std::time::Duration;
+
+    use crate::store::{NewOp, OpType, ProviderKind, Store};
 
     #[test]
     fn the_library_and_each_provider_are_paused_and_resumed() {
@@ -80,5 +137,62 @@ mod tests {
         );
         store.set_provider_paused(&nas.id, false).unwrap();
         assert!(store.paused_providers().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_paused_op_is_not_claimed_and_is_found_by_a_prefix_of_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("lib.db")).unwrap();
+        let nas = store
+            .add_provider(
+                "nas",
+                ProviderKind::Local,
+                &serde_json::json!({"root": "/x"}),
+                4,
+            )
+            .unwrap();
+        let op = |i: usize| NewOp {
+            content_hash: format!("{i:064x}"),
+            provider_id: nas.id.clone(),
+            operation_type: OpType::Upload,
+            priority: 0,
+            total_bytes: 1,
+        };
+        let ids = store.enqueue(&[op(1), op(2)]).unwrap();
+        assert_eq!(store.op_by_prefix(&ids[0]).unwrap(), ids[0]);
+        let upper = ids[1].to_ascii_uppercase();
+        assert_eq!(store.op_by_prefix(&upper).unwrap(), ids[1]);
+        // Made in the same millisecond, the two share their first 12 digits.
+        let shared: String = (ids[0].chars().zip(ids[1].chars()))
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a)
+            .collect();
+        if shared.len() >= 4 {
+            let e = store.op_by_prefix(&shared).unwrap_err().to_string();
+            assert!(e.contains("more than one"), "{e}");
+        }
+        let e = store.op_by_prefix("ffffffff").unwrap_err().to_string();
+        assert!(e.contains("no op's id starts with ffffffff"), "{e}");
+        assert!(store.op_by_prefix("ab").is_err());
+        assert!(store.op_by_prefix("xyz!").is_err());
+
+        assert_eq!(store.set_ops_paused(&ids[..1], true).unwrap(), 1);
+        assert_eq!(
+            store.paused_among(&[&ids[0], &ids[1]]).unwrap(),
+            vec![ids[0].clone()]
+        );
+        let claimed = store
+            .claim("me", Duration::from_secs(60), &[(nas.id.clone(), 10)])
+            .unwrap();
+        assert_eq!(
+            claimed.iter().map(|c| &c.id).collect::<Vec<_>>(),
+            vec![&ids[1]]
+        );
+        assert!(
+            !store.has_queued(&[], &[]).unwrap(),
+            "a paused op is no work"
+        );
+        store.set_ops_paused(&ids[..1], false).unwrap();
+        assert!(store.has_queued(&[], &[]).unwrap());
     }
 }

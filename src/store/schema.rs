@@ -362,8 +362,8 @@ ALTER TABLE provider_state ADD COLUMN limit_up_bps INTEGER CHECK (limit_up_bps >
 ALTER TABLE provider_state ADD COLUMN limit_down_bps INTEGER CHECK (limit_down_bps > 0);
 ALTER TABLE provider_state ADD COLUMN limit_schedule TEXT;
 "#,
-    // 11: a provider found full (src/store/space.rs), a provider paused
-    // (src/store/pause.rs; the library's pause is in library_settings).
+    // 11: a provider found full (src/store/space.rs), a provider or an op
+    // paused (src/store/pause.rs; the library's pause is in library_settings).
     r#"
 -- Since when the provider has had no room for an upload, and the words it
 -- said; NULL once an upload fits again. Its uploads wait meanwhile (queued,
@@ -372,6 +372,9 @@ ALTER TABLE provider_state ADD COLUMN full_since DATETIME;
 ALTER TABLE provider_state ADD COLUMN full_reason TEXT;
 -- 1: a person paused the provider: no engine moves its bytes until resumed.
 ALTER TABLE provider_state ADD COLUMN paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1));
+-- When a person paused the op (an engine's column: the seed's status stays
+-- queued): no engine claims it until it is resumed.
+ALTER TABLE sync_operations ADD COLUMN paused_at DATETIME;
 "#,
 ];
 

@@ -365,7 +365,7 @@ pub fn show(
         };
         let is_selected = selected.contains(&op.id);
         row.set_selected(is_selected);
-        let waiting = if paused {
+        let waiting = if paused || op.paused_at.is_some() {
             Some("paused".to_string())
         } else {
             (snap.providers.iter())
@@ -585,8 +585,15 @@ fn menu(ui: &mut egui::Ui, op: &OpRow, targets: Vec<String>, events: &mut Vec<Gr
     } else {
         String::new()
     };
+    // The clicked row says whether its ops are paused.
+    let (pause, paused) = if op.paused_at.is_some() {
+        ("Resume", false)
+    } else {
+        ("Pause", true)
+    };
     let items = [
         ("⟳", "Retry now", Action::RetryNow(targets.clone())),
+        ("⏸", pause, Action::PauseOps(targets.clone(), paused)),
         ("🗙", "Cancel", Action::Cancel(targets.clone())),
         ("⏶", "Priority up", Action::BumpPriority(targets.clone(), 1)),
         (

@@ -243,6 +243,8 @@ pub enum Action {
     },
     /// Pause the library (every engine of it), or let it go on.
     SetPaused(bool),
+    /// Pause these ops (by id), or let them go on.
+    PauseOps(Vec<String>, bool),
     /// Pause a provider (by id), or let it go on.
     SetProviderPaused(String, bool),
     /// Change the library's bandwidth limits (`None`: leave it; 0: none).
@@ -1067,6 +1069,10 @@ impl Model {
             Action::RetryNow(ids) => s
                 .retry_now(&ids)
                 .map(|n| Some(format!("{} queued again", plural(n, "op")))),
+            Action::PauseOps(ids, paused) => s.set_ops_paused(&ids, paused).map(|n| {
+                let done = if paused { "paused" } else { "resumed" };
+                Some(format!("{} {done}", plural(n, "op")))
+            }),
             Action::Cancel(ids) => s
                 .cancel(&ids)
                 .map(|n| Some(format!("{} cancelled", plural(n, "op")))),

@@ -180,3 +180,85 @@ fn the_windows_pause_is_the_librarys() {
         h.query_by_label("⏸ Pause").is_some()
     });
 }
+
+#[test]
+fn one_op_is_paused_by_a_prefix_of_its_id_and_resumed() {
+    let lib = TempLib::new();
+    let a = lib.write_file("photos/a.jpg", 200_000, 31);
+    let b = lib.write_file("photos/b.jpg", 200_000, 32);
+    lib.ok(&["add", a.to_str().unwrap(), b.to_str().unwrap()]);
+    let ops = lib.ops_json();
+    let of = |f: &Path| {
+        let hash = hash_of(f);
+        (ops.iter().find(|o| o["content_hash"] == hash.as_str()))
+            .and_then(|o| o["id"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    let (id_a, id_b) = (of(&a), of(&b));
+    // The shortest start of a's id that b's does not share, and 4 more.
+    let shared = (id_a.chars().zip(id_b.chars()))
+        .take_while(|(x, y)| x == y)
+        .count();
+    let prefix = &id_a[..(shared + 4).min(32)];
+    let o = lib.ok(&["pause", "--op", prefix]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 op paused"));
+    let o = lib.exec(&["pause", "--op", "0000"]);
+    assert!(
+        stderr(&o).contains("no op's id starts with 0000"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The run does b and ends: a paused op is no work.
+    lib.ok(&["run", "--until-idle"]);
+    let root = lib.backup_root();
+    assert!(object_path(&root, &hash_of(&b)).exists());
+    assert!(!object_path(&root, &hash_of(&a)).exists());
+    let paused: Vec<_> = (lib.ops_json().into_iter())
+        .filter(|o| o["paused_at"].is_string())
+        .collect();
+    assert_eq!(paused.len(), 1);
+    assert_eq!(paused[0]["id"], id_a.as_str());
+    assert_eq!(paused[0]["status"], "queued");
+
+    lib.ok(&["resume", "--op", &id_a]);
+    lib.ok(&["run", "--until-idle"]);
+    assert_eq!(
+        std::fs::read(object_path(&root, &hash_of(&a))).unwrap(),
+        std::fs::read(&a).unwrap()
+    );
+}
+
+/// The row menu pauses an op and resumes it; the Status column says so.
+#[test]
+fn the_row_menu_pauses_and_resumes_an_op() {
+    use egui_kittest::kittest::Queryable;
+    let lib = TempLib::new();
+    let store = crate::ui::library(&lib);
+    let drone = |store: &breakdex::store::Store| {
+        (store.list_ops(&Default::default()).unwrap().into_iter())
+            .find(|r| r.asset_name.as_deref() == Some("drone.mp4"))
+            .unwrap()
+    };
+    let mut h = crate::ui::harness(&lib.db());
+    crate::ui::settle(&mut h, "first load", crate::ui::loaded);
+    h.get_by_label("drone.mp4").click_secondary();
+    h.run_steps(3);
+    // The row menu's (the toolbar has a "⏸ Pause" of the library's too).
+    (h.query_all_by_label("⏸ Pause").last())
+        .expect("the menu's Pause")
+        .click();
+    crate::ui::settle(&mut h, "the pause reaches the library", |_| {
+        drone(&store).paused_at.is_some()
+    });
+    crate::ui::settle_on(&mut h, "the row says it is paused", |h| {
+        h.query_by_label("⏸ waiting: paused").is_some()
+    });
+    h.get_by_label("drone.mp4").click_secondary();
+    h.run_steps(3);
+    h.get_by_label("⏸ Resume").click();
+    crate::ui::settle(&mut h, "the resume reaches the library", |_| {
+        drone(&store).paused_at.is_none()
+    });
+}

@@ -153,7 +153,8 @@ fn sync_operations_has_exactly_the_seed_columns() {
             "finished_at",
             "cancelled_at",
             "failed_attempts",
-            "reason"
+            "reason",
+            "paused_at"
         ]
     );
 
