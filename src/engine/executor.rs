@@ -359,9 +359,15 @@ async fn upload_file<F: FnMut(i64, i64)>(
 /// provider's space (a full disk stays full).
 async fn discard(job: &Job, temp: &str, renames: bool) {
     if renames {
-        let _ = job.provider.operator().delete(temp).await;
+        // A server that stopped answering does not hold up the failure's
+        // report: an engine's start removes what is left (`sweep_temps`).
+        let delete = job.provider.operator().delete(temp);
+        let _ = tokio::time::timeout(DISCARD_WAIT, delete).await;
     }
 }
+
+/// Longest a failed upload waits for its temporary object's removal.
+const DISCARD_WAIT: Duration = Duration::from_secs(5);
 
 /// The folder a key is in.
 fn parent_key(key: &str) -> &str {

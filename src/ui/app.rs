@@ -723,6 +723,10 @@ impl App {
                 ui.label(RichText::new("paused").color(ui.visuals().warn_fg_color));
             }
             limit_action = ui.push_id("limits", |ui| limits_menu(ui, s.limit)).inner;
+            if !s.limit_problems.is_empty() {
+                ui.label(RichText::new("⚠ timetable").color(ui.visuals().warn_fg_color))
+                    .on_hover_text(s.limit_problems.join("\n"));
+            }
             if let Some(p) = s
                 .providers
                 .iter()

@@ -93,6 +93,8 @@ pub struct ProviderStatus {
     pub full: Option<(String, String)>,
     /// A person paused it: none of its ops run.
     pub paused: bool,
+    /// Its own bandwidth limits in force now (its rates, or its timetable's).
+    pub limit: Rates,
 }
 
 impl ProviderStatus {
@@ -166,6 +168,8 @@ pub struct Snapshot {
     pub limit: Rates,
     /// The library is paused (by this window, another, or `breakdex pause`).
     pub paused: bool,
+    /// Why a kept timetable cannot be read (its rates hold meanwhile).
+    pub limit_problems: Vec<String>,
 }
 
 /// "Copy the existing 312 assets, 4.1 GB, to usbdrive?"
@@ -399,6 +403,7 @@ struct Model {
     /// the providers.
     limit: Rates,
     paused: bool,
+    limit_problems: Vec<String>,
     /// (when, bytes done) samples for the speed.
     done_bytes: Vec<(Instant, i64)>,
     /// When the model started (ms since the epoch).
@@ -542,6 +547,7 @@ impl Model {
             providers_at: None,
             limit: Rates::default(),
             paused: false,
+            limit_problems: Vec::new(),
             done_bytes: Vec::new(),
             opened_ms: super::format::now_ms(),
             run_mark: None,
@@ -700,8 +706,10 @@ impl Model {
             || acted
         {
             let before = (self.providers.clone(), self.limit, self.paused);
+            let problems = self.limit_problems.clone();
             self.reload_providers()?;
-            providers_changed = before != (self.providers.clone(), self.limit, self.paused);
+            providers_changed = before != (self.providers.clone(), self.limit, self.paused)
+                || problems != self.limit_problems;
         }
         Ok(rebuilt || view_changed || providers_changed)
     }
@@ -710,6 +718,8 @@ impl Model {
         let rows = self.store.providers()?;
         let full = self.store.full_providers()?;
         let paused = self.store.paused_providers()?;
+        let limits = self.store.limits()?;
+        let now = crate::bandwidth::schedule::minute_of_week_now();
         let reach = &mut self.reach;
         reach.take_answers();
         let mut providers = Vec::with_capacity(rows.len());
@@ -734,15 +744,14 @@ impl Model {
                 online,
                 full,
                 paused: paused.contains(&row.id),
+                limit: (limits.providers.get(&row.id)).map_or(Rates::default(), |l| l.at(now)),
             });
         }
         self.providers = providers;
         reach.look_at(rows);
         self.paused = self.store.paused()?;
-        let limits = self.store.limits()?;
-        self.limit = limits
-            .library
-            .at(crate::bandwidth::schedule::minute_of_week_now());
+        self.limit = limits.library.at(now);
+        self.limit_problems = limits.problems;
         self.providers_at = Some(Instant::now());
         Ok(())
     }
@@ -1010,6 +1019,7 @@ impl Model {
             providers: self.providers.clone(),
             limit: self.limit,
             paused: self.paused,
+            limit_problems: self.limit_problems.clone(),
             speed: self.speed(),
             remaining_bytes: remaining,
             loading: self.loading,

@@ -16,6 +16,7 @@ use egui::{Color32, RichText};
 use super::assets::ProviderChoice;
 use super::format::bytes;
 use super::model::{Action, ProviderStatus};
+use crate::bandwidth::Rates;
 use crate::providers::register::{NewProvider, Target};
 use crate::secrets::Secret;
 use crate::store::{ProviderKind, ProviderRow};
@@ -387,7 +388,16 @@ impl ProvidersPanel {
                 ui.set_width(NAME_WIDTH);
                 ui.add(egui::Label::new(RichText::new(&row.name).strong()).truncate())
                     .on_hover_text(&row.name);
-                let place = format!("{} · {}", row.kind.as_str(), where_(row));
+                // Its own bandwidth limit, before the path that may be cut.
+                let limit = match p.limit {
+                    l if l == Rates::default() => String::new(),
+                    l => format!(
+                        " · limit up {}, down {}",
+                        format_rate(l.up),
+                        format_rate(l.down)
+                    ),
+                };
+                let place = format!("{}{limit} · {}", row.kind.as_str(), where_(row));
                 ui.add(egui::Label::new(RichText::new(&place).small()).truncate())
                     .on_hover_text(place);
                 match scrub {

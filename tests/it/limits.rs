@@ -182,3 +182,37 @@ fn the_status_bar_shows_and_changes_the_librarys_limits() {
     });
     assert_eq!(show(&lib)["library"]["up_bps"], serde_json::Value::Null);
 }
+
+/// A provider's own limit shows in the providers window, and a kept
+/// timetable that cannot be read is said in the status bar (its reason in
+/// the tooltip), not only in the log.
+#[test]
+fn the_window_shows_a_providers_limit_and_a_timetable_it_cannot_read() {
+    use egui_kittest::kittest::Queryable;
+    let lib = TempLib::new();
+    crate::ui::library(&lib);
+    lib.ok(&["limits", "set", "--provider", "beta-nas", "--up", "1M"]);
+    let c = rusqlite::Connection::open(lib.db()).unwrap();
+    c.execute(
+        "INSERT INTO library_settings (key, value) VALUES ('limit_schedule', 'Mon-25:00,1M')",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let problems = show(&lib)["problems"].clone();
+    assert!(
+        problems.to_string().contains("cannot be read"),
+        "{problems}"
+    );
+
+    let mut h = crate::ui::harness(&lib.db());
+    crate::ui::settle(&mut h, "first load", crate::ui::loaded);
+    crate::ui::settle_on(&mut h, "the timetable's problem is shown", |h| {
+        h.query_by_label("⚠ timetable").is_some()
+    });
+    h.get_by_label("🗄 Providers").click();
+    crate::ui::settle_on(&mut h, "the provider's limit is shown", |h| {
+        h.query_by_label_contains("local · limit up 1M/s, down off · ")
+            .is_some()
+    });
+}
