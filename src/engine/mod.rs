@@ -298,6 +298,8 @@ pub fn start(config: EngineConfig) -> Result<EngineHandle, StoreError> {
         rx,
         running: HashMap::new(),
         lanes: HashMap::new(),
+        large_lanes: HashSet::new(),
+        large_max: std::thread::available_parallelism().map_or(2, |n| n.get()),
         next_lane: 0,
         ready: VecDeque::new(),
         last_exchange: Instant::now(),
@@ -438,6 +440,10 @@ struct Runner {
     /// a scrub verify: a task, or a blocking thread running a chain of small
     /// local uploads.
     lanes: HashMap<u64, (String, bool)>,
+    /// The lanes running a large transfer with a local folder, and how
+    /// many may at once (the machine's cores).
+    large_lanes: HashSet<u64>,
+    large_max: usize,
     next_lane: u64,
     /// Claimed ops waiting for a free slot, best first.
     ready: VecDeque<Ready>,
@@ -614,6 +620,7 @@ impl Runner {
             }
             Msg::Done { lane, ran } => {
                 self.lanes.remove(&lane);
+                self.large_lanes.remove(&lane);
                 for Ran {
                     op,
                     outcome,
@@ -954,7 +961,10 @@ impl Runner {
                 busy.fold((0, 0), |(n, s), (_, scrub)| (n + 1, s + *scrub as usize));
             // A scrub verify waits while half the provider's slots scrub, so
             // that transfers keep the others.
-            if busy >= limit || (is_scrub(&self.ready[i].op) && scrubbing >= scrub_slots(limit)) {
+            if busy >= limit
+                || (is_scrub(&self.ready[i].op) && scrubbing >= scrub_slots(limit))
+                || (self.large_local(&self.ready[i]) && self.large_lanes.len() >= self.large_max)
+            {
                 i += 1;
                 continue;
             }
@@ -981,13 +991,26 @@ impl Runner {
         Ok(())
     }
 
+    /// Whether a ready op is a large transfer with a local folder (on a
+    /// blocking thread: it copies, hashes and writes as fast as the cores
+    /// let it). No more of these run at once than the machine has cores:
+    /// more large writes at once than cores only cost kernel time.
+    fn large_local(&self, ready: &Ready) -> bool {
+        ready.op.total_bytes > CHAIN_BYTES && self.local_blocking(ready)
+    }
+
     /// Whether a ready op may share a lane: a small upload to a local
     /// folder, or a small restore from one.
     fn chains(&self, ready: &Ready) -> bool {
+        ready.op.total_bytes <= CHAIN_BYTES && self.local_blocking(ready)
+    }
+
+    /// Whether a ready op runs on a blocking thread: an upload to a local
+    /// folder, or a restore from one.
+    fn local_blocking(&self, ready: &Ready) -> bool {
         let restores = !ready.targets.is_empty();
-        ready.op.total_bytes <= CHAIN_BYTES
-            && matches!(self.providers.get(&ready.op.provider_id),
-                        Some((_, Ok(p))) if executor::runs_blocking_op(ready.op.operation_type, restores, p))
+        matches!(self.providers.get(&ready.op.provider_id),
+                 Some((_, Ok(p))) if executor::runs_blocking_op(ready.op.operation_type, restores, p))
     }
 
     /// Starts ops in a new lane: a task for each (async ops come one per
@@ -1006,6 +1029,9 @@ impl Runner {
         self.next_lane += 1;
         let lane = self.next_lane;
         (self.lanes).insert(lane, (first.op.provider_id.clone(), is_scrub(&first.op)));
+        if blocking && first.op.total_bytes > CHAIN_BYTES {
+            self.large_lanes.insert(lane);
+        }
         let tx = self.tx.clone();
         let handed = SystemTime::now();
         if blocking {
@@ -1265,6 +1291,7 @@ impl Runner {
     fn free_stopped_lane(&mut self, running: &Running) {
         if matches!(running.stop, Stop::Task(_)) {
             self.lanes.remove(&running.lane);
+            self.large_lanes.remove(&running.lane);
         }
     }
 

@@ -216,3 +216,45 @@ fn the_window_shows_a_providers_limit_and_a_timetable_it_cannot_read() {
             .is_some()
     });
 }
+
+/// No more large uploads to a local folder run at once than the machine
+/// has cores (issue 14, part 5), whatever the concurrency allows: looked
+/// at through their temporary files while a limit keeps them moving.
+#[test]
+fn large_local_uploads_run_no_more_at_once_than_the_cores() {
+    let lib = TempLib::new();
+    let files: Vec<_> = (0..6)
+        .map(|i| lib.write_file(&format!("video/take-{i}.mov"), 3 * M / 2, 60 + i))
+        .collect();
+    lib.ok(&["add", lib.path("video").to_str().unwrap()]);
+    lib.ok(&["limits", "set", "--up", "4M"]);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let temps = lib.backup_root().join(".breakdex-tmp");
+    let mut run = lib
+        .cmd()
+        .args(["run", "--until-idle", "--concurrency", "8"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    let mut most = 0;
+    while run.try_wait().unwrap().is_none() {
+        let uploading = (std::fs::read_dir(&temps).into_iter().flatten().flatten())
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.ends_with(".part") && !name.starts_with("catalog-")
+            })
+            .count();
+        most = most.max(uploading);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(run.wait().unwrap().success());
+    assert!(
+        (1..=cores).contains(&most),
+        "{most} at once on {cores} cores"
+    );
+    for f in &files {
+        let copy = object_path(&lib.backup_root(), &hash_of(f));
+        assert_eq!(std::fs::read(copy).unwrap(), std::fs::read(f).unwrap());
+    }
+}
