@@ -105,20 +105,25 @@ impl Store {
 mod tests {
     use std::time::Duration;
 
-    use crate::store::{NewOp, OpType, ProviderKind, Store};
+    use crate::store::{NewOp, OpType, ProviderKind, ProviderRow, Store};
+
+    /// A library with one local provider, `nas`.
+    fn library() -> (tempfile::TempDir, Store, ProviderRow) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("lib.db")).unwrap();
+        let nas = (store.add_provider(
+            "nas",
+            ProviderKind::Local,
+            &serde_json::json!({"root": "/x"}),
+            4,
+        ))
+        .unwrap();
+        (dir, store, nas)
+    }
 
     #[test]
     fn the_library_and_each_provider_are_paused_and_resumed() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("lib.db")).unwrap();
-        let nas = store
-            .add_provider(
-                "nas",
-                ProviderKind::Local,
-                &serde_json::json!({"root": "/x"}),
-                4,
-            )
-            .unwrap();
+        let (_dir, mut store, nas) = library();
         assert!(!store.paused().unwrap());
         store.set_paused(true).unwrap();
         assert!(store.paused().unwrap());
@@ -141,16 +146,7 @@ mod tests {
 
     #[test]
     fn a_paused_op_is_not_claimed_and_is_found_by_a_prefix_of_its_id() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("lib.db")).unwrap();
-        let nas = store
-            .add_provider(
-                "nas",
-                ProviderKind::Local,
-                &serde_json::json!({"root": "/x"}),
-                4,
-            )
-            .unwrap();
+        let (_dir, mut store, nas) = library();
         let op = |i: usize| NewOp {
             content_hash: format!("{i:064x}"),
             provider_id: nas.id.clone(),

@@ -292,6 +292,16 @@ impl TempLib {
         serde_json::from_slice(&o.stdout).expect("ops --json is a JSON array")
     }
 
+    /// Where the library's one upload writes its temporary file on the
+    /// default provider (named after its op; the catalog's writes have
+    /// temporary files there too).
+    pub fn upload_part(&self) -> PathBuf {
+        let ops = self.ops_json();
+        let upload = ops.iter().find(|o| o["operation_type"] == "upload");
+        let id = upload.and_then(|o| o["id"].as_str()).expect("an upload");
+        self.backup_root().join(format!(".breakdex-tmp/{id}.part"))
+    }
+
     /// `status --json`, parsed.
     pub fn status_json(&self) -> serde_json::Value {
         let o = self.ok(&["status", "--json"]);
@@ -329,6 +339,11 @@ pub fn run_summary(o: &Output) -> serde_json::Value {
     let line = text.lines().last().unwrap_or_default();
     serde_json::from_str(line)
         .unwrap_or_else(|e| panic!("run should print a JSON summary ({e}): {text}"))
+}
+
+/// The size of a file, if it is there.
+pub fn size_of(path: &Path) -> Option<u64> {
+    Some(std::fs::metadata(path).ok()?.len())
 }
 
 /// Where an object with this hash lives under a provider's root.

@@ -6,27 +6,13 @@
 //! library's. The uploads are held to 1 MiB/s, so that the 8 MiB file is
 //! still moving when it is paused, whatever the machine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{TempLib, hash_of, object_path, stderr};
+use crate::common::{TempLib, hash_of, object_path, size_of, stderr};
 
 const M: usize = 1 << 20;
-
-/// Where the library's one upload writes its temporary file (named after
-/// its op; the catalog's writes have temporary files there too).
-fn part_of(lib: &TempLib) -> PathBuf {
-    let ops = lib.ops_json();
-    let upload = ops.iter().find(|o| o["operation_type"] == "upload");
-    let id = upload.and_then(|o| o["id"].as_str()).expect("an upload");
-    lib.backup_root().join(format!(".breakdex-tmp/{id}.part"))
-}
-
-/// The size of a file, if it is there.
-fn size_of(path: &Path) -> Option<u64> {
-    Some(std::fs::metadata(path).ok()?.len())
-}
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -49,7 +35,7 @@ fn pause_stops_a_running_engines_transfer_within_a_second_and_resume_goes_on_fro
     let lib = TempLib::new();
     let f = lib.write_file("video/clip.mov", 8 * M, 21);
     lib.ok(&["add", f.to_str().unwrap()]);
-    let part = part_of(&lib);
+    let part = lib.upload_part();
     lib.ok(&["limits", "set", "--up", "1M"]);
     let copy = object_path(&lib.backup_root(), &hash_of(&f));
     let mut engine = lib

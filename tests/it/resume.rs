@@ -5,11 +5,11 @@
 //! between two looks at the temporary file.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{TempLib, hash_of, object_path, pseudo_random};
+use crate::common::{TempLib, hash_of, object_path, pseudo_random, size_of};
 
 const SIZE: u64 = 1 << 30;
 
@@ -35,27 +35,13 @@ fn run(lib: &TempLib) -> Child {
         .expect("run")
 }
 
-/// Where the library's one upload writes its temporary file (named after
-/// its op; the catalog's writes have temporary files there too).
-fn part_of(lib: &TempLib) -> PathBuf {
-    let ops = lib.ops_json();
-    let upload = ops.iter().find(|o| o["operation_type"] == "upload");
-    let id = upload.and_then(|o| o["id"].as_str()).expect("an upload");
-    lib.backup_root().join(format!(".breakdex-tmp/{id}.part"))
-}
-
-/// The size of a file, if it is there.
-fn size_of(path: &Path) -> Option<u64> {
-    Some(std::fs::metadata(path).ok()?.len())
-}
-
 #[test]
 fn a_local_upload_killed_at_sixty_percent_resends_at_most_a_tenth_of_it() {
     let lib = TempLib::new();
     let f = lib.path("video/take-1.mov");
     one_gib(&f);
     lib.ok(&["add", f.to_str().unwrap()]);
-    let part = part_of(&lib);
+    let part = lib.upload_part();
 
     let mut first = run(&lib);
     let deadline = Instant::now() + Duration::from_secs(120);
