@@ -20,6 +20,9 @@ const TEMP_DIR: &str = ".breakdex-tmp/";
 /// Most temporary files one look at a provider takes (the rest wait for
 /// the next start).
 const TEMPS_AT_ONCE: usize = 10_000;
+/// How old a catalog segment's temporary file must be to be taken as left
+/// over (a segment is written in seconds).
+const STALE_CATALOG_TEMP: Duration = Duration::from_secs(3600);
 /// Longest an engine's start waits for the providers' lists of temporary
 /// files, and then for their removal.
 const SWEEP_WAIT: Duration = Duration::from_secs(3);
@@ -122,7 +125,7 @@ impl FullProviders {
 
 /// Removes the temporary files (`.breakdex-tmp/<op id>.part`) on the
 /// enabled providers that no live op owns: those of a crash, or of ops
-/// since finished or removed. Run as an engine starts, before it claims
+/// since finished or removed; and the catalog's left over (see [`Temps`]). Run as an engine starts, before it claims
 /// anything; the ops still live keep theirs (their next attempt writes over
 /// it, or the engine running one needs it). Providers that do not answer
 /// within [`SWEEP_WAIT`] are left for the next start.
@@ -134,15 +137,21 @@ pub(super) fn sweep_temps(store: &Store, runtime: &tokio::runtime::Runtime) -> R
         .collect();
     let listed = runtime.block_on(futures::future::join_all(providers.iter().map(
         |p| async move {
-            let ids = tokio::time::timeout(SWEEP_WAIT, temps_on(p)).await;
-            (p, ids.unwrap_or_default())
+            let temps = tokio::time::timeout(SWEEP_WAIT, temps_on(p)).await;
+            (p, temps.unwrap_or_default())
         },
     )));
-    for (provider, ids) in listed.into_iter().filter(|(_, ids)| !ids.is_empty()) {
-        let orphans = store.not_live(&ids)?;
+    for (provider, temps) in listed {
+        if temps.ops.is_empty() && temps.stale.is_empty() {
+            continue;
+        }
+        let orphans = store.not_live(&temps.ops)?;
+        let keys: Vec<String> = (orphans.iter().map(|id| temp_key(id)))
+            .chain(temps.stale)
+            .collect();
         let removed = runtime.block_on(async {
-            let deletes = (orphans.iter())
-                .map(|id| async move { provider.operator().delete(&temp_key(id)).await });
+            let deletes =
+                (keys.iter()).map(|key| async move { provider.operator().delete(key).await });
             let done = futures::future::join_all(deletes);
             let done = tokio::time::timeout(SWEEP_WAIT, done)
                 .await
@@ -159,19 +168,44 @@ pub(super) fn sweep_temps(store: &Store, runtime: &tokio::runtime::Runtime) -> R
     Ok(())
 }
 
-/// The ops whose temporary file (`.breakdex-tmp/<op id>.part`) is on the
-/// provider, at most [`TEMPS_AT_ONCE`]; none if it cannot be listed.
-async fn temps_on(provider: &Provider) -> Vec<String> {
-    let Ok(entries) = provider.operator().list(TEMP_DIR).await else {
-        return Vec::new();
+/// What a provider's temporary folder holds that may be left over.
+#[derive(Default)]
+struct Temps {
+    /// The ops whose temporary file (`.breakdex-tmp/<op id>.part`) is there.
+    ops: Vec<String>,
+    /// The catalog's temporary files (`catalog-<id>.part`) older than
+    /// [`STALE_CATALOG_TEMP`]: an engine killed while writing a segment left
+    /// them (another engine may be writing a newer one right now).
+    stale: Vec<String>,
+}
+
+/// At most [`TEMPS_AT_ONCE`] of each; none if the folder cannot be listed.
+async fn temps_on(provider: &Provider) -> Temps {
+    let op = provider.operator();
+    let Ok(entries) = op.list(TEMP_DIR).await else {
+        return Temps::default();
     };
-    (entries.iter())
+    let is_op = |id: &str| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    let ops = (entries.iter())
         .filter_map(|e| e.name().strip_suffix(".part"))
-        // An op's id is 32 hex digits; the catalog's own temporary files
-        // (`catalog-<id>.part`, written by any engine at any time) are not
-        // ops' and are left alone.
-        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .filter(|id| is_op(id))
         .take(TEMPS_AT_ONCE)
         .map(str::to_string)
-        .collect()
+        .collect();
+    let cutoff = opendal::raw::Timestamp::now() - STALE_CATALOG_TEMP;
+    let mut stale = Vec::new();
+    let catalog = (entries.iter())
+        .filter(|e| e.name().starts_with("catalog-") && e.name().ends_with(".part"))
+        .take(TEMPS_AT_ONCE);
+    for entry in catalog {
+        let modified = op
+            .stat(entry.path())
+            .await
+            .ok()
+            .and_then(|m| m.last_modified());
+        if modified.is_some_and(|t| t < cutoff) {
+            stale.push(entry.path().to_string());
+        }
+    }
+    Temps { ops, stale }
 }

@@ -199,9 +199,16 @@ fn a_starting_engine_removes_temporary_files_no_live_op_owns() {
     let other = tmp.join("notes.txt");
     std::fs::write(&other, b"not ours").unwrap();
     // The catalog's own temporary files are not ops': another engine may
-    // be writing one.
+    // be writing one. One left two hours ago (an engine killed while it
+    // wrote a segment) goes.
     let catalog = tmp.join("catalog-0123456789abcdef0123456789abcdef.part");
     std::fs::write(&catalog, b"a segment being written").unwrap();
+    let stale = tmp.join("catalog-fedcba9876543210fedcba9876543210.part");
+    std::fs::write(&stale, b"a segment left by a crash").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    (std::fs::File::options().write(true).open(&stale).unwrap())
+        .set_modified(two_hours_ago)
+        .unwrap();
     // The live op's own leftover is kept until its attempt writes over it;
     // here it lands, which takes its temporary file away.
     std::fs::write(tmp.join(format!("{live}.part")), b"partial").unwrap();
@@ -210,6 +217,7 @@ fn a_starting_engine_removes_temporary_files_no_live_op_owns() {
     assert!(!orphan.exists(), "the orphan is removed");
     assert!(other.exists(), "what is not a temporary upload stays");
     assert!(catalog.exists(), "a catalog segment being written stays");
+    assert!(!stale.exists(), "a catalog segment left two hours ago goes");
     assert!(!tmp.join(format!("{live}.part")).exists());
     let copy = object_path(&lib.backup_root(), &hash_of(&f));
     assert_eq!(std::fs::read(copy).unwrap(), std::fs::read(&f).unwrap());
