@@ -725,19 +725,20 @@ impl Model {
         let mut providers = Vec::with_capacity(rows.len());
         for row in &rows {
             let opened = Provider::open(row);
-            let free = opened.as_ref().ok().and_then(|p| p.free_bytes());
+            // Its free space is looked at only when it is full.
+            let free = || opened.as_ref().ok().and_then(|p| p.free_bytes());
+            let full = match full.get(&row.id) {
+                Some(f) => {
+                    let words = self.store.waiting_uploads(&row.id)?.words(free());
+                    Some((words, f.reason.clone()))
+                }
+                None => None,
+            };
             let online = match opened.and_then(|p| p.check_online()) {
                 Err(f) => Some(Err(f.message)),
                 // A folder that is there has answered.
                 Ok(()) if row.kind == ProviderKind::Local => Some(Ok(())),
                 Ok(()) => reach.of(row),
-            };
-            let full = match full.get(&row.id) {
-                Some(f) => {
-                    let words = self.store.waiting_uploads(&row.id)?.words(free);
-                    Some((words, f.reason.clone()))
-                }
-                None => None,
             };
             providers.push(ProviderStatus {
                 row: row.clone(),

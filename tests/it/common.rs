@@ -302,6 +302,15 @@ impl TempLib {
         self.backup_root().join(format!(".breakdex-tmp/{id}.part"))
     }
 
+    /// Runs `run --until-idle` where work is left waiting: it exits 3 and
+    /// says why (`why`) on stderr.
+    pub fn run_that_waits(&self, why: &str) -> Output {
+        let o = self.exec(&["run", "--until-idle"]);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{}", stderr(&o));
+        o
+    }
+
     /// `status --json`, parsed.
     pub fn status_json(&self) -> serde_json::Value {
         let o = self.ok(&["status", "--json"]);

@@ -61,13 +61,7 @@ fn pause_stops_a_running_engines_transfer_within_a_second_and_resume_goes_on_fro
     assert!(paused.elapsed() < Duration::from_secs(10));
 
     // A run that ends when idle has nothing to do while the library is paused.
-    let o = lib.exec(&["run", "--until-idle"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("the library is paused"),
-        "{}",
-        stderr(&o)
-    );
+    lib.run_that_waits("the library is paused");
     assert_eq!(size_of(&part), Some(held));
 
     // Resumed: from what was kept (from zero, at 1 MiB/s, the file would
@@ -102,13 +96,7 @@ fn a_provider_alone_is_paused_and_resumed() {
     let f = lib.write_file("photos/a.jpg", 300_000, 3);
     lib.ok(&["add", f.to_str().unwrap()]);
     lib.ok(&["pause", "--provider", "nas"]);
-    let o = lib.exec(&["run", "--until-idle"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("provider 'nas' is paused"),
-        "{}",
-        stderr(&o)
-    );
+    lib.run_that_waits("provider 'nas' is paused");
     let hash = hash_of(&f);
     assert!(
         object_path(&lib.backup_root(), &hash).exists(),

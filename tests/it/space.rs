@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{TempLib, files_under, hash_of, is_root, object_path, stderr};
+use crate::common::{TempLib, files_under, hash_of, is_root, object_path};
 
 /// 1.5 MB: three fit in 5 MiB, four never do.
 const SIZE: usize = 1_500_000;
@@ -105,13 +105,7 @@ fn a_full_folder_holds_its_uploads_without_leftovers_and_they_go_once_it_has_roo
 
     // A run that ends when idle: what fits lands, the rest waits for room,
     // and the run says so (exit 3: work waits for a provider).
-    let o = lib.exec(&["run", "--until-idle"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("provider 'small' is full ("),
-        "{}",
-        stderr(&o)
-    );
+    lib.run_that_waits("provider 'small' is full (");
     let ops = uploads(&lib);
     let done = ops.iter().filter(|o| o["status"] == "completed").count();
     let waiting: Vec<_> = ops.iter().filter(|o| o["status"] == "queued").collect();
