@@ -17,7 +17,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::bandwidth::{Bandwidth, Direction, Lane};
 use crate::providers::stream::Watch;
 use crate::providers::{Failure, Provider, object_key, s3, temp_key};
-use crate::store::{ClaimedOp, CopyChange, ManifestEntry, OpType, RestoreTarget, VerifyStatus};
+use super::multipart::UploadBook;
+use crate::store::{
+    ClaimedOp, CopyChange, KeptUpload, ManifestEntry, OpType, RestoreTarget, VerifyStatus,
+};
 
 /// Bytes moved per read or write.
 pub const CHUNK: usize = 4 << 20;
@@ -46,6 +49,11 @@ pub struct Job {
     pub source: Option<Provider>,
     /// The bandwidth limits its bytes are under.
     pub bandwidth: Bandwidth,
+    /// For an upload to S3 in parts: the upload its last attempt kept, to
+    /// go on with (see [`super::multipart`]).
+    pub kept: Option<KeptUpload>,
+    /// Where that upload's progress is kept.
+    pub book: UploadBook,
 }
 
 impl Job {
@@ -282,30 +290,20 @@ async fn upload_file<F: FnMut(i64, i64)>(
     if let Some(dav) = job.provider.webdav() {
         return webdav_upload(job, dav, file, &path, expected, progress, sent).await;
     }
-    if let Some(signer) = job.provider.s3_signer()
-        && expected <= s3::SINGLE_PUT_MAX
-    {
-        return s3_put(job, signer, file, &path, expected, progress, sent).await;
-    }
-    // Remote objects go up in parts (S3 multipart), a few at a time, so
-    // memory stays flat whatever the file's size. An earlier attempt's
-    // unfinished upload of the same object is aborted first.
     if let Some(signer) = job.provider.s3_signer() {
-        s3::abort_unfinished(&job.provider, signer, &write_to).await;
+        return if expected <= s3::SINGLE_PUT_MAX {
+            s3_put(job, signer, file, &path, expected, progress, sent).await
+        } else {
+            super::multipart::upload(job, signer, file, &path, expected, progress, sent).await
+        };
     }
+    // Elsewhere (SFTP, a local folder an upload from another copy writes
+    // to), under a limit, each piece goes out as it is let through.
     let lane = job.lane(&job.provider, Direction::Up);
     let most = lane.piece(CHUNK);
-    // Writes gathered into parts (S3's are 5 MiB at least); elsewhere, under
-    // a limit, each piece goes out as it is let through.
-    let part = if job.provider.s3_signer().is_none() && most < CHUNK {
-        most
-    } else {
-        s3::PART
-    };
     let mut writer = op
         .writer_with(&write_to)
-        .chunk(part)
-        .concurrent(s3::PARTS_IN_FLIGHT)
+        .chunk(most)
         .await
         .map_err(|e| fail(job.provider.failure("writing", &e)))?;
     let mut hasher = blake3::Hasher::new();
@@ -335,17 +333,9 @@ async fn upload_file<F: FnMut(i64, i64)>(
         return Err(fail(source_changed(&path)));
     }
     if let Err(e) = writer.close().await {
-        // An S3 multipart upload that could not be completed is aborted, so
-        // its parts are not left (and billed) on the bucket.
         let _ = writer.abort().await;
         discard(job, &write_to, can_rename).await;
         return Err(fail(job.provider.failure("writing", &e)));
-    }
-    // And again once it is up: the server may have come back between the
-    // first clean-up and this upload, so a leftover of an attempt it had
-    // cut off could still be there; nothing would upload this key again.
-    if let Some(signer) = job.provider.s3_signer() {
-        s3::abort_unfinished(&job.provider, signer, &write_to).await;
     }
     if can_rename && let Err(e) = op.rename(&write_to, &key).await {
         discard(job, &write_to, can_rename).await;
@@ -367,7 +357,7 @@ async fn discard(job: &Job, temp: &str, renames: bool) {
 }
 
 /// Longest a failed upload waits for its temporary object's removal.
-const DISCARD_WAIT: Duration = Duration::from_secs(5);
+pub(super) const DISCARD_WAIT: Duration = Duration::from_secs(5);
 
 /// The folder a key is in.
 fn parent_key(key: &str) -> &str {
@@ -375,7 +365,7 @@ fn parent_key(key: &str) -> &str {
 }
 
 /// The source of an upload is no longer the content that was added.
-fn source_changed(path: &Path) -> Failure {
+pub(super) fn source_changed(path: &Path) -> Failure {
     Failure::permanent(format!(
         "source changed: {} no longer matches what was added to the library",
         path.display()
@@ -745,7 +735,7 @@ pub(super) fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Re
 
 /// Reads up to `most` bytes (at least one more than `expect_more` allows, so
 /// a file that grew is noticed); empty at the end of the file.
-async fn read_chunk(
+pub(super) async fn read_chunk(
     file: &mut tokio::fs::File,
     expect_more: u64,
     most: usize,
@@ -758,7 +748,7 @@ async fn read_chunk(
 }
 
 /// Why a local source file cannot be read.
-fn source_failure(path: &Path, e: &std::io::Error) -> Failure {
+pub(super) fn source_failure(path: &Path, e: &std::io::Error) -> Failure {
     match e.kind() {
         std::io::ErrorKind::NotFound => {
             Failure::permanent(format!("source missing: {} is gone", path.display()))
@@ -1048,6 +1038,8 @@ mod tests {
             targets: Vec::new(),
             source: None,
             bandwidth: Bandwidth::default(),
+            kept: None,
+            book: UploadBook::default(),
         }
     }
 

@@ -11,6 +11,7 @@
 mod executor;
 pub mod history;
 mod keeper;
+mod multipart;
 mod owner;
 mod pace;
 mod restore;
@@ -42,7 +43,7 @@ use crate::bandwidth::Bandwidth;
 use crate::catalog::{CatalogWriter, Flush, Flushed};
 use crate::providers::{Failure, FailureKind, Provider, temp_key};
 use crate::store::{
-    ClaimedOp, CopyChange, Finish, ManifestEntry, OpEvent, OpType, ProviderKind, ProviderRow,
+    ClaimedOp, CopyChange, Finish, KeptChange, ManifestEntry, OpEvent, OpType, ProviderKind, ProviderRow,
     RestoreTarget, Retry, SCRUB_PRIORITY, Store, StoreError,
 };
 use crate::watch::{WatchConfig, Watcher};
@@ -142,6 +143,8 @@ enum Msg {
     Written(Result<Written, StoreError>),
     /// The catalog writer's answer to the last flush.
     Catalog(Flushed),
+    /// What an S3 upload in parts has on the server, to keep.
+    Kept(KeptChange),
 }
 
 /// One op as a worker ran it.
@@ -473,7 +476,7 @@ struct Runner {
 impl Runner {
     fn run(mut self) -> Result<RunSummary, StoreError> {
         let result = (self.store.end_offline_waits())
-            .and_then(|_| space::sweep_temps(&self.store, &self.runtime))
+            .and_then(|_| space::sweep_temps(&mut self.store, &self.runtime))
             .and_then(|()| self.run_loop());
         // Whatever happened, hand running ops back to the queue, and the ops
         // a batch still with the writer claims.
@@ -652,6 +655,12 @@ impl Runner {
             Msg::Written(written) => {
                 self.writing = false;
                 self.take_written(written?);
+            }
+            Msg::Kept(change) => {
+                // Not kept: the next attempt sends more again, no worse.
+                if let Err(e) = self.store.keep_upload(&change) {
+                    tracing::warn!("an upload's progress could not be kept: {e}");
+                }
             }
             Msg::Catalog(flushed) => {
                 self.cataloging = false;
@@ -1132,6 +1141,14 @@ impl Runner {
         } else {
             None
         };
+        let kept = if op.operation_type == OpType::Upload
+            && provider.s3_signer().is_some()
+            && op.total_bytes > crate::providers::s3::SINGLE_PUT_MAX as i64
+        {
+            self.store.kept_upload(&op.id)?
+        } else {
+            None
+        };
         let job = Job {
             op,
             asset,
@@ -1141,6 +1158,8 @@ impl Runner {
             targets,
             source,
             bandwidth: self.bandwidth.clone(),
+            kept,
+            book: multipart::UploadBook::to(self.tx.clone()),
         };
         Ok(Some((job, claimed_at)))
     }

@@ -12,8 +12,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::providers::multipart::Multipart;
 use crate::providers::{Provider, temp_key};
-use crate::store::{Result, Store};
+use crate::store::{KeptChange, Result, Store};
 
 /// The folder of temporary objects on every provider (see [`temp_key`]).
 const TEMP_DIR: &str = ".breakdex-tmp/";
@@ -128,13 +129,15 @@ impl FullProviders {
 /// since finished or removed; and the catalog's left over (see [`Temps`]). Run as an engine starts, before it claims
 /// anything; the ops still live keep theirs (their next attempt writes over
 /// it, or the engine running one needs it). Providers that do not answer
-/// within [`SWEEP_WAIT`] are left for the next start.
-pub(super) fn sweep_temps(store: &Store, runtime: &tokio::runtime::Runtime) -> Result<()> {
+/// within [`SWEEP_WAIT`] are left for the next start. The S3 uploads in
+/// parts kept for ops no longer live are aborted on the server, first.
+pub(super) fn sweep_temps(store: &mut Store, runtime: &tokio::runtime::Runtime) -> Result<()> {
     let providers: Vec<Provider> = (store.providers()?.iter())
         .filter(|row| row.enabled)
         .filter_map(|row| Provider::open(row).ok())
         .filter(|p| p.check_online().is_ok())
         .collect();
+    abort_orphan_uploads(store, runtime, &providers)?;
     let listed = runtime.block_on(futures::future::join_all(providers.iter().map(
         |p| async move {
             let temps = tokio::time::timeout(SWEEP_WAIT, temps_on(p)).await;
@@ -163,6 +166,41 @@ pub(super) fn sweep_temps(store: &Store, runtime: &tokio::runtime::Runtime) -> R
                 "removed {removed} temporary files no op owns from provider '{}'",
                 provider.name
             );
+        }
+    }
+    Ok(())
+}
+
+/// Aborts, on the server, the kept S3 uploads of ops no longer live (an op
+/// cancelled or removed while its upload was cut off) and forgets them;
+/// those of providers not at hand, or that do not answer within
+/// [`SWEEP_WAIT`], wait for the next start.
+fn abort_orphan_uploads(
+    store: &mut Store,
+    runtime: &tokio::runtime::Runtime,
+    providers: &[Provider],
+) -> Result<()> {
+    for up in store.orphan_uploads()? {
+        let Some(provider) = providers.iter().find(|p| p.id == up.provider_id) else {
+            continue;
+        };
+        let Some(signer) = provider.s3_signer() else {
+            continue;
+        };
+        let aborted = runtime.block_on(async {
+            let abort = async {
+                let mp = Multipart::of(provider, signer, &up.remote_key).await?;
+                mp.abort(&up.upload_id).await
+            };
+            tokio::time::timeout(SWEEP_WAIT, abort).await
+        });
+        if let Ok(Ok(())) = aborted {
+            tracing::info!(
+                "aborted the unfinished upload of {} on provider '{}': its op is over",
+                up.remote_key,
+                provider.name
+            );
+            store.keep_upload(&KeptChange::Forget { op_id: up.op_id })?;
         }
     }
     Ok(())

@@ -11,6 +11,7 @@ use opendal::{ErrorKind, Operator};
 
 use crate::store::{ProviderKind, ProviderRow};
 
+pub mod multipart;
 mod remote;
 pub use remote::reachable;
 pub mod register;

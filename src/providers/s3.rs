@@ -41,40 +41,12 @@ pub async fn put_file(
     watch: &Watch,
 ) -> Result<(), Failure> {
     let name = provider.name.as_str();
-    let failed = |e: &dyn std::fmt::Display| {
-        tracing::debug!("signing a PUT on provider '{name}': {e}");
-        Failure::permanent(format!(
-            "writing on provider '{name}' failed: the request could not be signed"
-        ))
-    };
-    // The object's URL as OpenDAL builds it (endpoint, bucket, addressing
-    // style, prefix), without the query-string signature: servers that do
-    // not take presigned URLs take a signed header.
-    let presigned = provider
-        .operator()
-        .presign_write(key, PUT_SIGNED_FOR)
-        .await
-        .map_err(|e| super::remote::explain(ProviderKind::S3, name, "writing", &e))?;
-    let mut url = http::uri::Parts::from(presigned.uri().clone());
-    url.path_and_query = url
-        .path_and_query
-        .map(|pq| pq.path().parse())
-        .transpose()
-        .map_err(|e| failed(&e))?;
-    let uri = http::Uri::from_parts(url).map_err(|e| failed(&e))?;
-    let (mut request, ()) = http::Request::put(uri)
-        .body(())
-        .map_err(|e| failed(&e))?
-        .into_parts();
-    signer
-        .inner
-        .sign(&mut request, None)
-        .await
-        .map_err(|e| failed(&e))?;
+    let url = object_url(provider, key).await?;
+    let headers = signer.headers(http::Method::PUT, &url, name).await?;
     let client = super::remote::http_client().ok_or_else(|| {
         Failure::permanent(format!("provider '{name}': cannot make an HTTP client"))
     })?;
-    let put = client.put(request.uri.to_string()).headers(request.headers);
+    let put = client.put(url.as_str()).headers(headers);
     let response = with_checked_body(put, file, expected, content_hash, watch)
         .send()
         .await
@@ -93,126 +65,30 @@ pub async fn put_file(
     ))
 }
 
-/// Aborts the unfinished multipart uploads of `key`, the leftovers of an
-/// earlier attempt cut off while the server could not be reached (its abort
-/// could not reach it either): the bucket keeps, and bills, their parts.
-/// Best effort: a server that cannot list them, or a key not allowed to,
-/// leaves them as they are. Returns how many were aborted.
-pub async fn abort_unfinished(provider: &super::Provider, signer: &Signer, key: &str) -> usize {
-    match try_abort_unfinished(provider, signer, key).await {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::debug!(
-                "provider '{}': unfinished uploads of {key} not cleaned up: {e}",
-                provider.name
-            );
-            0
-        }
-    }
-}
-
-/// One entry of S3's ListMultipartUploads answer.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Upload {
-    key: String,
-    upload_id: String,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListMultipartUploadsResult {
-    #[serde(default)]
-    upload: Vec<Upload>,
-}
-
-async fn try_abort_unfinished(
+/// The URL of the object at `key` as OpenDAL builds it (endpoint, bucket,
+/// addressing style, prefix), without the query-string signature of the
+/// presigned URL it comes from: servers that do not take presigned URLs
+/// take a signed header.
+pub(super) async fn object_url(
     provider: &super::Provider,
-    signer: &Signer,
     key: &str,
-) -> Result<usize, String> {
-    // The object's URL as OpenDAL builds it; the bucket's is the same
-    // address without the object's full key (prefix included), which ends
-    // the path (after the bucket's name, in path-style addressing).
+) -> Result<reqwest::Url, Failure> {
+    let name = provider.name.as_str();
     let presigned = provider
         .operator()
         .presign_write(key, PUT_SIGNED_FOR)
         .await
-        .map_err(|e| e.kind().to_string())?;
-    let mut object =
-        reqwest::Url::parse(&presigned.uri().to_string()).map_err(|e| e.to_string())?;
-    object.set_query(None);
-    let bucket_path = signer.bucket_path.as_str();
-    let encoded_key = object
-        .path()
-        .strip_prefix(bucket_path)
-        .and_then(|p| p.strip_prefix('/'))
-        .ok_or("unexpected object URL")?;
-    let full_key = percent_encoding::percent_decode_str(encoded_key)
-        .decode_utf8()
-        .map_err(|e| e.to_string())?
-        .into_owned();
-    let mut list = object.clone();
-    list.set_path(&format!("{bucket_path}/"));
-    list.query_pairs_mut()
-        .append_key_only("uploads")
-        .append_pair("prefix", &full_key);
-    let listed = send(signer, http::Method::GET, &list).await?;
-    let listed: ListMultipartUploadsResult =
-        quick_xml::de::from_str(&listed).map_err(|e| e.to_string())?;
-    let mut aborted = 0;
-    for upload in listed.upload.iter().filter(|u| u.key == full_key) {
-        let mut abort = object.clone();
-        abort
-            .query_pairs_mut()
-            .append_pair("uploadId", &upload.upload_id);
-        send(signer, http::Method::DELETE, &abort).await?;
-        aborted += 1;
-    }
-    if aborted > 0 {
-        tracing::info!(
-            "provider '{}': aborted {aborted} unfinished upload(s) of {key} left by an earlier attempt",
-            provider.name
-        );
-    }
-    Ok(aborted)
-}
-
-/// Sends a bodiless request signed with the provider's key; its answer's
-/// body, or what went wrong (without the URL, which may hold the prefix).
-async fn send(signer: &Signer, method: http::Method, url: &reqwest::Url) -> Result<String, String> {
-    let (mut request, ()) = http::Request::builder()
-        .method(method.clone())
-        .uri(url.as_str())
-        .body(())
-        .map_err(|e| e.to_string())?
-        .into_parts();
-    signer
-        .inner
-        .sign(&mut request, None)
-        .await
-        .map_err(|e| e.to_string())?;
-    let client = super::remote::http_client().ok_or("no HTTP client")?;
-    let response = client
-        .request(method, url.as_str())
-        .headers(request.headers)
-        .send()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
-    if status.is_success() {
-        Ok(body)
-    } else {
-        Err(format!("HTTP {status}"))
-    }
+        .map_err(|e| super::remote::explain(ProviderKind::S3, name, "writing", &e))?;
+    let mut url = reqwest::Url::parse(&presigned.uri().to_string()).map_err(|e| {
+        tracing::debug!("provider '{name}': object URL not understood: {e}");
+        Failure::permanent(format!("provider '{name}': its object URLs are not understood"))
+    })?;
+    url.set_query(None);
+    Ok(url)
 }
 
 /// Signs the requests Breakdex sends to S3 itself (the streamed PUT, the
-/// clean-up of unfinished uploads) as OpenDAL signs its own: AWS Signature
+/// multipart uploads) as OpenDAL signs its own: AWS Signature
 /// V4 in the Authorization header, payload unsigned. Prints as `<redacted>`.
 #[derive(Clone)]
 pub struct Signer {
@@ -220,6 +96,39 @@ pub struct Signer {
     /// The bucket's part of an object URL's path: `/bucket` in path-style
     /// addressing, nothing in virtual-host style.
     bucket_path: String,
+}
+
+impl Signer {
+    /// The headers that sign a request (payload unsigned) of `method` to `url`.
+    pub(super) async fn headers(
+        &self,
+        method: http::Method,
+        url: &reqwest::Url,
+        provider: &str,
+    ) -> Result<http::HeaderMap, Failure> {
+        let failed = |e: &dyn std::fmt::Display| {
+            tracing::debug!("signing a request to provider '{provider}': {e}");
+            Failure::permanent(format!(
+                "writing on provider '{provider}' failed: the request could not be signed"
+            ))
+        };
+        let (mut request, ()) = http::Request::builder()
+            .method(method)
+            .uri(url.as_str())
+            .body(())
+            .map_err(|e| failed(&e))?
+            .into_parts();
+        self.inner
+            .sign(&mut request, None)
+            .await
+            .map_err(|e| failed(&e))?;
+        Ok(request.headers)
+    }
+
+    /// The bucket's part of an object URL's path.
+    pub(super) fn bucket_path(&self) -> &str {
+        &self.bucket_path
+    }
 }
 
 impl std::fmt::Debug for Signer {

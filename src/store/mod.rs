@@ -10,6 +10,7 @@ mod copies;
 mod excludes;
 mod health;
 mod history;
+mod kept_uploads;
 mod limits;
 mod manifest;
 mod operations;
@@ -34,6 +35,7 @@ pub use health::{
     ScrubOverride,
 };
 pub use history::{DailyRow, DayTotals, SHOWN_DAYS, keep_words, shown_days};
+pub use kept_uploads::{KeptChange, KeptPart, KeptUpload};
 pub use limits::LimitChange;
 pub use manifest::{AssetListing, AssetPath, CopyListing, ManifestEntry};
 pub use operations::{

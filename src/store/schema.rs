@@ -376,6 +376,33 @@ ALTER TABLE provider_state ADD COLUMN paused INTEGER NOT NULL DEFAULT 0 CHECK (p
 -- queued): no engine claims it until it is resumed.
 ALTER TABLE sync_operations ADD COLUMN paused_at DATETIME;
 "#,
+    // 12: S3 multipart uploads to resume (src/store/kept_uploads.rs).
+    r#"
+-- An op's multipart upload under way on an S3 provider: resumed by the
+-- op's next attempt, aborted on the server once the op is no longer live.
+-- No reference to sync_operations: a removed op's upload is still there to
+-- abort.
+CREATE TABLE kept_uploads (
+    op_id        TEXT NOT NULL PRIMARY KEY,
+    provider_id  TEXT NOT NULL REFERENCES sync_providers (id) ON DELETE CASCADE,
+    remote_key   TEXT NOT NULL,
+    upload_id    TEXT NOT NULL,
+    part_bytes   INTEGER NOT NULL CHECK (part_bytes > 0),
+    source_bytes INTEGER NOT NULL CHECK (source_bytes >= 0),
+    started_at   DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now'))
+);
+-- Its parts the server took: the ETag it answered, and the BLAKE3 of the
+-- source's bytes sent in it (a source edited since is found before any
+-- more of it is sent).
+CREATE TABLE kept_upload_parts (
+    op_id       TEXT NOT NULL REFERENCES kept_uploads (op_id) ON DELETE CASCADE,
+    part_number INTEGER NOT NULL CHECK (part_number BETWEEN 1 AND 10000),
+    size_bytes  INTEGER NOT NULL CHECK (size_bytes > 0),
+    etag        TEXT NOT NULL,
+    blake3      TEXT NOT NULL,
+    PRIMARY KEY (op_id, part_number)
+) WITHOUT ROWID;
+"#,
 ];
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! webdav), SFTP (OpenSSH sshd). A missing server program fails the test
 //! with a message saying `scripts/test.sh` installs it.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -1147,9 +1147,11 @@ fn crash(server: Server) {
 /// fail), as a server that goes down would; [`Relay::start`] listens again
 /// on the same port. For moto, which keeps its buckets in memory and so
 /// cannot itself be restarted.
-struct Relay {
-    port: u16,
+pub(crate) struct Relay {
+    pub(crate) port: u16,
     target: u16,
+    /// Bytes carried from clients to the server, request heads included.
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Both ends of every connection carried, to break them on `stop`.
     live: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
     accepting: Option<(
@@ -1159,10 +1161,11 @@ struct Relay {
 }
 
 impl Relay {
-    fn new(target: u16) -> Relay {
+    pub(crate) fn new(target: u16) -> Relay {
         let mut relay = Relay {
             port: free_port(),
             target,
+            sent: Default::default(),
             live: Default::default(),
             accepting: None,
         };
@@ -1187,6 +1190,7 @@ impl Relay {
         listener.set_nonblocking(true).unwrap();
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let (flag, live, target) = (stop.clone(), self.live.clone(), self.target);
+        let sent = self.sent.clone();
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::SeqCst) {
                 let client = match listener.accept() {
@@ -1206,12 +1210,18 @@ impl Relay {
                     live.push(server.try_clone().unwrap());
                 }
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || relay_pump(client, server));
-                std::thread::spawn(move || relay_pump(s2, c2));
+                let sent = sent.clone();
+                std::thread::spawn(move || relay_pump(client, server, Some(&sent)));
+                std::thread::spawn(move || relay_pump(s2, c2, None));
             }
             // The listener is dropped here: the port refuses connections.
         });
         self.accepting = Some((stop, thread));
+    }
+
+    /// Bytes carried from clients to the server so far.
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn stop(&mut self) {
@@ -1231,8 +1241,21 @@ impl Drop for Relay {
     }
 }
 
-fn relay_pump(mut from: TcpStream, mut to: TcpStream) {
-    let _ = std::io::copy(&mut from, &mut to);
+/// Copies `from` to `to` until either ends, counting the bytes in `count`.
+fn relay_pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    count: Option<&std::sync::atomic::AtomicU64>,
+) {
+    let mut buf = vec![0; 256 << 10];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        if let Some(count) = count {
+            count.fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
     let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
@@ -1464,7 +1487,7 @@ fn sftp_server_lost_mid_run_and_restarted_loses_nothing() {
 /// Reads the whole bucket of the moto server on `port` with boto3: each
 /// object's bytes go to a numbered file in the returned folder; the JSON
 /// lists the keys, the unfinished multipart uploads, and their parts' bytes.
-fn s3_read_back(lib: &TempLib, port: u16) -> (PathBuf, serde_json::Value) {
+pub(crate) fn s3_read_back(lib: &TempLib, port: u16) -> (PathBuf, serde_json::Value) {
     let out = lib.path("read-back");
     std::fs::create_dir_all(&out).unwrap();
     let listed = with_boto3(port, S3_READ_BACK, &[out.to_str().unwrap()]);

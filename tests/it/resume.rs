@@ -1,25 +1,32 @@
-//! Uploads that resume (issue 14, part 2), to a local folder: a 1 GiB
-//! upload killed with SIGKILL at 60% goes on from where it was on the next
-//! run. Both runs are held to 256 MiB/s (`run --bwlimit`), so that the kill
-//! lands near 60% on any machine and a start from zero could not hide
-//! between two looks at the temporary file.
+//! Uploads that resume (issue 14, part 2), to a local folder and to S3
+//! (moto, through a relay that counts the bytes sent to it): a 1 GiB upload
+//! killed with SIGKILL at 60% goes on from where it was on the next run,
+//! and one whose source changed since is aborted on the server. Runs are
+//! held to 256 MiB/s (`run --bwlimit`), so that the kill lands near 60% on
+//! any machine and a start from zero could not hide between two looks.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{TempLib, hash_of, object_path, pseudo_random, size_of};
+use crate::common::{TempLib, assert_success, hash_of, object_path, pseudo_random, size_of};
+use crate::remote::{Relay, add_s3, free_port, new_secret, s3_read_back, start_s3};
 
 const SIZE: u64 = 1 << 30;
 
 /// A 1 GiB file of 8 MiB pieces of the same random bytes, each begun with
 /// its number so that no two are alike.
 fn one_gib(path: &Path) {
+    pieces(path, SIZE);
+}
+
+/// A file of `size` bytes (whole 8 MiB) made as [`one_gib`]'s.
+fn pieces(path: &Path, size: u64) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut piece = pseudo_random(8 << 20, 5);
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    for i in 0..(SIZE >> 23) {
+    for i in 0..(size >> 23) {
         piece[..8].copy_from_slice(&i.to_le_bytes());
         out.write_all(&piece).unwrap();
     }
@@ -27,8 +34,12 @@ fn one_gib(path: &Path) {
 }
 
 fn run(lib: &TempLib) -> Child {
+    run_at(lib, "256M")
+}
+
+fn run_at(lib: &TempLib, rate: &str) -> Child {
     lib.cmd()
-        .args(["run", "--until-idle", "--bwlimit", "256M"])
+        .args(["run", "--until-idle", "--bwlimit", rate])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -74,4 +85,122 @@ fn a_local_upload_killed_at_sixty_percent_resends_at_most_a_tenth_of_it() {
     );
     assert_eq!(hash_of(&copy), hash_of(&f), "byte-identical");
     assert_eq!(size_of(&part), None, "no temporary file left");
+}
+
+/// A library whose only provider for `file` is S3 on moto, through a relay.
+struct OnS3 {
+    _moto: crate::remote::Server,
+    moto_port: u16,
+    relay: Relay,
+}
+
+fn on_s3(lib: &TempLib, file: &Path, tag: &str) -> OnS3 {
+    let moto_port = free_port();
+    let (moto, key_id, secret) = start_s3(lib.dir.path(), moto_port, false, &new_secret(tag));
+    let relay = Relay::new(moto_port);
+    assert_success(&add_s3(lib, "s3r", relay.port, &key_id, &secret), "add");
+    lib.ok(&["add", file.to_str().unwrap(), "--provider", "s3r"]);
+    OnS3 {
+        _moto: moto,
+        moto_port,
+        relay,
+    }
+}
+
+/// Runs the library's engine until the relay has carried `bytes`, then
+/// kills it with SIGKILL.
+fn kill_after(lib: &TempLib, relay: &Relay, rate: &str, bytes: u64) {
+    let mut run = run_at(lib, rate);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while relay.sent() < bytes {
+        assert!(run.try_wait().unwrap().is_none(), "ended before {bytes} bytes");
+        assert!(Instant::now() < deadline, "not at {bytes} bytes in 2 minutes");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+}
+
+/// The parts the library keeps of its S3 uploads.
+fn kept_parts(lib: &TempLib) -> i64 {
+    lib.read_db()
+        .query_row("SELECT COUNT(*) FROM kept_upload_parts", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn an_s3_upload_killed_at_sixty_percent_resends_at_most_a_tenth_of_it() {
+    let lib = TempLib::new();
+    let f = lib.path("video/take-2.mov");
+    one_gib(&f);
+    let s3 = on_s3(&lib, &f, "s3resume");
+    kill_after(&lib, &s3.relay, "256M", SIZE * 6 / 10);
+    assert!(kept_parts(&lib) > 0, "the parts sent are kept");
+
+    let before = s3.relay.sent();
+    assert!(run(&lib).wait().unwrap().success());
+    // Both runs together carried the file once, and what was sent again.
+    let again = (s3.relay.sent()).saturating_sub(SIZE);
+    eprintln!(
+        "s3 resume: killed at {} MiB, the next run sent {} MiB, {} MiB again",
+        before >> 20,
+        (s3.relay.sent() - before) >> 20,
+        again >> 20
+    );
+    assert!(
+        again <= SIZE / 10,
+        "{} MiB sent again ({} MiB by the killed run, {} MiB by the next)",
+        again >> 20,
+        before >> 20,
+        (s3.relay.sent() - before) >> 20
+    );
+    assert_eq!(kept_parts(&lib), 0, "nothing kept once it completed");
+
+    // The object, read straight from moto, is the file; no upload is left.
+    let (out, listed) = s3_read_back(&lib, s3.moto_port);
+    let keys = listed["keys"].as_array().unwrap();
+    let hash = hash_of(&f);
+    let at = (keys.iter())
+        .position(|k| k.as_str().unwrap().ends_with(&hash))
+        .expect("the object");
+    assert_eq!(hash_of(&out.join(at.to_string())), hash, "byte-identical");
+    assert_eq!(listed["uploads"], serde_json::json!([]));
+}
+
+#[test]
+fn an_s3_upload_whose_source_changed_since_it_was_cut_off_is_aborted_there() {
+    let lib = TempLib::new();
+    let f = lib.path("video/take-3.mov");
+    let size = 200 << 20;
+    pieces(&f, size);
+    let s3 = on_s3(&lib, &f, "s3changed");
+    kill_after(&lib, &s3.relay, "64M", size / 2);
+    assert!(kept_parts(&lib) > 0, "the parts sent are kept");
+
+    // One byte of the first part, which the server already has, changes.
+    let mut file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(100)).unwrap();
+    file.write_all(b"!").unwrap();
+    drop(file);
+
+    let before = s3.relay.sent();
+    let o = lib.exec(&["run", "--until-idle"]);
+    let error: String = lib
+        .read_db()
+        .query_row(
+            "SELECT error_message FROM sync_operations WHERE operation_type = 'upload'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(error.starts_with("source changed"), "{error}; {o:?}");
+    assert!(
+        s3.relay.sent() - before < 16 << 20,
+        "no part sent once the change was found"
+    );
+    assert_eq!(kept_parts(&lib), 0);
+    let (_, listed) = s3_read_back(&lib, s3.moto_port);
+    assert_eq!(listed["uploads"], serde_json::json!([]), "aborted on the server");
+    let keys = listed["keys"].as_array().unwrap();
+    assert!(!keys.iter().any(|k| k.as_str().unwrap().starts_with("objects/")));
 }

@@ -1,0 +1,302 @@
+//! An upload to S3 in parts that resumes. The upload's id and each part the
+//! server took (number, size, ETag, and the BLAKE3 of its bytes) are kept
+//! in the library as they happen (`store/kept_uploads.rs`, written by the
+//! engine thread from [`UploadBook`] notes), so that the op's next attempt,
+//! after a crash, a kill, a pause or a lost connection, lists the parts the
+//! server has, keeps those that match what was kept, and sends only the
+//! rest. The source is read again from its first byte either way: a kept
+//! part's bytes must hash as they did when it was sent (a source edited
+//! since aborts the upload on the server and fails the op as "source
+//! changed"), and the content hash checked before the upload is completed
+//! still covers every byte.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::mpsc;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use super::Msg;
+use super::executor::{
+    CHUNK, DISCARD_WAIT, Job, OpResult, Progress, fail, read_chunk, source_changed, source_failure,
+};
+use crate::bandwidth::Direction;
+use crate::providers::multipart::{ListedPart, Multipart};
+use crate::providers::{FailureKind, object_key, s3};
+use crate::store::{CopyChange, KeptChange, KeptPart, KeptUpload};
+
+/// S3's most parts in one upload.
+const MOST_PARTS: u64 = 10_000;
+
+/// Where an upload's notes of what the server took go: the engine thread,
+/// which keeps them in the library. Notes of a job run outside an engine
+/// (tests) go nowhere.
+#[derive(Clone, Default)]
+pub struct UploadBook(Option<mpsc::Sender<Msg>>);
+
+impl UploadBook {
+    pub(super) fn to(tx: mpsc::Sender<Msg>) -> UploadBook {
+        UploadBook(Some(tx))
+    }
+
+    fn note(&self, change: KeptChange) {
+        if let Some(tx) = &self.0 {
+            let _ = tx.send(Msg::Kept(change));
+        }
+    }
+}
+
+/// The size of every part but the last of a file of `size` bytes:
+/// [`s3::PART`], or more (whole MiB) for a file that would otherwise need
+/// more parts than S3 takes.
+fn part_size(size: u64) -> u64 {
+    let least = size.div_ceil(MOST_PARTS).next_multiple_of(1 << 20);
+    (s3::PART as u64).max(least)
+}
+
+/// Uploads `file` (`expected` bytes of the op's content, at `path`) to the
+/// object's key in parts, going on with the upload the op's last attempt
+/// kept (`job.kept`) where the server still has it.
+pub(super) async fn upload<F: FnMut(i64, i64)>(
+    job: &Job,
+    signer: &s3::Signer,
+    mut file: tokio::fs::File,
+    path: &Path,
+    expected: u64,
+    progress: &mut Progress<F>,
+    sent: &mut u64,
+) -> OpResult {
+    let key = object_key(&job.op.content_hash);
+    let mp = Multipart::of(&job.provider, signer, &key)
+        .await
+        .map_err(fail)?;
+    let part_bytes = part_size(expected);
+    let resumed = resumable(job, &mp, &key, part_bytes, expected)
+        .await
+        .map_err(fail)?;
+    // The upload's leftovers an earlier attempt could not abort go first.
+    mp.abort_unfinished(resumed.as_ref().map(|(id, _)| id.as_str()))
+        .await;
+    let (upload_id, kept) = match resumed {
+        Some(resumed) => resumed,
+        None => {
+            let upload_id = mp.create().await.map_err(fail)?;
+            job.book.note(KeptChange::Began(KeptUpload {
+                op_id: job.op.id.clone(),
+                provider_id: job.provider.id.clone(),
+                remote_key: key.clone(),
+                upload_id: upload_id.clone(),
+                part_bytes,
+                source_bytes: expected,
+                parts: Vec::new(),
+            }));
+            (upload_id, HashMap::new())
+        }
+    };
+    let mut parts = Parts {
+        job,
+        mp: &mp,
+        upload_id: &upload_id,
+        kept,
+        done: Vec::new(),
+    };
+    let sent_all = parts
+        .send_all(&mut file, path, part_bytes, expected, progress, sent)
+        .await;
+    let completed = match sent_all {
+        Ok(done) => mp.complete(&upload_id, &done).await,
+        Err(f) => Err(f),
+    };
+    if let Err(f) = completed {
+        // An attempt cut off keeps its upload for the next; after any other
+        // failure its parts would only hold (and bill) the bucket's space.
+        if !matches!(f.kind, FailureKind::Transient | FailureKind::Offline) {
+            let _ = tokio::time::timeout(DISCARD_WAIT, mp.abort(&upload_id)).await;
+            job.book.note(KeptChange::Forget {
+                op_id: job.op.id.clone(),
+            });
+        }
+        return Err(fail(f));
+    }
+    job.book.note(KeptChange::Forget {
+        op_id: job.op.id.clone(),
+    });
+    // And again once it is up: the server may have come back between the
+    // first clean-up and this upload, so a leftover of an attempt it had
+    // cut off could still be there; nothing would upload this key again.
+    mp.abort_unfinished(None).await;
+    Ok(Some(CopyChange::Stored { remote_key: key }))
+}
+
+/// The upload the op's last attempt kept, with the parts of it the server
+/// still has as they were kept (by number); `None` when there is none to go
+/// on with (nothing kept, kept for another size, or gone from the server),
+/// after aborting and forgetting what was kept. Fails only when the server
+/// could not say.
+async fn resumable(
+    job: &Job,
+    mp: &Multipart<'_>,
+    key: &str,
+    part_bytes: u64,
+    expected: u64,
+) -> Result<Option<(String, HashMap<u32, KeptPart>)>, crate::providers::Failure> {
+    let Some(kept) = &job.kept else {
+        return Ok(None);
+    };
+    let fits = kept.remote_key == key
+        && kept.provider_id == job.provider.id
+        && kept.part_bytes == part_bytes
+        && kept.source_bytes == expected;
+    let listed = if fits {
+        mp.list_parts(&kept.upload_id).await?
+    } else {
+        let _ = tokio::time::timeout(DISCARD_WAIT, mp.abort(&kept.upload_id)).await;
+        None
+    };
+    let Some(listed) = listed else {
+        job.book.note(KeptChange::Forget {
+            op_id: job.op.id.clone(),
+        });
+        return Ok(None);
+    };
+    let on_server: HashMap<u32, &ListedPart> = listed.iter().map(|p| (p.part_number, p)).collect();
+    let parts: HashMap<u32, KeptPart> = (kept.parts.iter())
+        .filter(|p| {
+            on_server.get(&p.number).is_some_and(|l| {
+                l.size == p.size_bytes && l.etag.trim_matches('"') == p.etag.trim_matches('"')
+            })
+        })
+        .map(|p| (p.number, p.clone()))
+        .collect();
+    tracing::info!(
+        "resuming the upload of {} to provider '{}' with {} of its {} parts there",
+        job.op.content_hash,
+        job.provider.name,
+        parts.len(),
+        expected.div_ceil(part_bytes)
+    );
+    Ok(Some((kept.upload_id.clone(), parts)))
+}
+
+/// The parts of one upload as they are sent.
+struct Parts<'a> {
+    job: &'a Job,
+    mp: &'a Multipart<'a>,
+    upload_id: &'a str,
+    /// The parts the server has as kept, by number: checked, not sent.
+    kept: HashMap<u32, KeptPart>,
+    /// The parts sent by this attempt, `(number, ETag)`.
+    done: Vec<(u32, String)>,
+}
+
+impl Parts<'_> {
+    /// Reads the source from its start, cut in parts of `part_bytes`, and
+    /// sends those the server does not have, a few at a time; the parts to
+    /// complete the upload with, `(number, ETag)` in order, once every byte
+    /// matched the content hash.
+    async fn send_all<F: FnMut(i64, i64)>(
+        &mut self,
+        file: &mut tokio::fs::File,
+        path: &Path,
+        part_bytes: u64,
+        expected: u64,
+        progress: &mut Progress<F>,
+        sent: &mut u64,
+    ) -> Result<Vec<(u32, String)>, crate::providers::Failure> {
+        let lane = self.job.lane(&self.job.provider, Direction::Up);
+        let most = lane.piece(CHUNK);
+        let mut hasher = blake3::Hasher::new();
+        let mut part = Vec::with_capacity(part_bytes as usize);
+        let mut number = 1;
+        let mut flying = FuturesUnordered::new();
+        let (mp, upload_id) = (self.mp, self.upload_id);
+        loop {
+            let chunk = read_chunk(file, expected.saturating_sub(*sent), most)
+                .await
+                .map_err(|e| source_failure(path, &e))?;
+            *sent += chunk.len() as u64;
+            if *sent > expected {
+                return Err(source_changed(path));
+            }
+            hasher.update(&chunk);
+            let end = chunk.is_empty();
+            let mut rest = chunk.as_slice();
+            while !rest.is_empty() || (end && !part.is_empty()) {
+                let room = part_bytes as usize - part.len();
+                let (now, later) = rest.split_at(room.min(rest.len()));
+                part.extend_from_slice(now);
+                rest = later;
+                if part.len() < part_bytes as usize && !(end && rest.is_empty()) {
+                    break;
+                }
+                let bytes = std::mem::replace(&mut part, Vec::with_capacity(part_bytes as usize));
+                let blake3 = blake3::hash(&bytes).to_hex().to_string();
+                match self.kept.get(&number) {
+                    Some(k) if k.blake3 == blake3 && k.size_bytes == bytes.len() as u64 => {}
+                    Some(_) => return Err(source_changed(path)),
+                    None => {
+                        for piece in bytes.chunks(most) {
+                            lane.take(piece.len() as u64).await;
+                        }
+                        while flying.len() >= s3::PARTS_IN_FLIGHT {
+                            self.took(flying.next().await)?;
+                        }
+                        flying.push(send_part(mp, upload_id, number, bytes, blake3));
+                    }
+                }
+                number += 1;
+            }
+            progress.update(*sent, expected);
+            if end {
+                break;
+            }
+        }
+        if *sent != expected || hasher.finalize().to_hex().as_str() != self.job.op.content_hash {
+            return Err(source_changed(path));
+        }
+        while let Some(sent) = flying.next().await {
+            self.took(Some(sent))?;
+        }
+        let mut all: Vec<(u32, String)> = (self.kept.values())
+            .map(|k| (k.number, k.etag.clone()))
+            .chain(self.done.drain(..))
+            .collect();
+        all.sort_by_key(|(n, _)| *n);
+        Ok(all)
+    }
+
+    /// Takes a part's end: kept in the library once the server took it.
+    fn took(
+        &mut self,
+        sent: Option<Result<KeptPart, crate::providers::Failure>>,
+    ) -> Result<(), crate::providers::Failure> {
+        let Some(sent) = sent else {
+            return Ok(());
+        };
+        let part = sent?;
+        self.done.push((part.number, part.etag.clone()));
+        self.job.book.note(KeptChange::Part {
+            op_id: self.job.op.id.clone(),
+            part,
+        });
+        Ok(())
+    }
+}
+
+/// Sends one part; the part as it is to be kept.
+async fn send_part(
+    mp: &Multipart<'_>,
+    upload_id: &str,
+    number: u32,
+    bytes: Vec<u8>,
+    blake3: String,
+) -> Result<KeptPart, crate::providers::Failure> {
+    let size_bytes = bytes.len() as u64;
+    let etag = mp.upload_part(upload_id, number, bytes).await?;
+    Ok(KeptPart {
+        number,
+        size_bytes,
+        etag,
+        blake3,
+    })
+}
