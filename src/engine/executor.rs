@@ -735,7 +735,7 @@ pub(super) fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Re
 
 /// Reads up to `most` bytes (at least one more than `expect_more` allows, so
 /// a file that grew is noticed); empty at the end of the file.
-pub(super) async fn read_chunk(
+async fn read_chunk(
     file: &mut tokio::fs::File,
     expect_more: u64,
     most: usize,

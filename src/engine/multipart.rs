@@ -14,15 +14,15 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc;
 
-use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::io::AsyncReadExt;
 
 use super::Msg;
 use super::executor::{
-    CHUNK, DISCARD_WAIT, Job, OpResult, Progress, fail, read_chunk, source_changed, source_failure,
+    CHUNK, DISCARD_WAIT, Job, OpResult, Progress, fail, source_changed, source_failure,
 };
 use crate::bandwidth::Direction;
 use crate::providers::multipart::{ListedPart, Multipart};
-use crate::providers::{FailureKind, object_key, s3};
+use crate::providers::{Failure, FailureKind, object_key, s3};
 use crate::store::{CopyChange, KeptChange, KeptPart, KeptUpload};
 
 /// S3's most parts in one upload.
@@ -135,11 +135,11 @@ pub(super) async fn upload<F: FnMut(i64, i64)>(
 /// could not say.
 async fn resumable(
     job: &Job,
-    mp: &Multipart<'_>,
+    mp: &Multipart,
     key: &str,
     part_bytes: u64,
     expected: u64,
-) -> Result<Option<(String, HashMap<u32, KeptPart>)>, crate::providers::Failure> {
+) -> Result<Option<(String, HashMap<u32, KeptPart>)>, Failure> {
     let Some(kept) = &job.kept else {
         return Ok(None);
     };
@@ -181,7 +181,7 @@ async fn resumable(
 /// The parts of one upload as they are sent.
 struct Parts<'a> {
     job: &'a Job,
-    mp: &'a Multipart<'a>,
+    mp: &'a Multipart,
     upload_id: &'a str,
     /// The parts the server has as kept, by number: checked, not sent.
     kept: HashMap<u32, KeptPart>,
@@ -191,9 +191,10 @@ struct Parts<'a> {
 
 impl Parts<'_> {
     /// Reads the source from its start, cut in parts of `part_bytes`, and
-    /// sends those the server does not have, a few at a time; the parts to
-    /// complete the upload with, `(number, ETag)` in order, once every byte
-    /// matched the content hash.
+    /// sends those the server does not have, a few at a time (each its own
+    /// task, so they move while the next is read; dropping this future, as
+    /// a pause does, stops them); the parts to complete the upload with,
+    /// `(number, ETag)` in order, once every byte matched the content hash.
     async fn send_all<F: FnMut(i64, i64)>(
         &mut self,
         file: &mut tokio::fs::File,
@@ -202,60 +203,58 @@ impl Parts<'_> {
         expected: u64,
         progress: &mut Progress<F>,
         sent: &mut u64,
-    ) -> Result<Vec<(u32, String)>, crate::providers::Failure> {
+    ) -> Result<Vec<(u32, String)>, Failure> {
         let lane = self.job.lane(&self.job.provider, Direction::Up);
         let most = lane.piece(CHUNK);
         let mut hasher = blake3::Hasher::new();
-        let mut part = Vec::with_capacity(part_bytes as usize);
-        let mut number = 1;
-        let mut flying = FuturesUnordered::new();
-        let (mp, upload_id) = (self.mp, self.upload_id);
-        loop {
-            let chunk = read_chunk(file, expected.saturating_sub(*sent), most)
-                .await
-                .map_err(|e| source_failure(path, &e))?;
-            *sent += chunk.len() as u64;
-            if *sent > expected {
-                return Err(source_changed(path));
-            }
-            hasher.update(&chunk);
-            let end = chunk.is_empty();
-            let mut rest = chunk.as_slice();
-            while !rest.is_empty() || (end && !part.is_empty()) {
-                let room = part_bytes as usize - part.len();
-                let (now, later) = rest.split_at(room.min(rest.len()));
-                part.extend_from_slice(now);
-                rest = later;
-                if part.len() < part_bytes as usize && !(end && rest.is_empty()) {
-                    break;
+        let mut flying = tokio::task::JoinSet::new();
+        for number in 1..=expected.div_ceil(part_bytes) as u32 {
+            let kept = self.kept.get(&number);
+            let mut bytes = vec![0; part_bytes.min(expected - *sent) as usize];
+            let (mut filled, len) = (0, bytes.len());
+            while filled < len {
+                let piece = &mut bytes[filled..(filled + most).min(len)];
+                if kept.is_none() {
+                    lane.take(piece.len() as u64).await;
                 }
-                let bytes = std::mem::replace(&mut part, Vec::with_capacity(part_bytes as usize));
-                let blake3 = blake3::hash(&bytes).to_hex().to_string();
-                match self.kept.get(&number) {
-                    Some(k) if k.blake3 == blake3 && k.size_bytes == bytes.len() as u64 => {}
-                    Some(_) => return Err(source_changed(path)),
-                    None => {
-                        for piece in bytes.chunks(most) {
-                            lane.take(piece.len() as u64).await;
-                        }
-                        while flying.len() >= s3::PARTS_IN_FLIGHT {
-                            self.took(flying.next().await)?;
-                        }
-                        flying.push(send_part(mp, upload_id, number, bytes, blake3));
+                let n = file.read(piece).await.map_err(|e| source_failure(path, &e))?;
+                if n == 0 {
+                    return Err(source_changed(path));
+                }
+                filled += n;
+                *sent += n as u64;
+                progress.update(*sent, expected);
+            }
+            hasher.update(&bytes);
+            let blake3 = blake3::hash(&bytes).to_hex().to_string();
+            match kept {
+                Some(k) if k.blake3 == blake3 && k.size_bytes == bytes.len() as u64 => {}
+                Some(_) => return Err(source_changed(path)),
+                None => {
+                    while flying.len() >= s3::PARTS_IN_FLIGHT {
+                        self.took(flying.join_next().await)?;
                     }
+                    let (mp, upload_id) = (self.mp.clone(), self.upload_id.to_string());
+                    flying.spawn(async move {
+                        let size_bytes = bytes.len() as u64;
+                        let etag = mp.upload_part(&upload_id, number, bytes).await?;
+                        Ok(KeptPart {
+                            number,
+                            size_bytes,
+                            etag,
+                            blake3,
+                        })
+                    });
                 }
-                number += 1;
-            }
-            progress.update(*sent, expected);
-            if end {
-                break;
             }
         }
-        if *sent != expected || hasher.finalize().to_hex().as_str() != self.job.op.content_hash {
+        // Nothing more: a source that grew since is not what was added.
+        let grew = file.read(&mut [0; 1]).await.map_err(|e| source_failure(path, &e))?;
+        if grew > 0 || hasher.finalize().to_hex().as_str() != self.job.op.content_hash {
             return Err(source_changed(path));
         }
-        while let Some(sent) = flying.next().await {
-            self.took(Some(sent))?;
+        while let Some(part) = flying.join_next().await {
+            self.took(Some(part))?;
         }
         let mut all: Vec<(u32, String)> = (self.kept.values())
             .map(|k| (k.number, k.etag.clone()))
@@ -268,12 +267,16 @@ impl Parts<'_> {
     /// Takes a part's end: kept in the library once the server took it.
     fn took(
         &mut self,
-        sent: Option<Result<KeptPart, crate::providers::Failure>>,
-    ) -> Result<(), crate::providers::Failure> {
-        let Some(sent) = sent else {
-            return Ok(());
+        sent: Option<Result<Result<KeptPart, Failure>, tokio::task::JoinError>>,
+    ) -> Result<(), Failure> {
+        let part = match sent {
+            None => return Ok(()),
+            Some(Ok(part)) => part?,
+            Some(Err(e)) => {
+                tracing::error!("an upload's part stopped: {e}");
+                return Err(Failure::transient("an upload's part stopped on an internal error"));
+            }
         };
-        let part = sent?;
         self.done.push((part.number, part.etag.clone()));
         self.job.book.note(KeptChange::Part {
             op_id: self.job.op.id.clone(),
@@ -281,22 +284,4 @@ impl Parts<'_> {
         });
         Ok(())
     }
-}
-
-/// Sends one part; the part as it is to be kept.
-async fn send_part(
-    mp: &Multipart<'_>,
-    upload_id: &str,
-    number: u32,
-    bytes: Vec<u8>,
-    blake3: String,
-) -> Result<KeptPart, crate::providers::Failure> {
-    let size_bytes = bytes.len() as u64;
-    let etag = mp.upload_part(upload_id, number, bytes).await?;
-    Ok(KeptPart {
-        number,
-        size_bytes,
-        etag,
-        blake3,
-    })
 }

@@ -10,10 +10,11 @@ use super::s3::Signer;
 use super::{Failure, Provider};
 use crate::store::ProviderKind;
 
-/// One object's multipart uploads on one S3 provider.
-pub struct Multipart<'a> {
-    provider: &'a Provider,
-    signer: &'a Signer,
+/// One object's multipart uploads on one S3 provider (cheap to clone).
+#[derive(Clone)]
+pub struct Multipart {
+    provider: Provider,
+    signer: Signer,
     /// The object's URL, without a query.
     object: reqwest::Url,
 }
@@ -67,17 +68,13 @@ struct Answer {
     body: String,
 }
 
-impl<'a> Multipart<'a> {
+impl Multipart {
     /// The multipart uploads of `key` on `provider`.
-    pub async fn of(
-        provider: &'a Provider,
-        signer: &'a Signer,
-        key: &str,
-    ) -> Result<Multipart<'a>, Failure> {
+    pub async fn of(provider: &Provider, signer: &Signer, key: &str) -> Result<Multipart, Failure> {
         let object = super::s3::object_url(provider, key).await?;
         Ok(Multipart {
-            provider,
-            signer,
+            provider: provider.clone(),
+            signer: signer.clone(),
             object,
         })
     }
