@@ -4,20 +4,26 @@
 # `rclone copy --transfers 8`, on the same local servers: S3 (moto) and
 # WebDAV (rclone serve webdav), both on 127.0.0.1, data on tmpfs.
 #   small: 1,000 files of 64 KiB      large: two files of 64 MiB
+#   parts (S3 only): one file of 320 MiB, above the single-PUT limit, so
+#   it goes up as a multipart upload
 # Prints wall times and the ratio Breakdex / rclone (lower is better).
 #
 #   scripts/bench-remote.sh             one run of each
 #   scripts/bench-remote.sh --runs N    N runs of each, median reported
 #
 # Needs what scripts/test.sh installs (rclone, moto); builds the release
-# binary; removes everything it made when it ends.
+# binary (BREAKDEX_BIN=PATH runs that binary instead, to compare two
+# builds); removes everything it made when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=1
 [ "${1:-}" = "--runs" ] && RUNS=$2
 
-cargo build --release --quiet --bin breakdex
-BIN=$PWD/target/release/breakdex
+BIN=${BREAKDEX_BIN:-}
+if [ -z "$BIN" ]; then
+    cargo build --release --quiet --bin breakdex
+    BIN=$PWD/target/release/breakdex
+fi
 W=$(mktemp -d /dev/shm/bx-remote-bench.XXXXXX)
 PIDS=()
 cleanup() {
@@ -44,9 +50,10 @@ wait_port "$S3_PORT"
 wait_port "$DAV_PORT"
 python3 -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$S3_PORT', region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x').create_bucket(Bucket='bench')"
 
-mkdir -p "$W/small" "$W/large"
+mkdir -p "$W/small" "$W/large" "$W/parts"
 head -c $((1000 * 65536)) /dev/urandom | split -b 65536 -d -a 4 - "$W/small/f"
 for i in 1 2; do head -c $((64 << 20)) /dev/urandom >"$W/large/big$i"; done
+head -c $((320 << 20)) /dev/urandom >"$W/parts/huge"
 
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
@@ -86,7 +93,9 @@ rclone_once() { # kind data
 
 printf '%-8s %-6s %12s %12s %8s\n' server data breakdex_s rclone_s ratio
 for kind in s3 webdav; do
-    for data in small large; do
+    sets="small large"
+    [ "$kind" = s3 ] && sets="small large parts"
+    for data in $sets; do
         b=()
         r=()
         for _ in $(seq "$RUNS"); do

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::multipart::UploadBook;
+use super::temp_writer::{TempWriter, after_failure, discard};
 use crate::bandwidth::{Bandwidth, Direction, Lane};
 use crate::providers::stream::Watch;
 use crate::providers::{Failure, Provider, object_key, s3, temp_key};
-use super::multipart::UploadBook;
 use crate::store::{
     ClaimedOp, CopyChange, KeptUpload, ManifestEntry, OpType, RestoreTarget, VerifyStatus,
 };
@@ -301,16 +302,27 @@ async fn upload_file<F: FnMut(i64, i64)>(
     // to), under a limit, each piece goes out as it is let through.
     let lane = job.lane(&job.provider, Direction::Up);
     let most = lane.piece(CHUNK);
-    let mut writer = op
-        .writer_with(&write_to)
-        .chunk(most)
-        .await
-        .map_err(|e| fail(job.provider.failure("writing", &e)))?;
     let mut hasher = blake3::Hasher::new();
+    let mut writer = TempWriter::open(
+        job,
+        &write_to,
+        &mut file,
+        &path,
+        expected,
+        &mut hasher,
+        sent,
+    )
+    .await
+    .map_err(fail)?;
+    progress.update(*sent, expected);
     loop {
-        let chunk = read_chunk(&mut file, expected.saturating_sub(*sent), most)
-            .await
-            .map_err(|e| fail(source_failure(&path, &e)))?;
+        let chunk = match read_chunk(&mut file, expected.saturating_sub(*sent), most).await {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let failure = source_failure(&path, &e);
+                return Err(writer.give_up(job, &write_to, can_rename, failure).await);
+            }
+        };
         if chunk.is_empty() {
             break;
         }
@@ -320,40 +332,24 @@ async fn upload_file<F: FnMut(i64, i64)>(
             break;
         }
         lane.take(chunk.len() as u64).await;
-        if let Err(e) = writer.write(chunk).await {
-            let _ = writer.abort().await;
-            discard(job, &write_to, can_rename).await;
-            return Err(fail(job.provider.failure("writing", &e)));
+        if let Err(f) = writer.write(job, chunk).await {
+            return Err(writer.give_up(job, &write_to, can_rename, f).await);
         }
         progress.update(*sent, expected);
     }
     if *sent != expected || hasher.finalize().to_hex().as_str() != job.op.content_hash {
-        let _ = writer.abort().await;
-        discard(job, &write_to, can_rename).await;
-        return Err(fail(source_changed(&path)));
+        let failure = source_changed(&path);
+        return Err(writer.give_up(job, &write_to, can_rename, failure).await);
     }
-    if let Err(e) = writer.close().await {
-        let _ = writer.abort().await;
-        discard(job, &write_to, can_rename).await;
-        return Err(fail(job.provider.failure("writing", &e)));
+    if let Err(f) = writer.close(job).await {
+        after_failure(job, &write_to, can_rename, &f).await;
+        return Err(fail(f));
     }
     if can_rename && let Err(e) = op.rename(&write_to, &key).await {
         discard(job, &write_to, can_rename).await;
         return Err(fail(job.provider.failure("renaming the upload", &e)));
     }
     Ok(Some(CopyChange::Stored { remote_key: key }))
-}
-
-/// Removes the temporary object of an upload that failed (where uploads
-/// land under a temporary name): it is not resumed, and would hold the
-/// provider's space (a full disk stays full).
-async fn discard(job: &Job, temp: &str, renames: bool) {
-    if renames {
-        // A server that stopped answering does not hold up the failure's
-        // report: an engine's start removes what is left (`sweep_temps`).
-        let delete = job.provider.operator().delete(temp);
-        let _ = tokio::time::timeout(DISCARD_WAIT, delete).await;
-    }
 }
 
 /// Longest a failed upload waits for its temporary object's removal.

@@ -17,6 +17,7 @@ mod pace;
 mod restore;
 mod retry;
 mod space;
+mod temp_writer;
 mod writer;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -43,8 +44,8 @@ use crate::bandwidth::Bandwidth;
 use crate::catalog::{CatalogWriter, Flush, Flushed};
 use crate::providers::{Failure, FailureKind, Provider, temp_key};
 use crate::store::{
-    ClaimedOp, CopyChange, Finish, KeptChange, ManifestEntry, OpEvent, OpType, ProviderKind, ProviderRow,
-    RestoreTarget, Retry, SCRUB_PRIORITY, Store, StoreError,
+    ClaimedOp, CopyChange, Finish, KeptChange, ManifestEntry, OpEvent, OpType, ProviderKind,
+    ProviderRow, RestoreTarget, Retry, SCRUB_PRIORITY, Store, StoreError,
 };
 use crate::watch::{WatchConfig, Watcher};
 

@@ -217,7 +217,10 @@ impl Parts<'_> {
                 if kept.is_none() {
                     lane.take(piece.len() as u64).await;
                 }
-                let n = file.read(piece).await.map_err(|e| source_failure(path, &e))?;
+                let n = file
+                    .read(piece)
+                    .await
+                    .map_err(|e| source_failure(path, &e))?;
                 if n == 0 {
                     return Err(source_changed(path));
                 }
@@ -249,7 +252,10 @@ impl Parts<'_> {
             }
         }
         // Nothing more: a source that grew since is not what was added.
-        let grew = file.read(&mut [0; 1]).await.map_err(|e| source_failure(path, &e))?;
+        let grew = file
+            .read(&mut [0; 1])
+            .await
+            .map_err(|e| source_failure(path, &e))?;
         if grew > 0 || hasher.finalize().to_hex().as_str() != self.job.op.content_hash {
             return Err(source_changed(path));
         }
@@ -274,7 +280,9 @@ impl Parts<'_> {
             Some(Ok(part)) => part?,
             Some(Err(e)) => {
                 tracing::error!("an upload's part stopped: {e}");
-                return Err(Failure::transient("an upload's part stopped on an internal error"));
+                return Err(Failure::transient(
+                    "an upload's part stopped on an internal error",
+                ));
             }
         };
         self.done.push((part.number, part.etag.clone()));
@@ -283,5 +291,26 @@ impl Parts<'_> {
             part,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parts are 8 MiB until a file would need more than S3's 10,000;
+    /// then whole MiB, as few as fit.
+    #[test]
+    fn parts_fit_s3s_count() {
+        assert_eq!(part_size(1 << 30), 8 << 20);
+        assert_eq!(part_size(10_000 * (8 << 20)), 8 << 20);
+        let huge = 100u64 << 30;
+        let part = part_size(huge);
+        assert_eq!(part % (1 << 20), 0);
+        assert!(huge.div_ceil(part) <= MOST_PARTS);
+        assert!(
+            huge.div_ceil(part - (1 << 20)) > MOST_PARTS,
+            "no bigger than it must"
+        );
     }
 }

@@ -17,6 +17,7 @@ pub use remote::reachable;
 pub mod register;
 pub mod s3;
 pub mod sftp;
+pub mod sftp_direct;
 pub mod stream;
 pub mod webdav;
 
@@ -154,6 +155,8 @@ enum Direct {
     S3(s3::Signer),
     /// The line for WebDAV's streamed PUT, folders and MOVE.
     Webdav(webdav::Direct),
+    /// The session that resumes SFTP uploads.
+    Sftp(sftp_direct::Direct),
 }
 
 impl Provider {
@@ -196,7 +199,10 @@ impl Provider {
                     ProviderKind::Webdav => {
                         (webdav::operator(row)?, Direct::Webdav(webdav::direct(row)?))
                     }
-                    _ => (sftp::operator(row)?, Direct::None),
+                    _ => (
+                        sftp::operator(row)?,
+                        Direct::Sftp(sftp_direct::Direct::of(row)?),
+                    ),
                 };
                 Ok(Provider {
                     id: row.id.clone(),
@@ -215,6 +221,14 @@ impl Provider {
     pub fn webdav(&self) -> Option<&webdav::Direct> {
         match &self.direct {
             Direct::Webdav(dav) => Some(dav),
+            _ => None,
+        }
+    }
+
+    /// For SFTP: the session that resumes uploads.
+    pub fn sftp(&self) -> Option<&sftp_direct::Direct> {
+        match &self.direct {
+            Direct::Sftp(sftp) => Some(sftp),
             _ => None,
         }
     }

@@ -83,7 +83,9 @@ impl Multipart {
     pub async fn create(&self) -> Result<String, Failure> {
         let mut url = self.object.clone();
         url.query_pairs_mut().append_key_only("uploads");
-        let answer = self.send(http::Method::POST, &url, Some(Vec::new())).await?;
+        let answer = self
+            .send(http::Method::POST, &url, Some(Vec::new()))
+            .await?;
         let result: InitiateMultipartUploadResult = self.parse(&answer.body)?;
         Ok(result.upload_id)
     }
@@ -267,18 +269,23 @@ impl Multipart {
         if let Some(bytes) = body {
             request = request.body(bytes);
         }
-        let response = (request.send().await).map_err(|e| request_failure(ProviderKind::S3, name, &e))?;
+        let response =
+            (request.send().await).map_err(|e| request_failure(ProviderKind::S3, name, &e))?;
         let status = response.status().as_u16();
         let etag = (response.headers().get(http::header::ETAG))
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = (response.text().await).map_err(|e| request_failure(ProviderKind::S3, name, &e))?;
+        let body =
+            (response.text().await).map_err(|e| request_failure(ProviderKind::S3, name, &e))?;
         Ok(Answer { status, etag, body })
     }
 
     fn parse<T: serde::de::DeserializeOwned>(&self, xml: &str) -> Result<T, Failure> {
         quick_xml::de::from_str(xml).map_err(|e| {
-            tracing::debug!("provider '{}': S3 answer not understood: {e}", self.provider.name);
+            tracing::debug!(
+                "provider '{}': S3 answer not understood: {e}",
+                self.provider.name
+            );
             Failure::transient(format!(
                 "writing on provider '{}' failed: S3's answer was not understood",
                 self.provider.name

@@ -81,7 +81,9 @@ pub(super) async fn object_url(
         .map_err(|e| super::remote::explain(ProviderKind::S3, name, "writing", &e))?;
     let mut url = reqwest::Url::parse(&presigned.uri().to_string()).map_err(|e| {
         tracing::debug!("provider '{name}': object URL not understood: {e}");
-        Failure::permanent(format!("provider '{name}': its object URLs are not understood"))
+        Failure::permanent(format!(
+            "provider '{name}': its object URLs are not understood"
+        ))
     })?;
     url.set_query(None);
     Ok(url)

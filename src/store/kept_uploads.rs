@@ -76,9 +76,11 @@ impl Store {
             KeptChange::Part { op_id, part } => {
                 // Only for an upload still kept (a forget may have passed it).
                 let kept: Option<i64> = tx
-                    .query_row("SELECT 1 FROM kept_uploads WHERE op_id = ?1", [op_id], |r| {
-                        r.get(0)
-                    })
+                    .query_row(
+                        "SELECT 1 FROM kept_uploads WHERE op_id = ?1",
+                        [op_id],
+                        |r| r.get(0),
+                    )
                     .optional()?;
                 if kept.is_some() {
                     insert_part(&tx, op_id, part)?;
@@ -212,9 +214,14 @@ mod tests {
             source_bytes: 1 << 30,
             parts: Vec::new(),
         };
-        store.keep_upload(&KeptChange::Began(began.clone())).unwrap();
+        store
+            .keep_upload(&KeptChange::Began(began.clone()))
+            .unwrap();
         for n in [2, 1] {
-            let change = KeptChange::Part { op_id: op.clone(), part: part(n) };
+            let change = KeptChange::Part {
+                op_id: op.clone(),
+                part: part(n),
+            };
             store.keep_upload(&change).unwrap();
         }
         let kept = store.kept_upload(&op).unwrap().unwrap();
@@ -223,19 +230,27 @@ mod tests {
         assert!(store.orphan_uploads().unwrap().is_empty(), "its op is live");
 
         // Another attempt's upload replaces it, parts and all.
-        let again = KeptUpload { upload_id: "up-2".into(), ..began };
+        let again = KeptUpload {
+            upload_id: "up-2".into(),
+            ..began
+        };
         store.keep_upload(&KeptChange::Began(again)).unwrap();
         let kept = store.kept_upload(&op).unwrap().unwrap();
         assert_eq!((kept.upload_id.as_str(), kept.parts.len()), ("up-2", 0));
 
         // Its op cancelled: an orphan, to abort; then forgotten, and a late
         // part report does not bring it back.
-        store.cancel(&[op.clone()]).unwrap();
+        store.cancel(std::slice::from_ref(&op)).unwrap();
         let orphans = store.orphan_uploads().unwrap();
         assert_eq!(orphans.len(), 1);
         assert_eq!(orphans[0].upload_id, "up-2");
-        store.keep_upload(&KeptChange::Forget { op_id: op.clone() }).unwrap();
-        let late = KeptChange::Part { op_id: op.clone(), part: part(3) };
+        store
+            .keep_upload(&KeptChange::Forget { op_id: op.clone() })
+            .unwrap();
+        let late = KeptChange::Part {
+            op_id: op.clone(),
+            part: part(3),
+        };
         store.keep_upload(&late).unwrap();
         assert_eq!(store.kept_upload(&op).unwrap(), None);
         assert!(store.orphan_uploads().unwrap().is_empty());

@@ -296,10 +296,15 @@ impl TempLib {
     /// default provider (named after its op; the catalog's writes have
     /// temporary files there too).
     pub fn upload_part(&self) -> PathBuf {
+        self.upload_part_in(&self.backup_root())
+    }
+
+    /// [`TempLib::upload_part`] on the provider whose files are in `root`.
+    pub fn upload_part_in(&self, root: &Path) -> PathBuf {
         let ops = self.ops_json();
         let upload = ops.iter().find(|o| o["operation_type"] == "upload");
         let id = upload.and_then(|o| o["id"].as_str()).expect("an upload");
-        self.backup_root().join(format!(".breakdex-tmp/{id}.part"))
+        root.join(format!(".breakdex-tmp/{id}.part"))
     }
 
     /// Runs `run --until-idle` where work is left waiting: it exits 3 and

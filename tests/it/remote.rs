@@ -798,7 +798,7 @@ fn large_uploads_keep_memory_flat_on_every_kind() {
     forget_host(ssh_port);
 }
 
-fn add_sftp(lib: &TempLib, name: &str, port: u16, key: &Path, trust: bool) -> Output {
+pub(crate) fn add_sftp(lib: &TempLib, name: &str, port: u16, key: &Path, trust: bool) -> Output {
     let root = lib.path(&format!("sftp-root-{name}"));
     let port = port.to_string();
     let user = user_name();

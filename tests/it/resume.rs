@@ -1,5 +1,5 @@
-//! Uploads that resume (issue 14, part 2), to a local folder and to S3
-//! (moto, through a relay that counts the bytes sent to it): a 1 GiB upload
+//! Uploads that resume (issue 14, part 2), to a local folder, to SFTP
+//! (sshd) and to S3 (moto, through a relay that counts the bytes sent to it): a 1 GiB upload
 //! killed with SIGKILL at 60% goes on from where it was on the next run,
 //! and one whose source changed since is aborted on the server. Runs are
 //! held to 256 MiB/s (`run --bwlimit`), so that the kill lands near 60% on
@@ -11,7 +11,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{TempLib, assert_success, hash_of, object_path, pseudo_random, size_of};
-use crate::remote::{Relay, add_s3, free_port, new_secret, s3_read_back, start_s3};
+use crate::remote::{
+    Relay, add_s3, add_sftp, forget_host, free_port, new_secret, s3_read_back, start_s3, start_sftp,
+};
 
 const SIZE: u64 = 1 << 30;
 
@@ -72,7 +74,12 @@ fn a_local_upload_killed_at_sixty_percent_resends_at_most_a_tenth_of_it() {
     let mut second = run(&lib);
     let mut least = kept;
     let copy = object_path(&lib.backup_root(), &hash_of(&f));
+    let deadline = Instant::now() + Duration::from_secs(300);
     while second.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            second.kill().unwrap();
+            panic!("the resumed upload did not end in 5 minutes");
+        }
         if let Some(size) = size_of(&part) {
             least = least.min(size);
         }
@@ -113,8 +120,14 @@ fn kill_after(lib: &TempLib, relay: &Relay, rate: &str, bytes: u64) {
     let mut run = run_at(lib, rate);
     let deadline = Instant::now() + Duration::from_secs(120);
     while relay.sent() < bytes {
-        assert!(run.try_wait().unwrap().is_none(), "ended before {bytes} bytes");
-        assert!(Instant::now() < deadline, "not at {bytes} bytes in 2 minutes");
+        assert!(
+            run.try_wait().unwrap().is_none(),
+            "ended before {bytes} bytes"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "not at {bytes} bytes in 2 minutes"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     run.kill().unwrap();
@@ -200,7 +213,75 @@ fn an_s3_upload_whose_source_changed_since_it_was_cut_off_is_aborted_there() {
     );
     assert_eq!(kept_parts(&lib), 0);
     let (_, listed) = s3_read_back(&lib, s3.moto_port);
-    assert_eq!(listed["uploads"], serde_json::json!([]), "aborted on the server");
+    assert_eq!(
+        listed["uploads"],
+        serde_json::json!([]),
+        "aborted on the server"
+    );
     let keys = listed["keys"].as_array().unwrap();
-    assert!(!keys.iter().any(|k| k.as_str().unwrap().starts_with("objects/")));
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.as_str().unwrap().starts_with("objects/"))
+    );
+}
+
+/// SFTP: the temporary file a killed upload left is read back, kept as far
+/// as it matches, and written on: it never shrinks by more than a tenth of
+/// the file (from zero, it would be cut to nothing).
+#[test]
+fn an_sftp_upload_killed_part_way_goes_on_from_where_it_was() {
+    let lib = TempLib::new();
+    let f = lib.path("video/take-4.mov");
+    let size = 256 << 20;
+    pieces(&f, size);
+    let port = free_port();
+    forget_host(port);
+    let ssh_dir = lib.path("ssh");
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    let (_ssh, key) = start_sftp(&ssh_dir, port);
+    add_sftp(&lib, "sftp", port, &key, true);
+    lib.ok(&["add", f.to_str().unwrap(), "--provider", "sftp"]);
+    let root = lib.path("sftp-root-sftp");
+    let part = lib.upload_part_in(&root);
+
+    let mut first = run_at(&lib, "64M");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while size_of(&part).unwrap_or(0) < size * 6 / 10 {
+        assert!(first.try_wait().unwrap().is_none(), "ended before 60%");
+        assert!(Instant::now() < deadline, "not at 60% in 2 minutes");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let kept = size_of(&part).expect("the killed upload's temporary file");
+    assert!(kept < size, "{kept}");
+
+    let mut second = run_at(&lib, "64M");
+    let mut least = kept;
+    let copy = object_path(&root, &hash_of(&f));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while second.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            second.kill().unwrap();
+            panic!("the resumed upload did not end in 5 minutes");
+        }
+        if let Some(size) = size_of(&part) {
+            least = least.min(size);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(second.wait().unwrap().success());
+    eprintln!(
+        "sftp resume: killed at {} MiB, the next run went back to {} MiB",
+        kept >> 20,
+        least >> 20
+    );
+    assert!(
+        least + size / 10 >= kept,
+        "resent from {least} of the {kept} bytes kept"
+    );
+    assert_eq!(hash_of(&copy), hash_of(&f), "byte-identical");
+    assert_eq!(size_of(&part), None, "no temporary file left");
+    forget_host(port);
 }
