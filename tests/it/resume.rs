@@ -48,6 +48,44 @@ fn run_at(lib: &TempLib, rate: &str) -> Child {
         .expect("run")
 }
 
+/// Runs an upload to `part`'s provider at `rate` and kills it (SIGKILL)
+/// once `part` holds 60% of `size`; returns the bytes it kept.
+fn kill_at_sixty_percent(lib: &TempLib, part: &Path, size: u64, rate: &str) -> u64 {
+    let mut first = run_at(lib, rate);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while size_of(part).unwrap_or(0) < size * 6 / 10 {
+        assert!(first.try_wait().unwrap().is_none(), "ended before 60%");
+        assert!(Instant::now() < deadline, "not at 60% in 2 minutes");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let kept = size_of(part).expect("the killed upload's temporary file");
+    assert!(kept < size, "{kept}");
+    kept
+}
+
+/// Runs the upload again at `rate` to its end and returns the least size
+/// `part` had meanwhile, looked at every millisecond (from zero, it would
+/// pass through every size below what was kept, seconds of them).
+fn least_size_of_the_next_run(lib: &TempLib, part: &Path, kept: u64, rate: &str) -> u64 {
+    let mut second = run_at(lib, rate);
+    let mut least = kept;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while second.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            second.kill().unwrap();
+            panic!("the resumed upload did not end in 5 minutes");
+        }
+        if let Some(size) = size_of(part) {
+            least = least.min(size);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(second.wait().unwrap().success());
+    least
+}
+
 #[test]
 fn a_local_upload_killed_at_sixty_percent_resends_at_most_a_tenth_of_it() {
     let lib = TempLib::new();
@@ -56,36 +94,17 @@ fn a_local_upload_killed_at_sixty_percent_resends_at_most_a_tenth_of_it() {
     lib.ok(&["add", f.to_str().unwrap()]);
     let part = lib.upload_part();
 
-    let mut first = run(&lib);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while size_of(&part).unwrap_or(0) < SIZE * 6 / 10 {
-        assert!(first.try_wait().unwrap().is_none(), "ended before 60%");
-        assert!(Instant::now() < deadline, "not at 60% in 2 minutes");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    first.kill().unwrap();
-    first.wait().unwrap();
-    let kept = size_of(&part).expect("the killed upload's temporary file");
-    assert!(kept < SIZE, "{kept}");
+    let kept = kill_at_sixty_percent(&lib, &part, SIZE, "256M");
 
     // The next run keeps what was written: the temporary file never falls
-    // below what was kept less a tenth of the file (from zero, it would
-    // pass through every size below at 256 MiB/s, seconds of them).
-    let mut second = run(&lib);
-    let mut least = kept;
+    // below what was kept less a tenth of the file.
+    let least = least_size_of_the_next_run(&lib, &part, kept, "256M");
     let copy = object_path(&lib.backup_root(), &hash_of(&f));
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while second.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            second.kill().unwrap();
-            panic!("the resumed upload did not end in 5 minutes");
-        }
-        if let Some(size) = size_of(&part) {
-            least = least.min(size);
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    assert!(second.wait().unwrap().success());
+    eprintln!(
+        "local resume: killed at {} MiB, the next run went back to {} MiB",
+        kept >> 20,
+        least >> 20
+    );
     assert!(
         least + SIZE / 10 >= kept,
         "resent from {least} of the {kept} bytes kept"
@@ -245,33 +264,9 @@ fn an_sftp_upload_killed_part_way_goes_on_from_where_it_was() {
     let root = lib.path("sftp-root-sftp");
     let part = lib.upload_part_in(&root);
 
-    let mut first = run_at(&lib, "64M");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while size_of(&part).unwrap_or(0) < size * 6 / 10 {
-        assert!(first.try_wait().unwrap().is_none(), "ended before 60%");
-        assert!(Instant::now() < deadline, "not at 60% in 2 minutes");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    first.kill().unwrap();
-    first.wait().unwrap();
-    let kept = size_of(&part).expect("the killed upload's temporary file");
-    assert!(kept < size, "{kept}");
-
-    let mut second = run_at(&lib, "64M");
-    let mut least = kept;
+    let kept = kill_at_sixty_percent(&lib, &part, size, "64M");
+    let least = least_size_of_the_next_run(&lib, &part, kept, "64M");
     let copy = object_path(&root, &hash_of(&f));
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while second.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            second.kill().unwrap();
-            panic!("the resumed upload did not end in 5 minutes");
-        }
-        if let Some(size) = size_of(&part) {
-            least = least.min(size);
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    assert!(second.wait().unwrap().success());
     eprintln!(
         "sftp resume: killed at {} MiB, the next run went back to {} MiB",
         kept >> 20,
