@@ -26,6 +26,8 @@ has_font() { command -v fc-list >/dev/null && [ -n "$(fc-list ":lang=$1" family)
 has_font ja || need_apt+=(fonts-droid-fallback)
 has_font hi || need_apt+=(fonts-lohit-deva)
 { has_font ar && has_font he; } || need_apt+=(fonts-dejavu-core)
+# The encryption tests decrypt what Breakdex wrote with the age tool.
+command -v age >/dev/null || need_apt+=(age)
 # The keychain tests (tests/it/keychain.rs) run GNOME Keyring's Secret
 # Service on a private D-Bus bus and look into it with secret-tool.
 need_keychain=()

@@ -13,6 +13,7 @@ mod cli_history;
 mod cli_limits;
 mod cli_remote;
 mod cli_watch;
+pub mod crypto;
 pub mod demo;
 pub mod engine;
 pub mod library;
