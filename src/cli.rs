@@ -153,6 +153,9 @@ enum Command {
     /// Bandwidth limits, the library's and each provider's
     #[command(subcommand)]
     Limits(LimitsCommand),
+    /// The library's encryption key: which it is, and a copy to keep
+    #[command(subcommand)]
+    Identity(IdentityCommand),
     /// Folders whose new and changed files are added as they come
     #[command(subcommand)]
     Watch(WatchCommand),
@@ -177,6 +180,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum IdentityCommand {
+    /// The library's public key and the providers that encrypt to it
+    Show,
+    /// Write the library's key to FILE (mode 0600; never over a file), in
+    /// age's identity format: `age -d -i FILE` opens any encrypted copy
+    Export { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -213,6 +225,8 @@ pub(crate) enum ProviderAdd {
         /// Most ops running at once on this provider
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=64))]
         concurrency: i64,
+        #[command(flatten)]
+        crypt: EncryptArgs,
     },
     /// S3-compatible storage: AWS S3, Backblaze B2, Cloudflare R2, MinIO, Wasabi
     S3 {
@@ -238,6 +252,8 @@ pub(crate) enum ProviderAdd {
         secret_stdin: bool,
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=64))]
         concurrency: i64,
+        #[command(flatten)]
+        crypt: EncryptArgs,
     },
     /// WebDAV: Nextcloud, ownCloud, most NAS boxes
     Webdav {
@@ -255,6 +271,8 @@ pub(crate) enum ProviderAdd {
         secret_stdin: bool,
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=64))]
         concurrency: i64,
+        #[command(flatten)]
+        crypt: EncryptArgs,
     },
     /// SFTP with a private key; the host key is checked against known_hosts
     Sftp {
@@ -276,7 +294,34 @@ pub(crate) enum ProviderAdd {
         trust_new_host: bool,
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=64))]
         concurrency: i64,
+        #[command(flatten)]
+        crypt: EncryptArgs,
     },
+}
+
+/// Whether a provider being added encrypts, and where its passphrase
+/// comes from.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct EncryptArgs {
+    /// Encrypt every copy on this provider (age format, to the library's
+    /// key; the key goes on the provider too, locked with a passphrase)
+    #[arg(long)]
+    pub encrypt: bool,
+    /// With --encrypt: the passphrase is the first line of FILE [default:
+    /// BREAKDEX_PASSPHRASE, else typed at a prompt]
+    #[arg(long, requires = "encrypt", value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+impl ProviderAdd {
+    pub(crate) fn crypt(&self) -> &EncryptArgs {
+        match self {
+            ProviderAdd::Local { crypt, .. }
+            | ProviderAdd::S3 { crypt, .. }
+            | ProviderAdd::Webdav { crypt, .. }
+            | ProviderAdd::Sftp { crypt, .. } => crypt,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -438,6 +483,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(command) => crate::cli_history::history_command(&mut store, command)?,
         Command::Scrub(command) => crate::cli_health::scrub_command(&mut store, command)?,
         Command::Limits(command) => crate::cli_limits::limits_command(&mut store, command)?,
+        Command::Identity(IdentityCommand::Show) => crate::cli_identity::show(&store)?,
+        Command::Identity(IdentityCommand::Export { file }) => {
+            crate::cli_identity::export(&store, &file)?
+        }
         Command::Watch(command) => crate::cli_watch::watch_command(&mut store, command)?,
         Command::Restore {
             into,

@@ -22,6 +22,7 @@ fn new_provider(add: ProviderAdd) -> NewProvider {
             name,
             root,
             concurrency,
+            ..
         } => (name, concurrency, Target::Local { root }),
         ProviderAdd::S3 {
             name,
@@ -94,6 +95,7 @@ fn new_provider(add: ProviderAdd) -> NewProvider {
 /// Adds a provider; its secret (if any) is read from standard input and
 /// goes to the secret store. Returns its row.
 pub fn add(store: &mut Store, db: &Path, add: ProviderAdd) -> anyhow::Result<ProviderRow> {
+    let crypt = add.crypt().clone();
     let spec = new_provider(add);
     // A bad endpoint is reported before anything waits on standard input.
     spec.check()?;
@@ -101,7 +103,13 @@ pub fn add(store: &mut Store, db: &Path, add: ProviderAdd) -> anyhow::Result<Pro
         Some(_) => Some(read_secret()?),
         None => None,
     };
-    let added = register(store, db, spec, secret)?;
+    let passphrase = match crypt.encrypt {
+        true => Some(crate::cli_identity::passphrase(
+            crypt.passphrase_file.as_deref(),
+        )?),
+        false => None,
+    };
+    let added = register(store, db, spec, secret, passphrase.as_ref())?;
     if let Some(trusted) = &added.trusted_host {
         println!("{trusted}");
     }
@@ -109,13 +117,22 @@ pub fn add(store: &mut Store, db: &Path, add: ProviderAdd) -> anyhow::Result<Pro
         eprintln!("breakdex: {offline}; it is added, and its operations wait until it answers");
     }
     println!(
-        "added provider '{}' ({}{})",
+        "added provider '{}' ({}{}{})",
         added.row.name,
         added.row.kind.as_str(),
         secret_store(&added.row)
             .map(|s| format!(", secret in {s}"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        if added.encrypted.is_some() {
+            ", encrypted"
+        } else {
+            ""
+        }
     );
+    if let Some(note) = &added.encrypted {
+        println!("{note}");
+        println!("{}", crate::cli_identity::KEEP_IT_SAFE);
+    }
     Ok(added.row)
 }
 

@@ -10,6 +10,7 @@ mod cli_catalog;
 mod cli_exclude;
 mod cli_health;
 mod cli_history;
+mod cli_identity;
 mod cli_limits;
 mod cli_remote;
 mod cli_watch;

@@ -245,6 +245,12 @@ impl State {
             "catalog segment {name}: {len} bytes encoded in {:?}",
             t.elapsed()
         );
+        // On a provider that encrypts, sealed: names never go there in clear.
+        let bytes = match provider.keys() {
+            Some(keys) => crate::crypto::seal_bytes(keys, &bytes)
+                .map_err(|e| Failure::permanent(format!("sealing a catalog segment: {e}")))?,
+            None => bytes,
+        };
         self.runtime.block_on(io::put(provider, &name, bytes))?;
         self.store
             .catalog_written(segment, &name, len, &self.owner.id)

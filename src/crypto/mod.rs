@@ -19,9 +19,11 @@
 //! No cipher or file format here is Breakdex's own: `seal` only streams
 //! through age's.
 
+pub mod enroll;
+pub mod library;
 mod seal;
 
-pub use seal::{Spill, open, open_async, seal, sealed_len};
+pub use seal::{Sealer, open, open_async, open_bytes, seal, seal_bytes, sealed_len};
 
 use std::io::{Read, Write};
 
@@ -105,6 +107,12 @@ impl Passphrase {
             return Err(CryptoError::PassphraseTooShort(chars));
         }
         Ok(Passphrase(SecretString::from(text.to_string())))
+    }
+}
+
+impl PartialEq for Passphrase {
+    fn eq(&self, other: &Passphrase) -> bool {
+        self.0.expose_secret() == other.0.expose_secret()
     }
 }
 

@@ -7,7 +7,7 @@
 //! An age file of `n` bytes of plaintext is its header (its length varies:
 //! the age crate adds a random "grease" stanza), a 16-byte nonce, and the
 //! payload: `max(1, ⌈n / 64 KiB⌉)` chunks, each with a 16-byte tag. Once the
-//! header is written ([`Spill`] shows its length), [`sealed_len`] gives the
+//! header is written ([`Sealer::take`] gives it), [`sealed_len`] gives the
 //! object's exact size before a byte of plaintext is read, which a streamed
 //! PUT needs.
 
@@ -36,6 +36,22 @@ pub fn sealed_len(header: u64, plain: u64) -> u64 {
     header + plain + TAG * plain.div_ceil(CHUNK).max(1)
 }
 
+/// `plain` sealed whole (something small: a catalog segment).
+pub fn seal_bytes(keys: &Keys, plain: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let mut sealer = Sealer::new(keys)?;
+    let mut out = sealer.push(plain)?;
+    out.extend(sealer.finish()?);
+    Ok(out)
+}
+
+/// The plaintext of the whole age file `sealed`.
+pub fn open_bytes(keys: &Keys, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut open(keys, sealed)?, &mut plain)
+        .map_err(CryptoError::of_read)?;
+    Ok(plain)
+}
+
 /// A reader of the plaintext of the age file `input` sealed to `keys`.
 /// Its reads fail with invalid data where the file is corrupt or cut
 /// short ([`CryptoError::of_read`] says so).
@@ -57,28 +73,47 @@ pub async fn open_async<R: futures::AsyncBufRead + Unpin>(
     (decryptor.decrypt_async(std::iter::once(keys.as_identity()))).map_err(CryptoError::of_decrypt)
 }
 
-/// A sink that keeps what is written to it until it is taken: the
-/// ciphertext of a [`seal`] handed on piece by piece (a streamed PUT's
-/// body, a part of a multipart upload). Its clones share the bytes.
+/// Seals a stream handed on piece by piece (a streamed PUT's body, the
+/// writes of an upload): plaintext pieces in, the ciphertext ready so far
+/// out. The first [`Sealer::take`] gives the header, whose length
+/// [`sealed_len`] needs.
+pub struct Sealer {
+    spill: Spill,
+    writer: age::stream::StreamWriter<Spill>,
+}
+
+impl Sealer {
+    pub fn new(keys: &Keys) -> Result<Sealer, CryptoError> {
+        let spill = Spill::default();
+        let writer = seal(keys, spill.clone())?;
+        Ok(Sealer { spill, writer })
+    }
+
+    /// The ciphertext ready and not yet taken.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut *self.spill.bytes())
+    }
+
+    /// Seals `plain`; returns the ciphertext ready (whole 64 KiB chunks,
+    /// and the header if not taken yet; often nothing).
+    pub fn push(&mut self, plain: &[u8]) -> std::io::Result<Vec<u8>> {
+        self.writer.write_all(plain)?;
+        Ok(self.take())
+    }
+
+    /// The rest of the ciphertext: the last chunk.
+    pub fn finish(self) -> std::io::Result<Vec<u8>> {
+        self.writer.finish()?;
+        Ok(std::mem::take(&mut *self.spill.bytes()))
+    }
+}
+
+/// A sink that keeps what is written to it until it is taken; its clones
+/// share the bytes.
 #[derive(Clone, Default)]
-pub struct Spill(Arc<Mutex<Vec<u8>>>);
+struct Spill(Arc<Mutex<Vec<u8>>>);
 
 impl Spill {
-    /// What was written since the last take.
-    pub fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.bytes())
-    }
-
-    /// How many bytes wait to be taken.
-    pub fn len(&self) -> usize {
-        self.bytes().len()
-    }
-
-    /// Whether nothing waits to be taken.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn bytes(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
         // A panic elsewhere cannot leave a Vec half-written.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
@@ -99,29 +134,22 @@ impl Write for Spill {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
     use std::process::{Command, Stdio};
 
     fn sealed(keys: &Keys, plain: &[u8]) -> (Vec<u8>, u64) {
-        let spill = Spill::default();
-        let mut w = seal(keys, spill.clone()).unwrap();
-        let header = spill.len() as u64;
-        let mut out = spill.take();
+        let mut sealer = Sealer::new(keys).unwrap();
+        let mut out = sealer.take();
+        let header = out.len() as u64;
         // Written in uneven pieces, taken as it comes.
         for piece in plain.chunks(10_000) {
-            w.write_all(piece).unwrap();
-            out.extend(spill.take());
+            out.extend(sealer.push(piece).unwrap());
         }
-        w.finish().unwrap();
-        out.extend(spill.take());
+        out.extend(sealer.finish().unwrap());
         (out, header)
     }
 
     fn opened(keys: &Keys, file: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let mut plain = Vec::new();
-        let mut r = open(keys, file)?;
-        r.read_to_end(&mut plain).map_err(CryptoError::of_read)?;
-        Ok(plain)
+        open_bytes(keys, file)
     }
 
     fn bytes(n: usize) -> Vec<u8> {

@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::multipart::UploadBook;
 use super::temp_writer::{TempWriter, after_failure, discard};
 use crate::bandwidth::{Bandwidth, Direction, Lane};
+use crate::crypto::CryptoError;
 use crate::providers::stream::Watch;
 use crate::providers::{Failure, Provider, object_key, s3, temp_key};
 use crate::store::{
@@ -237,8 +238,8 @@ async fn upload_from_copy<F: FnMut(i64, i64)>(
         let mut got = 0;
         let read = read_remote_from(source, job, progress, &mut got, &mut writer).await;
         match read {
-            Ok(Ok(h)) if h == job.op.content_hash => Ok(()),
-            Ok(_) => Err(fail(Failure::permanent(format!(
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(fail(Failure::permanent(format!(
                 "the copy on provider '{}' to copy from is missing or corrupt too",
                 source.name
             )))),
@@ -281,7 +282,7 @@ async fn upload_file<F: FnMut(i64, i64)>(
         .map_err(|e| fail(source_failure(&path, &e)))?;
     job.provider.check_online().map_err(fail)?;
     let op = job.provider.operator();
-    let key = object_key(&job.op.content_hash);
+    let key = job.provider.content_key(&job.op.content_hash);
     let can_rename = op.info().capability().rename;
     let write_to = if can_rename {
         temp_key(&job.op.id)
@@ -380,11 +381,18 @@ async fn webdav_upload<F: FnMut(i64, i64)>(
     sent: &mut u64,
 ) -> OpResult {
     let tmp = temp_key(&job.op.id);
-    let key = object_key(&job.op.content_hash);
+    let key = job.provider.content_key(&job.op.content_hash);
     dav.make_dir(parent_key(&tmp)).await.map_err(fail)?;
     let watch = job.upload_watch();
     let file = file.into_std().await;
-    let put = dav.put_file(&tmp, file, expected, &job.op.content_hash, &watch);
+    let put = dav.put_file(
+        &tmp,
+        file,
+        expected,
+        &job.op.content_hash,
+        &watch,
+        job.provider.keys(),
+    );
     if let Err(e) = streamed(put, &watch, path, expected, progress, sent).await {
         // A PUT does not resume: whatever the server kept of it goes.
         discard(job, &tmp, true).await;
@@ -407,7 +415,7 @@ async fn s3_put<F: FnMut(i64, i64)>(
     progress: &mut Progress<F>,
     sent: &mut u64,
 ) -> OpResult {
-    let key = object_key(&job.op.content_hash);
+    let key = job.provider.content_key(&job.op.content_hash);
     let watch = job.upload_watch();
     let file = file.into_std().await;
     let put = s3::put_file(
@@ -455,13 +463,16 @@ async fn streamed<F: FnMut(i64, i64)>(
 struct LocalUpload {
     provider: crate::providers::Provider,
     source: PathBuf,
-    /// `root/.breakdex-tmp/<op id>.part`, then `root/objects/ab/cd/<hash>`.
+    /// `root/.breakdex-tmp/<op id>.part`, then `root/objects/ab/cd/<name>`.
     tmp: PathBuf,
     dest: PathBuf,
     content_hash: String,
+    /// The object's name: the content hash, or its keyed name on a
+    /// provider that encrypts.
+    name: String,
     expected: u64,
     /// Open once the source was found regular and the temporary file made.
-    files: Option<(std::fs::File, std::fs::File)>,
+    files: Option<(std::fs::File, LocalOut)>,
     hasher: blake3::Hasher,
     buf: Vec<u8>,
     sent: u64,
@@ -474,6 +485,30 @@ struct LocalUpload {
     lane: Lane,
     read_size: usize,
     step: usize,
+}
+
+/// Where a local upload writes: its temporary file, or an age writer
+/// sealing into it for a provider that encrypts.
+enum LocalOut {
+    Plain(std::fs::File),
+    Sealed(age::stream::StreamWriter<std::fs::File>),
+}
+
+impl LocalOut {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            LocalOut::Plain(file) => file.write_all(bytes),
+            LocalOut::Sealed(sealed) => sealed.write_all(bytes),
+        }
+    }
+
+    /// The temporary file, all written (a sealed one's last chunk too).
+    fn finish(self) -> std::io::Result<std::fs::File> {
+        match self {
+            LocalOut::Plain(file) => Ok(file),
+            LocalOut::Sealed(sealed) => sealed.finish(),
+        }
+    }
 }
 
 /// Runs a local upload chunk by chunk, reporting progress between chunks.
@@ -519,8 +554,12 @@ impl LocalUpload {
             provider: job.provider.clone(),
             source,
             tmp: root.join(temp_key(&job.op.id)),
-            dest: root.join(object_key(&job.op.content_hash)),
+            dest: root.join(job.provider.content_key(&job.op.content_hash)),
             content_hash: job.op.content_hash.clone(),
+            name: (job.provider.keys()).map_or_else(
+                || job.op.content_hash.clone(),
+                |k| k.object_name(&job.op.content_hash),
+            ),
             expected,
             files: None,
             hasher: blake3::Hasher::new(),
@@ -611,6 +650,21 @@ impl LocalUpload {
                     .map_err(|e| fail(self.provider.io_failure("writing", &e)))?
             }
         };
+        if let Some(keys) = self.provider.keys() {
+            // A sealed upload starts over: age's key for this file is
+            // random and kept nowhere, so what was written cannot be
+            // written on.
+            let sealed = (out.set_len(0).map_err(crate::crypto::CryptoError::from))
+                .and_then(|()| crate::crypto::seal(keys, out))
+                .map_err(|e| {
+                    fail(
+                        self.provider
+                            .io_failure("writing", &std::io::Error::other(e)),
+                    )
+                })?;
+            self.files = Some((file, LocalOut::Sealed(sealed)));
+            return Ok(());
+        }
         if out.metadata().is_ok_and(|m| m.len() > 0)
             && let Err(e) = self.resume(&mut file, &mut out)
         {
@@ -624,7 +678,7 @@ impl LocalUpload {
             (out.set_len(0).and_then(|()| out.rewind()))
                 .map_err(|e| fail(self.provider.io_failure("writing", &e)))?;
         }
-        self.files = Some((file, out));
+        self.files = Some((file, LocalOut::Plain(out)));
         Ok(())
     }
 
@@ -674,23 +728,23 @@ impl LocalUpload {
         {
             return Err(fail(source_changed(&self.source)));
         }
-        out.sync_all()
+        // Closed before the rename.
+        (out.finish().and_then(|file| file.sync_all()))
             .map_err(|e| fail(self.provider.io_failure("writing", &e)))?;
-        drop(out);
         if self.cancelled.load(Ordering::Relaxed) {
             return Err(fail(Failure::transient("upload stopped")));
         }
         let folders = self.provider.object_folders();
-        let renamed = if folders.known(&self.content_hash) {
+        let renamed = if folders.known(&self.name) {
             std::fs::rename(&self.tmp, &self.dest)
                 .or_else(|_| in_folder(&self.dest, || std::fs::rename(&self.tmp, &self.dest)))
         } else {
             in_folder(&self.dest, || std::fs::rename(&self.tmp, &self.dest))
         };
         renamed.map_err(|e| fail(self.provider.io_failure("renaming the upload", &e)))?;
-        folders.remember(&self.content_hash);
+        folders.remember(&self.name);
         Ok(Some(CopyChange::Stored {
-            remote_key: object_key(&self.content_hash),
+            remote_key: object_key(&self.name),
         }))
     }
 }
@@ -716,7 +770,7 @@ fn in_folder<T>(path: &Path, then: impl FnOnce() -> std::io::Result<T>) -> std::
 }
 
 /// Reads until `buf` is full or the file ends; returns how many bytes came.
-pub(super) fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(super) fn read_full(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match file.read(&mut buf[got..]) {
@@ -756,85 +810,144 @@ pub(super) fn source_failure(path: &Path, e: &std::io::Error) -> Failure {
     }
 }
 
-/// Streams the remote copy through `sink`, hashing it; returns its hash, or
-/// says the copy is missing.
+/// Reads the op's copy on its provider into `sink`, checking it is the
+/// content (decrypting it on a provider that encrypts); a copy missing or
+/// corrupt is reported as the op's bad copy ([`bad_copy`]).
 pub(super) async fn read_remote<F: FnMut(i64, i64)>(
     job: &Job,
     progress: &mut Progress<F>,
     got: &mut u64,
     sink: impl AsyncWriteExt + Unpin,
-) -> Result<Result<String, VerifyStatus>, Failure> {
-    read_remote_from(&job.provider, job, progress, got, sink).await
+) -> Result<(), (Option<CopyChange>, Failure)> {
+    match read_remote_from(&job.provider, job, progress, got, sink).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(bad)) => Err(bad_copy(job, bad)),
+        Err(f) => Err(fail(f)),
+    }
 }
 
-/// [`read_remote`] from the copy on `provider`.
+/// What reading a copy found when it is not the content, and why.
+pub(super) struct BadCopy {
+    status: VerifyStatus,
+    why: String,
+}
+
+impl BadCopy {
+    pub(super) fn missing() -> BadCopy {
+        BadCopy {
+            status: VerifyStatus::Missing,
+            why: "missing".into(),
+        }
+    }
+
+    /// Its bytes read, but they are not the content.
+    pub(super) fn mismatch() -> BadCopy {
+        BadCopy::corrupt("its bytes do not match the content hash")
+    }
+
+    pub(super) fn corrupt(why: impl std::fmt::Display) -> BadCopy {
+        BadCopy {
+            status: VerifyStatus::Corrupt,
+            why: format!("corrupt ({why})"),
+        }
+    }
+}
+
+/// [`read_remote`] from the copy on `provider`: the content's bytes into
+/// `sink`, checked against its hash.
 async fn read_remote_from<F: FnMut(i64, i64)>(
     provider: &Provider,
     job: &Job,
     progress: &mut Progress<F>,
     got: &mut u64,
     mut sink: impl AsyncWriteExt + Unpin,
-) -> Result<Result<String, VerifyStatus>, Failure> {
+) -> Result<Result<(), BadCopy>, Failure> {
     provider.check_online()?;
     let op = provider.operator();
-    let key = object_key(&job.op.content_hash);
+    let key = provider.content_key(&job.op.content_hash);
     let total = job.op.total_bytes.max(0) as u64;
     let lane = job.lane(provider, Direction::Down);
-    let open = async {
-        op.reader_with(&key)
-            .chunk(lane.piece(CHUNK))
-            .await?
-            .into_stream(..)
-            .await
-    };
-    let mut stream = match open.await {
-        Ok(s) => s,
-        Err(e) if e.kind() == opendal::ErrorKind::NotFound => {
-            return Ok(Err(VerifyStatus::Missing));
-        }
+    let reader = match op.reader_with(&key).chunk(lane.piece(CHUNK)).await {
+        Ok(r) => r,
+        Err(e) if e.kind() == opendal::ErrorKind::NotFound => return Ok(Err(BadCopy::missing())),
         Err(e) => return Err(provider.failure("reading", &e)),
     };
     let mut hasher = blake3::Hasher::new();
-    loop {
-        let buffer = match stream.try_next().await {
-            Ok(Some(b)) => b,
-            Ok(None) => break,
-            Err(e) => return Err(provider.failure("reading", &e)),
-        };
-        for bytes in buffer {
-            lane.take(bytes.len() as u64).await;
-            hasher.update(&bytes);
-            sink.write_all(&bytes).await.map_err(|e| {
-                Failure::transient(format!("cannot write into the library folder: {e}"))
-            })?;
-            *got += bytes.len() as u64;
-        }
+    let mut take = async |bytes: &[u8]| {
+        lane.take(bytes.len() as u64).await;
+        hasher.update(bytes);
+        sink.write_all(bytes).await.map_err(|e| {
+            Failure::transient(format!("cannot write into the library folder: {e}"))
+        })?;
+        *got += bytes.len() as u64;
         progress.update(*got, total);
+        Ok::<(), Failure>(())
+    };
+    if let Some(keys) = provider.keys() {
+        let input = (reader.into_futures_async_read(..).await)
+            .map_err(|e| provider.failure("reading", &e))?;
+        let mut plain =
+            match crate::crypto::open_async(keys, futures::io::BufReader::new(input)).await {
+                Ok(plain) => plain,
+                Err(e) => return sealed_failure(provider, e),
+            };
+        let mut buf = vec![0; CHUNK];
+        loop {
+            match futures::AsyncReadExt::read(&mut plain, &mut buf).await {
+                Ok(0) => break,
+                Ok(n) => take(&buf[..n]).await?,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return sealed_failure(provider, CryptoError::of_read(e)),
+            }
+        }
+    } else {
+        let mut stream =
+            (reader.into_stream(..).await).map_err(|e| provider.failure("reading", &e))?;
+        loop {
+            match stream.try_next().await {
+                Ok(Some(buffer)) => {
+                    for bytes in buffer {
+                        take(&bytes).await?;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return Err(provider.failure("reading", &e)),
+            }
+        }
     }
     sink.flush()
         .await
         .map_err(|e| Failure::transient(format!("cannot write into the library folder: {e}")))?;
-    Ok(Ok(hasher.finalize().to_hex().to_string()))
+    if hasher.finalize().to_hex().as_str() != job.op.content_hash {
+        return Ok(Err(BadCopy::mismatch()));
+    }
+    Ok(Ok(()))
+}
+
+/// What an age object that does not open means: a corrupt copy, or a
+/// read that failed on the way.
+fn sealed_failure(provider: &Provider, e: CryptoError) -> Result<Result<(), BadCopy>, Failure> {
+    match e {
+        CryptoError::Io(e) => Err(provider.io_failure("reading", &e)),
+        e => Ok(Err(BadCopy::corrupt(e))),
+    }
 }
 
 /// What a bad copy found by reading it means for the op.
-pub(super) fn bad_copy(job: &Job, status: VerifyStatus) -> (Option<CopyChange>, Failure) {
-    let what = match status {
-        VerifyStatus::Missing => "missing",
-        _ => "corrupt (its bytes do not match the content hash)",
-    };
+pub(super) fn bad_copy(job: &Job, bad: BadCopy) -> (Option<CopyChange>, Failure) {
     (
         Some(CopyChange::Checked {
-            remote_key: object_key(&job.op.content_hash),
-            status,
+            remote_key: job.provider.content_key(&job.op.content_hash),
+            status: bad.status,
         }),
         Failure::permanent(format!(
-            "the copy of {} on provider '{}' is {what}",
+            "the copy of {} on provider '{}' is {}",
             job.asset
                 .as_ref()
                 .map(|a| a.original_name.as_str())
                 .unwrap_or(short(&job.op.content_hash)),
-            job.provider.name
+            job.provider.name,
+            bad.why
         )),
     )
 }
@@ -844,17 +957,11 @@ async fn verify<F: FnMut(i64, i64)>(
     progress: &mut Progress<F>,
     got: &mut u64,
 ) -> OpResult {
-    match read_remote(job, progress, got, tokio::io::sink())
-        .await
-        .map_err(fail)?
-    {
-        Ok(hash) if hash == job.op.content_hash => Ok(Some(CopyChange::Checked {
-            remote_key: object_key(&job.op.content_hash),
-            status: VerifyStatus::Ok,
-        })),
-        Ok(_) => Err(bad_copy(job, VerifyStatus::Corrupt)),
-        Err(status) => Err(bad_copy(job, status)),
-    }
+    read_remote(job, progress, got, tokio::io::sink()).await?;
+    Ok(Some(CopyChange::Checked {
+        remote_key: job.provider.content_key(&job.op.content_hash),
+        status: VerifyStatus::Ok,
+    }))
 }
 
 async fn download<F: FnMut(i64, i64)>(
@@ -886,14 +993,8 @@ async fn download<F: FnMut(i64, i64)>(
         .await
         .map_err(|e| fail(library_failure(e)))?;
     let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
-    let read = read_remote(job, progress, got, &mut writer).await;
+    let outcome = read_remote(job, progress, got, &mut writer).await;
     let file = writer.into_inner();
-    let outcome = match read {
-        Ok(Ok(h)) if &h == hash => Ok(()),
-        Ok(Ok(_)) => Err(bad_copy(job, VerifyStatus::Corrupt)),
-        Ok(Err(status)) => Err(bad_copy(job, status)),
-        Err(f) => Err(fail(f)),
-    };
     if let Err(e) = outcome {
         drop(file);
         let _ = tokio::fs::remove_file(&tmp).await;
@@ -985,7 +1086,7 @@ async fn delete_remote(job: &Job) -> OpResult {
         return Err(fail(Failure::permanent(reason.clone())));
     }
     job.provider.check_online().map_err(fail)?;
-    let key = object_key(&job.op.content_hash);
+    let key = job.provider.content_key(&job.op.content_hash);
     match job.provider.operator().delete(&key).await {
         Ok(()) => Ok(Some(CopyChange::Removed)),
         Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(Some(CopyChange::Removed)),

@@ -21,8 +21,9 @@ use super::executor::{
     CHUNK, DISCARD_WAIT, Job, OpResult, Progress, fail, source_changed, source_failure,
 };
 use crate::bandwidth::Direction;
+use crate::crypto::Sealer;
 use crate::providers::multipart::{ListedPart, Multipart};
-use crate::providers::{Failure, FailureKind, object_key, s3};
+use crate::providers::{Failure, FailureKind, s3};
 use crate::store::{CopyChange, KeptChange, KeptPart, KeptUpload};
 
 /// S3's most parts in one upload.
@@ -66,7 +67,7 @@ pub(super) async fn upload<F: FnMut(i64, i64)>(
     progress: &mut Progress<F>,
     sent: &mut u64,
 ) -> OpResult {
-    let key = object_key(&job.op.content_hash);
+    let key = job.provider.content_key(&job.op.content_hash);
     let mp = Multipart::of(&job.provider, signer, &key)
         .await
         .map_err(fail)?;
@@ -128,6 +129,25 @@ pub(super) async fn upload<F: FnMut(i64, i64)>(
     Ok(Some(CopyChange::Stored { remote_key: key }))
 }
 
+/// The body of a part of `plain` bytes: themselves, or sealed by `sealer`
+/// (the header before the first, the file's last chunk after the `last`).
+fn sealed_part(
+    sealer: &mut Option<Sealer>,
+    plain: Vec<u8>,
+    last: bool,
+) -> Result<Vec<u8>, Failure> {
+    let Some(sealing) = sealer else {
+        return Ok(plain);
+    };
+    let broken = |e: std::io::Error| Failure::permanent(format!("sealing: {e}"));
+    let mut body = sealing.take();
+    body.extend(sealing.push(&plain).map_err(broken)?);
+    if last && let Some(sealing) = sealer.take() {
+        body.extend(sealing.finish().map_err(broken)?);
+    }
+    Ok(body)
+}
+
 /// The upload the op's last attempt kept, with the parts of it the server
 /// still has as they were kept (by number); `None` when there is none to go
 /// on with (nothing kept, kept for another size, or gone from the server),
@@ -143,7 +163,10 @@ async fn resumable(
     let Some(kept) = &job.kept else {
         return Ok(None);
     };
-    let fits = kept.remote_key == key
+    // A sealed upload starts over: age's key for each file is random and
+    // kept nowhere, so its parts cannot be gone on with.
+    let fits = job.provider.keys().is_none()
+        && kept.remote_key == key
         && kept.provider_id == job.provider.id
         && kept.part_bytes == part_bytes
         && kept.source_bytes == expected;
@@ -208,7 +231,10 @@ impl Parts<'_> {
         let most = lane.piece(CHUNK);
         let mut hasher = blake3::Hasher::new();
         let mut flying = tokio::task::JoinSet::new();
-        for number in 1..=expected.div_ceil(part_bytes) as u32 {
+        let sealing = self.job.provider.keys().map(Sealer::new).transpose();
+        let mut sealer = sealing.map_err(|e| Failure::permanent(e.to_string()))?;
+        let count = expected.div_ceil(part_bytes) as u32;
+        for number in 1..=count {
             let kept = self.kept.get(&number);
             let mut bytes = vec![0; part_bytes.min(expected - *sent) as usize];
             let (mut filled, len) = (0, bytes.len());
@@ -234,6 +260,7 @@ impl Parts<'_> {
                 Some(k) if k.blake3 == blake3 && k.size_bytes == bytes.len() as u64 => {}
                 Some(_) => return Err(source_changed(path)),
                 None => {
+                    let bytes = sealed_part(&mut sealer, bytes, number == count)?;
                     while flying.len() >= s3::PARTS_IN_FLIGHT {
                         self.took(flying.join_next().await)?;
                     }

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::executor::{
-    Job, LOCAL_READ, OpResult, Progress, bad_copy, fail, place, read_full, read_remote,
+    BadCopy, Job, LOCAL_READ, OpResult, Progress, bad_copy, fail, place, read_full, read_remote,
 };
 use crate::bandwidth::Direction;
 use crate::catalog::paths;
-use crate::providers::{Failure, object_key};
-use crate::store::{CopyChange, RestoreTarget, TargetDone, VerifyStatus};
+use crate::crypto::CryptoError;
+use crate::providers::Failure;
+use crate::store::{CopyChange, RestoreTarget, TargetDone};
 
 /// A target checked and ready to be placed.
 struct Place {
@@ -200,12 +201,7 @@ async fn fetch<F: FnMut(i64, i64)>(
     let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
     let read = read_remote(job, progress, got, &mut writer).await;
     let file = writer.into_inner();
-    match read {
-        Ok(Ok(h)) if h == job.op.content_hash => {}
-        Ok(Ok(_)) => return Err(bad_copy(job, VerifyStatus::Corrupt)),
-        Ok(Err(status)) => return Err(bad_copy(job, status)),
-        Err(f) => return Err(fail(f)),
-    }
+    read?;
     file.sync_all().await.map_err(|e| folder_failure(tmp, e))
 }
 
@@ -221,13 +217,27 @@ fn fetch_local<F: FnMut(i64, i64)>(
     let Some(root) = job.provider.local_root() else {
         return Err(fail(Failure::permanent("not a local provider")));
     };
-    let mut source = match std::fs::File::open(root.join(object_key(&job.op.content_hash))) {
+    let key = job.provider.content_key(&job.op.content_hash);
+    let file = match std::fs::File::open(root.join(key)) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             job.provider.check_online().map_err(fail)?;
-            return Err(bad_copy(job, VerifyStatus::Missing));
+            return Err(bad_copy(job, BadCopy::missing()));
         }
         Err(e) => return Err(fail(job.provider.io_failure("reading", &e))),
+    };
+    // A sealed copy is read through age: a chunk that does not
+    // authenticate reads as invalid data, a corrupt copy.
+    let unreadable = |e: CryptoError| match e {
+        CryptoError::Io(e) => fail(job.provider.io_failure("reading", &e)),
+        e => bad_copy(job, BadCopy::corrupt(e)),
+    };
+    let mut source: Box<dyn std::io::Read> = match job.provider.keys() {
+        Some(keys) => Box::new(
+            crate::crypto::open(keys, std::io::BufReader::with_capacity(LOCAL_READ, file))
+                .map_err(unreadable)?,
+        ),
+        None => Box::new(file),
     };
     let mut out = std::fs::File::create(tmp).map_err(|e| folder_failure(tmp, e))?;
     let total = job.op.total_bytes.max(0) as u64;
@@ -238,8 +248,8 @@ fn fetch_local<F: FnMut(i64, i64)>(
         if cancelled.load(Ordering::Relaxed) {
             return Err(fail(Failure::transient("download stopped")));
         }
-        let n = read_full(&mut source, &mut buf)
-            .map_err(|e| fail(job.provider.io_failure("reading", &e)))?;
+        let n =
+            read_full(&mut source, &mut buf).map_err(|e| unreadable(CryptoError::of_read(e)))?;
         if n == 0 {
             break;
         }
@@ -250,7 +260,7 @@ fn fetch_local<F: FnMut(i64, i64)>(
         progress.update(*got, total);
     }
     if hasher.finalize().to_hex().as_str() != job.op.content_hash {
-        return Err(bad_copy(job, VerifyStatus::Corrupt));
+        return Err(bad_copy(job, BadCopy::mismatch()));
     }
     out.sync_all().map_err(|e| folder_failure(tmp, e))
 }

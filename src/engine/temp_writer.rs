@@ -6,7 +6,9 @@
 //! every byte) and written on from there through Breakdex's own SFTP
 //! session (`providers/sftp_direct.rs`), since OpenDAL's writer only starts
 //! files over. An attempt cut off (a lost connection, a server gone, a
-//! pause) keeps the file for the next; any other failure removes it.
+//! pause) keeps the file for the next; any other failure removes it. On a
+//! provider that encrypts, the bytes are sealed (age) as they go, and an
+//! upload starts over: age's key for each file is random and kept nowhere.
 
 use std::path::Path;
 
@@ -14,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::executor::{DISCARD_WAIT, Job, source_failure};
 use crate::bandwidth::Direction;
+use crate::crypto::Sealer;
 use crate::providers::sftp_direct::Resumed;
 use crate::providers::{Failure, FailureKind};
 use crate::store::CopyChange;
@@ -22,6 +25,7 @@ use crate::store::CopyChange;
 pub(super) enum TempWriter {
     Dal(opendal::Writer),
     Resumed(Resumed),
+    Sealed(opendal::Writer, Sealer),
 }
 
 impl TempWriter {
@@ -41,6 +45,12 @@ impl TempWriter {
         let most = job
             .lane(&job.provider, Direction::Up)
             .piece(super::executor::CHUNK);
+        if let Some(keys) = job.provider.keys() {
+            let writer = (job.provider.operator().writer_with(key).chunk(most).await)
+                .map_err(|e| job.provider.failure("writing", &e))?;
+            let sealer = Sealer::new(keys).map_err(|e| Failure::permanent(e.to_string()))?;
+            return Ok(TempWriter::Sealed(writer, sealer));
+        }
         if let Some(direct) = job.provider.sftp() {
             let kept = kept_prefix(job, key, source, path, expected, hasher).await?;
             if kept > 0 {
@@ -73,6 +83,14 @@ impl TempWriter {
                 (w.write(chunk).await).map_err(|e| job.provider.failure("writing", &e))
             }
             TempWriter::Resumed(r) => r.write(&chunk).await,
+            TempWriter::Sealed(w, sealer) => {
+                let sealed =
+                    (sealer.push(&chunk)).map_err(|e| Failure::permanent(e.to_string()))?;
+                if sealed.is_empty() {
+                    return Ok(());
+                }
+                (w.write(sealed).await).map_err(|e| job.provider.failure("writing", &e))
+            }
         }
     }
 
@@ -83,6 +101,15 @@ impl TempWriter {
                 .map(drop)
                 .map_err(|e| job.provider.failure("writing", &e)),
             TempWriter::Resumed(r) => r.close().await,
+            TempWriter::Sealed(mut w, sealer) => {
+                let last = sealer
+                    .finish()
+                    .map_err(|e| Failure::permanent(e.to_string()))?;
+                (w.write(last).await).map_err(|e| job.provider.failure("writing", &e))?;
+                (w.close().await)
+                    .map(drop)
+                    .map_err(|e| job.provider.failure("writing", &e))
+            }
         }
     }
 
@@ -94,7 +121,7 @@ impl TempWriter {
         renames: bool,
         failure: Failure,
     ) -> (Option<CopyChange>, Failure) {
-        if let TempWriter::Dal(mut w) = self {
+        if let TempWriter::Dal(mut w) | TempWriter::Sealed(mut w, _) = self {
             let _ = w.abort().await;
         }
         after_failure(job, key, renames, &failure).await;
@@ -103,10 +130,12 @@ impl TempWriter {
 }
 
 /// After an upload failed with `failure`: its temporary file is kept for
-/// the next attempt when this one was cut off on SFTP, removed otherwise.
+/// the next attempt when this one was cut off on SFTP (unsealed), removed
+/// otherwise.
 pub(super) async fn after_failure(job: &Job, key: &str, renames: bool, failure: &Failure) {
     let cut_off = matches!(failure.kind, FailureKind::Transient | FailureKind::Offline);
-    if !(cut_off && job.provider.sftp().is_some()) {
+    let resumes = job.provider.sftp().is_some() && job.provider.keys().is_none();
+    if !(cut_off && resumes) {
         discard(job, key, renames).await;
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use opendal::{ErrorKind, Operator};
 
+use crate::crypto::Keys;
 use crate::store::{ProviderKind, ProviderRow};
 
 pub mod multipart;
@@ -144,6 +145,9 @@ pub struct Provider {
     folders: Arc<ObjectFolders>,
     /// What Breakdex's own requests (streamed uploads) need.
     direct: Direct,
+    /// For a provider that encrypts: the library's keys (every object an
+    /// age file, named by a keyed hash; see `crypto`).
+    keys: Option<Arc<Keys>>,
 }
 
 /// What a provider needs for the requests Breakdex sends itself, beside
@@ -162,6 +166,13 @@ enum Direct {
 impl Provider {
     /// Builds the provider described by a row, checking its settings.
     pub fn open(row: &ProviderRow) -> Result<Provider, Failure> {
+        let mut provider = Provider::open_plain(row)?;
+        provider.keys = crate::crypto::library::keys_of(&row.settings)
+            .map_err(|e| Failure::permanent(format!("provider '{}': {e}", row.name)))?;
+        Ok(provider)
+    }
+
+    fn open_plain(row: &ProviderRow) -> Result<Provider, Failure> {
         match row.kind {
             ProviderKind::Local => {
                 let root = row
@@ -188,6 +199,7 @@ impl Provider {
                     local_root: Some(root),
                     folders: Arc::default(),
                     direct: Direct::None,
+                    keys: None,
                 })
             }
             ProviderKind::S3 | ProviderKind::Webdav | ProviderKind::Sftp => {
@@ -212,6 +224,7 @@ impl Provider {
                     local_root: None,
                     folders: Arc::default(),
                     direct,
+                    keys: None,
                 })
             }
         }
@@ -238,6 +251,21 @@ impl Provider {
         match &self.direct {
             Direct::S3(signer) => Some(signer),
             _ => None,
+        }
+    }
+
+    /// The keys of a provider that encrypts.
+    pub fn keys(&self) -> Option<&Keys> {
+        self.keys.as_deref()
+    }
+
+    /// The key of the object holding the content `content_hash` here:
+    /// [`object_key`] of the hash, or of its keyed name on a provider that
+    /// encrypts.
+    pub fn content_key(&self, content_hash: &str) -> String {
+        match &self.keys {
+            Some(keys) => object_key(&keys.object_name(content_hash)),
+            None => object_key(content_hash),
         }
     }
 

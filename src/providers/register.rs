@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 
 use super::{Provider, check_local_root, sftp};
+use crate::crypto::Passphrase;
 use crate::secrets::{Secret, SecretStore};
 use crate::store::{ProviderKind, ProviderRow, Store};
 
@@ -173,6 +174,8 @@ pub struct Registered {
     /// Why the provider, saved, cannot be used yet (nothing answers at its
     /// address): its ops wait until it answers.
     pub offline: Option<String>,
+    /// For a provider that encrypts: which key it got, in words.
+    pub encrypted: Option<String>,
 }
 
 /// Where a provider's secret is kept, in words, if it has one.
@@ -323,6 +326,25 @@ fn finish(row: &ProviderRow, secret: Option<&Secret>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Makes the provider just added (`row`) encrypt: enrolled with
+/// `passphrase` (see `crypto::enroll`), its settings name the key, and it
+/// opens with it. Returns its row as it now is, and what was done.
+fn encrypting(
+    store: &mut Store,
+    db: &Path,
+    row: &ProviderRow,
+    passphrase: &Passphrase,
+) -> anyhow::Result<(ProviderRow, String)> {
+    let provider = Provider::open(row).map_err(|f| anyhow!("{f}"))?;
+    let enrolled = crate::crypto::enroll::enroll(store, db, &provider, passphrase)?;
+    let mut settings = row.settings.clone();
+    settings["encryption"] = enrolled.entry;
+    store.update_provider(&row.id, &row.name, &settings, row.concurrency)?;
+    let row = store.provider(&row.id)?;
+    Provider::open(&row).map_err(|f| anyhow!("{f}"))?;
+    Ok((row, enrolled.note))
+}
+
 /// A failure after an SFTP host was trusted says so: its keys stay in
 /// known_hosts.
 fn with_trust_note(e: anyhow::Error, trusted_host: &Option<String>) -> anyhow::Error {
@@ -355,6 +377,7 @@ pub fn register(
     db: &Path,
     spec: NewProvider,
     secret: Option<Secret>,
+    encrypt: Option<&Passphrase>,
 ) -> anyhow::Result<Registered> {
     spec.check()?;
     check_secret(&spec.target, secret.as_ref(), true)?;
@@ -366,15 +389,24 @@ pub fn register(
     let row = store
         .add_provider(&spec.name, spec.target.kind(), &settings, spec.concurrency)
         .map_err(|e| with_trust_note(e.into(), &trusted_host))?;
-    if let Err(e) = finish(&row, secret.as_ref()) {
-        let _ = remove(store, &row.id);
-        return Err(with_trust_note(e, &trusted_host));
-    }
+    let done = finish(&row, secret.as_ref()).and_then(|()| match encrypt {
+        Some(passphrase) => encrypting(store, db, &row, passphrase).map(Some),
+        None => Ok(None),
+    });
+    let (row, encrypted) = match done {
+        Ok(Some((row, note))) => (row, Some(note)),
+        Ok(None) => (row, None),
+        Err(e) => {
+            let _ = remove(store, &row.id);
+            return Err(with_trust_note(e, &trusted_host));
+        }
+    };
     let offline = super::reachable(&row).err().map(|f| f.message);
     Ok(Registered {
         row,
         trusted_host,
         offline,
+        encrypted,
     })
 }
 
@@ -401,9 +433,13 @@ pub fn update(
     check_secret(&spec.target, secret.as_ref(), false)?;
     let secrets = secret_store_for(&spec.target, SecretStore::of(&old.settings), db)?;
     let Prepared {
-        settings,
+        mut settings,
         trusted_host,
     } = prepare(&spec, secrets.as_ref())?;
+    // A provider keeps encrypting (it may hold sealed copies).
+    if let Some(entry) = old.settings.get("encryption") {
+        settings["encryption"] = entry.clone();
+    }
     store
         .update_provider(id, &spec.name, &settings, spec.concurrency)
         .map_err(|e| with_trust_note(e.into(), &trusted_host))?;
@@ -422,6 +458,7 @@ pub fn update(
                 row,
                 trusted_host,
                 offline,
+                encrypted: None,
             })
         }
         Err(e) => {

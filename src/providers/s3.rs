@@ -47,7 +47,7 @@ pub async fn put_file(
         Failure::permanent(format!("provider '{name}': cannot make an HTTP client"))
     })?;
     let put = client.put(url.as_str()).headers(headers);
-    let response = with_checked_body(put, file, expected, content_hash, watch)
+    let response = with_checked_body(put, file, expected, content_hash, watch, provider.keys())?
         .send()
         .await
         .map_err(|e| request_failure(ProviderKind::S3, name, &e))?;

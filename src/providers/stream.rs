@@ -6,13 +6,18 @@
 //! the last piece is held back until the whole file has been read and found
 //! to be the content that was added (its size and BLAKE3): a file that
 //! changed makes the body fail before the request is complete, so the
-//! server never stores it.
+//! server never stores it. To a provider that encrypts, the body is the
+//! file sealed (age) as it is read, its length foretold from the header
+//! (`crypto::sealed_len`); what is held back is then the last chunk, which
+//! age needs to open the file.
 
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use super::Failure;
 use crate::bandwidth::Lane;
+use crate::crypto::{Keys, Sealer};
 
 /// Bytes read from the file per piece of the body.
 const PIECE: usize = 1 << 20;
@@ -32,18 +37,46 @@ pub struct Watch {
 const AHEAD: usize = 2;
 
 /// The request with the body that sends `file`, which must be `expected`
-/// bytes with BLAKE3 `content_hash`, and its length.
+/// bytes with BLAKE3 `content_hash` (sealed to `keys` if given), and its
+/// length.
 pub fn with_checked_body(
     request: reqwest::RequestBuilder,
     file: std::fs::File,
     expected: u64,
     content_hash: &str,
     watch: &Watch,
-) -> reqwest::RequestBuilder {
-    let pieces = checked_pieces(file, expected, content_hash.to_string(), watch);
-    request
-        .header(reqwest::header::CONTENT_LENGTH, expected)
-        .body(reqwest::Body::wrap_stream(pieces))
+    keys: Option<&Keys>,
+) -> Result<reqwest::RequestBuilder, Failure> {
+    let (length, pieces) = checked_body(file, expected, content_hash, watch, keys)?;
+    Ok(request
+        .header(reqwest::header::CONTENT_LENGTH, length)
+        .body(reqwest::Body::wrap_stream(pieces)))
+}
+
+/// The body's length and pieces: the file, or its age file sealed to `keys`.
+fn checked_body(
+    file: std::fs::File,
+    expected: u64,
+    content_hash: &str,
+    watch: &Watch,
+    keys: Option<&Keys>,
+) -> Result<
+    (
+        u64,
+        impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static,
+    ),
+    Failure,
+> {
+    let sealing = keys.map(Sealer::new).transpose();
+    let mut sealer = sealing.map_err(|e| Failure::permanent(e.to_string()))?;
+    let header = sealer.as_mut().map(Sealer::take);
+    let length = match &header {
+        Some(header) => crate::crypto::sealed_len(header.len() as u64, expected),
+        None => expected,
+    };
+    let seal = sealer.map(|sealer| (sealer, header.unwrap_or_default()));
+    let pieces = checked_pieces(file, expected, content_hash.to_string(), watch, seal);
+    Ok((length, pieces))
 }
 
 /// The pieces of the body of [`with_checked_body`], read and hashed ahead
@@ -53,13 +86,14 @@ fn checked_pieces(
     expected: u64,
     content_hash: String,
     watch: &Watch,
+    seal: Option<(Sealer, Vec<u8>)>,
 ) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel(AHEAD);
     let changed = watch.changed.clone();
     // Under a limit, pieces no bigger than its bucket: each goes out at once.
     let piece = watch.lane.piece(PIECE);
     tokio::task::spawn_blocking(move || {
-        read_checked(file, expected, &content_hash, piece, &changed, &tx)
+        read_checked(file, expected, &content_hash, piece, &changed, &tx, seal)
     });
     let sent = watch.sent.clone();
     let lane = watch.lane.clone();
@@ -78,9 +112,11 @@ fn checked_pieces(
 }
 
 /// Reads `file` piece by piece (`piece` bytes at most; straight into each
-/// piece, no buffer between) into `tx`. A piece goes out once the next one has been read; the last
-/// once the whole file matched, or an error instead. Stops when the body is
-/// dropped.
+/// piece, no buffer between) into `tx`, sealing each with `seal`'s sealer
+/// if given (its header, already taken, going first). A piece goes out
+/// once the next one has been read; the last (for a sealed file, with the
+/// last chunk) once the whole file matched, or an error instead. Stops
+/// when the body is dropped.
 fn read_checked(
     mut file: std::fs::File,
     expected: u64,
@@ -88,10 +124,14 @@ fn read_checked(
     piece_len: usize,
     changed: &AtomicBool,
     tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+    seal: Option<(Sealer, Vec<u8>)>,
 ) {
     let mut hasher = blake3::Hasher::new();
     let mut read = 0u64;
-    let mut held: Option<Vec<u8>> = None;
+    let (mut sealer, mut held) = match seal {
+        Some((sealer, header)) => (Some(sealer), Some(header)),
+        None => (None, None),
+    };
     loop {
         // One byte past the expected size at most, so growth shows.
         let room = (expected + 1).saturating_sub(read).min(piece_len as u64);
@@ -112,12 +152,28 @@ fn read_checked(
             )));
             return;
         }
+        let piece = match (&mut sealer, ended) {
+            (Some(sealer), false) => sealer.push(&piece),
+            (Some(_), true) => sealer.take().map_or(Ok(Vec::new()), Sealer::finish),
+            (None, _) => Ok(piece),
+        };
+        let piece = match piece {
+            Ok(piece) => piece,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
         let out = if ended {
-            held.take()
+            // The last piece read (or chunk sealed), with the file's end.
+            let mut last = held.take().unwrap_or_default();
+            last.extend(piece);
+            Some(last)
         } else {
             held.replace(piece)
         };
         if let Some(out) = out
+            && !out.is_empty()
             && tx.blocking_send(Ok(out)).is_err()
         {
             return;
@@ -135,22 +191,56 @@ mod tests {
 
     /// Everything the body yields, or the error that ended it.
     async fn drain(data: &[u8], expected: &[u8]) -> (Result<Vec<u8>, String>, Watch) {
+        let (got, watch, _) = drain_sealed(data, expected, None).await;
+        (got, watch)
+    }
+
+    /// [`drain`] sealed to `keys` if given, with the length announced.
+    async fn drain_sealed(
+        data: &[u8],
+        expected: &[u8],
+        keys: Option<&Keys>,
+    ) -> (Result<Vec<u8>, String>, Watch, u64) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, data).unwrap();
         let file = std::fs::File::open(&path).unwrap();
         let watch = Watch::default();
         let hash = blake3::hash(expected).to_hex().to_string();
-        let stream = checked_pieces(file, expected.len() as u64, hash, &watch);
+        let body = checked_body(file, expected.len() as u64, &hash, &watch, keys);
+        let (length, stream) = body.unwrap();
         futures::pin_mut!(stream);
         let mut got = Vec::new();
         loop {
             match stream.try_next().await {
                 Ok(Some(bytes)) => got.extend_from_slice(&bytes),
-                Ok(None) => return (Ok(got), watch),
-                Err(e) => return (Err(e.to_string()), watch),
+                Ok(None) => return (Ok(got), watch, length),
+                Err(e) => return (Err(e.to_string()), watch, length),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_sealed_body_is_as_long_as_announced_and_opens_to_the_file() {
+        let keys = Keys::generate();
+        for len in [0, 1, 65_536, PIECE + 1, 3 * PIECE + 7] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 249) as u8).collect();
+            let (got, watch, length) = drain_sealed(&data, &data, Some(&keys)).await;
+            let got = got.unwrap();
+            assert_eq!(got.len() as u64, length, "{len}");
+            assert_eq!(watch.sent.load(Ordering::Relaxed), length);
+            assert!(
+                crate::crypto::open_bytes(&keys, &got).unwrap() == data,
+                "{len}"
+            );
+        }
+        // A changed file: the body fails, short of its length.
+        let data = vec![7u8; 2 * PIECE];
+        let mut other = data.clone();
+        other[PIECE] = 8;
+        let (got, watch, length) = drain_sealed(&other, &data, Some(&keys)).await;
+        assert!(got.is_err() && watch.changed.load(Ordering::Relaxed));
+        assert!(watch.sent.load(Ordering::Relaxed) < length);
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use opendal::Operator;
 use super::Failure;
 use super::remote::{request_failure, required, secret, setting, status_failure};
 use super::stream::{Watch, with_checked_body};
+use crate::crypto::Keys;
 use crate::secrets::Secret;
 use crate::store::{ProviderKind, ProviderRow};
 
@@ -237,7 +238,8 @@ impl Direct {
     /// Streams `file` to `key` (relative to the root) in one PUT, counting
     /// the bytes as they go out; a file that is not `expected` bytes of
     /// `content_hash` fails the request before it is complete (see
-    /// [`stream`](super::stream)). The folder `key` is in must exist.
+    /// [`stream`](super::stream)), sealed to `keys` if given. The folder
+    /// `key` is in must exist.
     pub async fn put_file(
         &self,
         key: &str,
@@ -245,9 +247,10 @@ impl Direct {
         expected: u64,
         content_hash: &str,
         watch: &Watch,
+        keys: Option<&Keys>,
     ) -> Result<(), Failure> {
         let put = self.request(b"PUT", &self.path(key));
-        let response = with_checked_body(put, file, expected, content_hash, watch)
+        let response = with_checked_body(put, file, expected, content_hash, watch, keys)?
             .send()
             .await
             .map_err(|e| request_failure(ProviderKind::Webdav, &self.name, &e))?;

@@ -1104,7 +1104,7 @@ impl Model {
                 secret,
                 reply,
             } => {
-                let done = register::register(s, &self.db, spec, secret);
+                let done = register::register(s, &self.db, spec, secret, None);
                 if let Ok(added) = &done {
                     let row = added.row.clone();
                     let plan = crate::library::copy_plan(s, &row.id).map_err(|e| e.to_string())?;

@@ -20,7 +20,7 @@ use crate::remote::{
 /// Writes a tree of about 300 files under `root/name`: nested folders, the
 /// same bytes at several paths, unicode and space names, an empty file.
 /// Returns the tree's folder.
-fn make_tree(root: &Path, name: &str, seed: u64) -> PathBuf {
+pub(crate) fn make_tree(root: &Path, name: &str, seed: u64) -> PathBuf {
     let top = root.join(name);
     let mut n = 0u64;
     let mut write = |rel: &str, bytes: Vec<u8>| {
@@ -58,7 +58,7 @@ fn make_tree(root: &Path, name: &str, seed: u64) -> PathBuf {
 }
 
 /// `diff -r`: both trees hold the same paths with the same bytes.
-fn assert_same_tree(a: &Path, b: &Path) {
+pub(crate) fn assert_same_tree(a: &Path, b: &Path) {
     let out = Command::new("diff")
         .arg("-r")
         .arg(a)
@@ -75,12 +75,12 @@ fn assert_same_tree(a: &Path, b: &Path) {
     );
 }
 
-fn json(o: &Output) -> serde_json::Value {
+pub(crate) fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", stdout(o), stderr(o)))
 }
 
-fn run_until_idle(lib: &TempLib) -> serde_json::Value {
+pub(crate) fn run_until_idle(lib: &TempLib) -> serde_json::Value {
     let o = lib.exec(&["run", "--until-idle", "--retry-base-ms", "50"]);
     assert_success(&o, "run --until-idle");
     run_summary(&o)
@@ -91,12 +91,12 @@ fn scan(lib: &TempLib, provider: &str) -> serde_json::Value {
 }
 
 /// How to add one provider to a library, the same way on each "computer".
-type AddProvider<'a> = &'a dyn Fn(&TempLib) -> Output;
+pub(crate) type AddProvider<'a> = &'a dyn Fn(&TempLib) -> Output;
 
 /// The whole story: a tree added and uploaded to `provider`; the library,
 /// its secrets and the tree lost; a new library given the same provider
 /// finds the catalog, and a restore rebuilds the tree byte for byte.
-fn rebuild_from(provider: &str, add: AddProvider) {
+pub(crate) fn rebuild_from(provider: &str, add: AddProvider) {
     let old = TempLib::new();
     assert_success(&add(&old), "provider add");
     let tree = make_tree(&old.path("src"), "library", 7);

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod crash;
 mod desktop;
+mod encrypt;
 mod engine;
 mod exclude;
 mod health;

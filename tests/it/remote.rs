@@ -476,24 +476,35 @@ fn assert_secret_in_file(lib: &TempLib, secret: &str) {
 }
 
 pub(crate) fn add_s3(lib: &TempLib, name: &str, port: u16, key_id: &str, secret: &str) -> Output {
-    with_stdin(
-        lib,
-        &[
-            "provider",
-            "add",
-            "s3",
-            name,
-            "--endpoint",
-            &format!("http://127.0.0.1:{port}"),
-            "--bucket",
-            "bx-bucket",
-            "--path-style",
-            "--access-key-id",
-            key_id,
-            "--secret-stdin",
-        ],
-        secret,
-    )
+    add_s3_with(lib, name, port, key_id, secret, &[])
+}
+
+/// [`add_s3`] with `extra` arguments (`--encrypt`, ...).
+pub(crate) fn add_s3_with(
+    lib: &TempLib,
+    name: &str,
+    port: u16,
+    key_id: &str,
+    secret: &str,
+    extra: &[&str],
+) -> Output {
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let mut args = vec![
+        "provider",
+        "add",
+        "s3",
+        name,
+        "--endpoint",
+        &endpoint,
+        "--bucket",
+        "bx-bucket",
+        "--path-style",
+        "--access-key-id",
+        key_id,
+        "--secret-stdin",
+    ];
+    args.extend_from_slice(extra);
+    with_stdin(lib, &args, secret)
 }
 
 pub(crate) fn add_webdav(lib: &TempLib, name: &str, port: u16, password: &str) -> Output {
@@ -799,6 +810,18 @@ fn large_uploads_keep_memory_flat_on_every_kind() {
 }
 
 pub(crate) fn add_sftp(lib: &TempLib, name: &str, port: u16, key: &Path, trust: bool) -> Output {
+    add_sftp_with(lib, name, port, key, trust, &[])
+}
+
+/// [`add_sftp`] with `extra` arguments (`--encrypt`, ...).
+pub(crate) fn add_sftp_with(
+    lib: &TempLib,
+    name: &str,
+    port: u16,
+    key: &Path,
+    trust: bool,
+    extra: &[&str],
+) -> Output {
     let root = lib.path(&format!("sftp-root-{name}"));
     let port = port.to_string();
     let user = user_name();
@@ -821,6 +844,7 @@ pub(crate) fn add_sftp(lib: &TempLib, name: &str, port: u16, key: &Path, trust: 
     if trust {
         args.push("--trust-new-host");
     }
+    args.extend_from_slice(extra);
     let o = lib.exec(&args);
     if trust {
         assert_success(&o, "provider add sftp");
