@@ -16,8 +16,8 @@ use crate::common::{
     TempLib, assert_failure, assert_success, files_under, hash_of, pseudo_random, stderr, stdout,
 };
 use crate::remote::{
-    add_s3_with, add_sftp_with, forget_host, free_port, new_secret, s3_read_back, start_s3,
-    start_sftp, user_name,
+    add_s3_with, add_sftp_with, add_webdav_with, forget_host, free_port, new_secret, s3_read_back,
+    start_s3, start_sftp, start_webdav, user_name,
 };
 
 const CONTENT_MARKER: &str = "CONTENT-MARKER-5d1c";
@@ -205,23 +205,91 @@ fn encrypted_copies_on_s3_and_sftp_reveal_nothing_and_age_opens_them() {
 
     // SFTP: the server's folder, file by file.
     let root = lib.path("sftp-root-box");
+    assert_eq!(opened_objects(&root, &identity, &hashes), hashes);
+    assert_passphrase_nowhere(&pass, &lib, &[&on_s3, &on_sftp, &run, &exported]);
+    forget_host(ssh_port);
+}
+
+/// The objects under `root` (a server's folder) opened with `identity`:
+/// their hashes, each object and name checked to reveal nothing.
+fn opened_objects(root: &Path, identity: &Path, hashes: &HashSet<String>) -> HashSet<String> {
     let mut found = HashSet::new();
-    for file in files_under(&root) {
+    for file in files_under(root) {
         let rel = file
-            .strip_prefix(&root)
+            .strip_prefix(root)
             .unwrap()
             .to_string_lossy()
             .into_owned();
         let bytes = std::fs::read(&file).unwrap();
-        assert_reveals_nothing(&rel, rel.as_bytes(), &hashes);
-        assert_reveals_nothing(&rel, &bytes, &hashes);
+        assert_reveals_nothing(&rel, rel.as_bytes(), hashes);
+        assert_reveals_nothing(&rel, &bytes, hashes);
         if rel.starts_with("objects/") {
-            found.insert(blake3_hex(&age_decrypt(&identity, &file)));
+            found.insert(blake3_hex(&age_decrypt(identity, &file)));
         }
     }
-    assert_eq!(found, hashes);
-    assert_passphrase_nowhere(&pass, &lib, &[&on_s3, &on_sftp, &run, &exported]);
-    forget_host(ssh_port);
+    found
+}
+
+#[test]
+fn encrypted_copies_on_webdav_reveal_nothing_and_verify() {
+    let lib = TempLib::new();
+    let pass = Pass::new();
+    let (tree, hashes) = marked_tree(&lib);
+    let port = free_port();
+    let password = new_secret("dav");
+    let root = lib.path("dav-root");
+    let _server = start_webdav(lib.dir.path(), &root, port, &password);
+    let added = add_webdav_with(&lib, "dav", port, &password, &pass.args());
+    assert_success(&added, "provider add webdav --encrypt");
+    lib.ok(&["provider", "remove", "local-backup"]);
+    lib.ok(&["add", tree.to_str().unwrap()]);
+    lib.ok(&["run", "--until-idle", "--retry-base-ms", "50"]);
+    lib.ok(&["enqueue", "verify", "--provider", "dav"]);
+    let run = lib.ok(&["run", "--until-idle", "--retry-base-ms", "50"]);
+    assert_eq!(
+        crate::common::run_summary(&run)["completed"],
+        hashes.len() as u64
+    );
+    let identity = lib.path("identity.txt");
+    lib.ok(&["identity", "export", identity.to_str().unwrap()]);
+    let dav = root.join("breakdex");
+    assert_eq!(opened_objects(&dav, &identity, &hashes), hashes);
+    assert!(dav.join("keys/breakdex-library-key.age").exists());
+}
+
+#[test]
+fn an_encrypted_s3_upload_in_parts_opens_with_age_and_verifies() {
+    let lib = TempLib::new();
+    let pass = Pass::new();
+    let port = free_port();
+    let (_moto, key_id, secret) = start_s3(lib.dir.path(), port, false, &new_secret("s3"));
+    assert_success(
+        &add_s3_with(&lib, "bucket", port, &key_id, &secret, &pass.args()),
+        "provider add s3 --encrypt",
+    );
+    lib.ok(&["provider", "remove", "local-backup"]);
+    // Above the single-PUT limit (100 MiB): 14 parts of 8 MiB, the last short.
+    let big = lib.path("video/take.mov");
+    std::fs::create_dir_all(big.parent().unwrap()).unwrap();
+    std::fs::write(&big, pseudo_random((104 << 20) + 12_345, 9)).unwrap();
+    lib.ok(&["add", big.to_str().unwrap()]);
+    lib.ok(&["run", "--until-idle", "--retry-base-ms", "50"]);
+    lib.ok(&["enqueue", "verify", "--provider", "bucket"]);
+    let run = lib.ok(&["run", "--until-idle", "--retry-base-ms", "50"]);
+    assert_eq!(crate::common::run_summary(&run)["completed"], 1);
+    let identity = lib.path("identity.txt");
+    lib.ok(&["identity", "export", identity.to_str().unwrap()]);
+    let (out, listed) = s3_read_back(&lib, port);
+    let keys = listed["keys"].as_array().unwrap();
+    let at = (keys.iter())
+        .position(|k| k.as_str().unwrap().starts_with("objects/"))
+        .expect("the object");
+    let plain = age_decrypt(&identity, &out.join(at.to_string()));
+    assert!(
+        blake3_hex(&plain) == hash_of(&big),
+        "age -d gives the file back"
+    );
+    assert_eq!(listed["uploads"], serde_json::json!([]));
 }
 
 #[test]

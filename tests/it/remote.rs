@@ -508,23 +508,33 @@ pub(crate) fn add_s3_with(
 }
 
 pub(crate) fn add_webdav(lib: &TempLib, name: &str, port: u16, password: &str) -> Output {
-    with_stdin(
-        lib,
-        &[
-            "provider",
-            "add",
-            "webdav",
-            name,
-            "--endpoint",
-            &format!("http://127.0.0.1:{port}"),
-            "--root",
-            "/breakdex",
-            "--user",
-            "bx",
-            "--secret-stdin",
-        ],
-        password,
-    )
+    add_webdav_with(lib, name, port, password, &[])
+}
+
+/// [`add_webdav`] with `extra` arguments (`--encrypt`, ...).
+pub(crate) fn add_webdav_with(
+    lib: &TempLib,
+    name: &str,
+    port: u16,
+    password: &str,
+    extra: &[&str],
+) -> Output {
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let mut args = vec![
+        "provider",
+        "add",
+        "webdav",
+        name,
+        "--endpoint",
+        &endpoint,
+        "--root",
+        "/breakdex",
+        "--user",
+        "bx",
+        "--secret-stdin",
+    ];
+    args.extend_from_slice(extra);
+    with_stdin(lib, &args, password)
 }
 
 /// One file added for `provider`, run once: the op fails at once, for good,
