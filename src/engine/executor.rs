@@ -867,10 +867,14 @@ async fn read_remote_from<F: FnMut(i64, i64)>(
     let key = provider.content_key(&job.op.content_hash);
     let total = job.op.total_bytes.max(0) as u64;
     let lane = job.lane(provider, Direction::Down);
+    // Most kinds say a missing object when it is first read, not opened.
+    let unread = |e: opendal::Error| match e.kind() {
+        opendal::ErrorKind::NotFound => Ok(Err(BadCopy::missing())),
+        _ => Err(provider.failure("reading", &e)),
+    };
     let reader = match op.reader_with(&key).chunk(lane.piece(CHUNK)).await {
         Ok(r) => r,
-        Err(e) if e.kind() == opendal::ErrorKind::NotFound => return Ok(Err(BadCopy::missing())),
-        Err(e) => return Err(provider.failure("reading", &e)),
+        Err(e) => return unread(e),
     };
     let mut hasher = blake3::Hasher::new();
     let mut take = async |bytes: &[u8]| {
@@ -884,8 +888,10 @@ async fn read_remote_from<F: FnMut(i64, i64)>(
         Ok::<(), Failure>(())
     };
     if let Some(keys) = provider.keys() {
-        let input = (reader.into_futures_async_read(..).await)
-            .map_err(|e| provider.failure("reading", &e))?;
+        let input = match reader.into_futures_async_read(..).await {
+            Ok(input) => input,
+            Err(e) => return unread(e),
+        };
         let mut plain =
             match crate::crypto::open_async(keys, futures::io::BufReader::new(input)).await {
                 Ok(plain) => plain,
@@ -901,8 +907,10 @@ async fn read_remote_from<F: FnMut(i64, i64)>(
             }
         }
     } else {
-        let mut stream =
-            (reader.into_stream(..).await).map_err(|e| provider.failure("reading", &e))?;
+        let mut stream = match reader.into_stream(..).await {
+            Ok(stream) => stream,
+            Err(e) => return unread(e),
+        };
         loop {
             match stream.try_next().await {
                 Ok(Some(buffer)) => {
@@ -911,7 +919,7 @@ async fn read_remote_from<F: FnMut(i64, i64)>(
                     }
                 }
                 Ok(None) => break,
-                Err(e) => return Err(provider.failure("reading", &e)),
+                Err(e) => return unread(e),
             }
         }
     }
@@ -928,6 +936,9 @@ async fn read_remote_from<F: FnMut(i64, i64)>(
 /// read that failed on the way.
 fn sealed_failure(provider: &Provider, e: CryptoError) -> Result<Result<(), BadCopy>, Failure> {
     match e {
+        CryptoError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Err(BadCopy::missing()))
+        }
         CryptoError::Io(e) => Err(provider.io_failure("reading", &e)),
         e => Ok(Err(BadCopy::corrupt(e))),
     }

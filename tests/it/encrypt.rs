@@ -293,7 +293,7 @@ fn an_encrypted_s3_upload_in_parts_opens_with_age_and_verifies() {
 }
 
 #[test]
-fn verify_reports_a_flipped_byte_a_cut_and_an_object_that_is_not_age() {
+fn verify_reports_a_flipped_byte_a_cut_an_object_that_is_not_age_and_a_missing_one() {
     let lib = TempLib::new();
     let pass = Pass::new();
     let (tree, hashes) = marked_tree(&lib);
@@ -313,8 +313,8 @@ fn verify_reports_a_flipped_byte_a_cut_and_an_object_that_is_not_age() {
     let mut objects: Vec<PathBuf> = files_under(&root.join("objects"));
     objects.sort_by_key(|p| std::fs::metadata(p).unwrap().len());
     assert_eq!(objects.len(), hashes.len());
-    // The three biggest: one byte flipped in the middle, one cut to half
-    // its size, one replaced by plain bytes.
+    // The four biggest: one byte flipped in the middle, one cut to half
+    // its size, one replaced by plain bytes, one removed.
     let n = objects.len();
     let mut flipped = std::fs::read(&objects[n - 1]).unwrap();
     let middle = flipped.len() / 2;
@@ -323,12 +323,13 @@ fn verify_reports_a_flipped_byte_a_cut_and_an_object_that_is_not_age() {
     let cut = std::fs::read(&objects[n - 2]).unwrap();
     std::fs::write(&objects[n - 2], &cut[..cut.len() / 2]).unwrap();
     std::fs::write(&objects[n - 3], b"plain bytes, not age").unwrap();
+    std::fs::remove_file(&objects[n - 4]).unwrap();
 
     lib.ok(&["enqueue", "verify", "--provider", "drive"]);
     let run = lib.exec(&["run", "--until-idle", "--retry-base-ms", "50"]);
     assert_eq!(
         crate::common::run_summary(&run)["failed"],
-        3,
+        4,
         "{}",
         stdout(&run)
     );
@@ -336,9 +337,11 @@ fn verify_reports_a_flipped_byte_a_cut_and_an_object_that_is_not_age() {
         .filter(|op| op["operation_type"] == "verify" && op["status"] != "completed")
         .map(|op| op["error_message"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(failed.len(), 3, "{failed:#?}");
+    assert_eq!(failed.len(), 4, "{failed:#?}");
+    let corrupt = failed.iter().filter(|e| e.contains("is corrupt (")).count();
+    assert_eq!(corrupt, 3, "{failed:#?}");
     assert!(
-        failed.iter().all(|e| e.contains("is corrupt (")),
+        failed.iter().any(|e| e.ends_with("is missing")),
         "{failed:#?}"
     );
     assert!(
@@ -348,7 +351,7 @@ fn verify_reports_a_flipped_byte_a_cut_and_an_object_that_is_not_age() {
     let verified = (lib.ops_json().iter())
         .filter(|op| op["operation_type"] == "verify" && op["status"] == "completed")
         .count();
-    assert_eq!(verified, hashes.len() - 3);
+    assert_eq!(verified, hashes.len() - 4);
 }
 
 #[test]
