@@ -14,7 +14,7 @@ use breakdex::store::{CatalogAsset, Described};
 
 use crate::common::*;
 use crate::remote::{
-    add_s3, forget_host, free_port, need, new_secret, start_s3, start_sftp, user_name,
+    add_s3, add_sftp_with, forget_host, free_port, need, new_secret, start_s3, start_sftp,
 };
 
 /// Writes a tree of about 300 files under `root/name`: nested folders, the
@@ -206,24 +206,8 @@ fn a_library_is_rebuilt_from_sftp_alone() {
     let (_server, key) = start_sftp(dir.path(), port);
     let root = dir.path().join("sftp-root");
     let add = |lib: &TempLib| {
-        let port = port.to_string();
-        lib.exec(&[
-            "provider",
-            "add",
-            "sftp",
-            "box",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--user",
-            &user_name(),
-            "--key",
-            key.to_str().unwrap(),
-            "--root",
-            root.to_str().unwrap(),
-            "--trust-new-host",
-        ])
+        let root = ["--root", root.to_str().unwrap()];
+        add_sftp_with(lib, "box", port, &key, true, &root)
     };
     rebuild_from("box", &add);
     forget_host(port);

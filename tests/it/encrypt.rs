@@ -17,7 +17,7 @@ use crate::common::{
 };
 use crate::remote::{
     add_s3_with, add_sftp_with, add_webdav_with, forget_host, free_port, new_secret, s3_read_back,
-    start_s3, start_sftp, start_webdav, user_name,
+    start_s3, start_sftp, start_webdav,
 };
 
 const CONTENT_MARKER: &str = "CONTENT-MARKER-5d1c";
@@ -375,27 +375,9 @@ fn a_new_computer_restores_an_encrypted_sftp_provider_from_the_passphrase_alone(
     // Both computers see the same server folder.
     let root = dir.path().join("box-root");
     let add = |lib: &TempLib| {
-        let port = port.to_string();
-        let user = user_name();
-        let mut args = vec![
-            "provider",
-            "add",
-            "sftp",
-            "box",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--user",
-            &user,
-            "--key",
-            key.to_str().unwrap(),
-            "--root",
-            root.to_str().unwrap(),
-            "--trust-new-host",
-        ];
-        args.extend(pass.args());
-        lib.exec(&args)
+        let mut extra = vec!["--root", root.to_str().unwrap()];
+        extra.extend(pass.args());
+        add_sftp_with(lib, "box", port, &key, true, &extra)
     };
     rebuild_from("box", &add);
     forget_host(port);

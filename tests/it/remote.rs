@@ -823,7 +823,8 @@ pub(crate) fn add_sftp(lib: &TempLib, name: &str, port: u16, key: &Path, trust: 
     add_sftp_with(lib, name, port, key, trust, &[])
 }
 
-/// [`add_sftp`] with `extra` arguments (`--encrypt`, ...).
+/// [`add_sftp`] with `extra` arguments (`--encrypt`, `--root` instead of
+/// the library's own `sftp-root-NAME`, ...).
 pub(crate) fn add_sftp_with(
     lib: &TempLib,
     name: &str,
@@ -848,9 +849,10 @@ pub(crate) fn add_sftp_with(
         &user,
         "--key",
         key.to_str().unwrap(),
-        "--root",
-        root.to_str().unwrap(),
     ];
+    if !extra.contains(&"--root") {
+        args.extend(["--root", root.to_str().unwrap()]);
+    }
     if trust {
         args.push("--trust-new-host");
     }
