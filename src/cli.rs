@@ -189,6 +189,14 @@ enum IdentityCommand {
     /// Write the library's key to FILE (mode 0600; never over a file), in
     /// age's identity format: `age -d -i FILE` opens any encrypted copy
     Export { file: PathBuf },
+    /// Lock the key on every encrypted provider with a new passphrase (the
+    /// copies stay as they are)
+    Passphrase {
+        /// The new passphrase is the first line of FILE [default:
+        /// BREAKDEX_PASSPHRASE, else typed at a prompt]
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -486,6 +494,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Identity(IdentityCommand::Show) => crate::cli_identity::show(&store)?,
         Command::Identity(IdentityCommand::Export { file }) => {
             crate::cli_identity::export(&store, &file)?
+        }
+        Command::Identity(IdentityCommand::Passphrase { passphrase_file }) => {
+            crate::cli_identity::change_passphrase(&store, passphrase_file.as_deref())?
         }
         Command::Watch(command) => crate::cli_watch::watch_command(&mut store, command)?,
         Command::Restore {

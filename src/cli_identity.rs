@@ -1,7 +1,8 @@
 //! The library's key on the command line: the passphrase that locks its
 //! copy on each encrypted provider (from `--passphrase-file FILE`, else
 //! `BREAKDEX_PASSPHRASE`, else typed at a prompt with echo off, as restic
-//! and Kopia take theirs; never from an argument), and `identity show|export`.
+//! and Kopia take theirs; never from an argument), and `identity
+//! show|export|passphrase`.
 
 use std::io::{BufRead, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -10,6 +11,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow, bail};
 
 use crate::crypto::Passphrase;
+use crate::crypto::enroll::KEY_OBJECT;
 use crate::store::Store;
 
 /// The environment variable a passphrase may come from.
@@ -37,8 +39,8 @@ pub fn passphrase(file: Option<&Path>) -> anyhow::Result<Passphrase> {
         .open("/dev/tty")
     else {
         bail!(
-            "--encrypt needs a passphrase: --passphrase-file FILE, {PASSPHRASE_ENV}, or a \
-             terminal to type it at"
+            "a passphrase is needed: --passphrase-file FILE, {PASSPHRASE_ENV}, or a terminal \
+             to type it at"
         );
     };
     let first = Passphrase::new(&prompt(&tty, "Passphrase (10 characters or more): ")?)?;
@@ -113,5 +115,47 @@ pub fn export(store: &Store, file: &Path) -> anyhow::Result<()> {
         file.display(),
         file.display()
     );
+    Ok(())
+}
+
+/// `identity passphrase`: locks the key on every encrypted provider with a
+/// new passphrase (the objects stay as they are: they are encrypted to the
+/// key, not to the passphrase). Fails if one of them could not be written;
+/// those that were keep the new one.
+pub fn change_passphrase(store: &Store, file: Option<&Path>) -> anyhow::Result<()> {
+    let keys = library_keys(store)?;
+    let passphrase = passphrase(file)?;
+    let created = crate::store::timestamp(std::time::SystemTime::now());
+    let wrapped = keys.wrap(&passphrase, &created)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let mut failed = Vec::new();
+    for row in store.providers()? {
+        if row.settings.get("encryption").is_none() {
+            continue;
+        }
+        let put = crate::providers::Provider::open(&row).and_then(|provider| {
+            runtime.block_on(crate::catalog::io::put(
+                &provider,
+                KEY_OBJECT,
+                wrapped.clone(),
+            ))
+        });
+        match put {
+            Ok(()) => println!(
+                "provider '{}': the key is locked with the new passphrase",
+                row.name
+            ),
+            Err(f) => failed.push(format!("provider '{}': {f}", row.name)),
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "the passphrase did not change on every provider (the old one still opens these):\n{}",
+            failed.join("\n")
+        );
+    }
     Ok(())
 }

@@ -472,3 +472,61 @@ fn a_wrong_passphrase_another_librarys_key_and_a_short_passphrase_are_refused() 
     );
     assert!(!drive.path().join("x").join("keys").exists());
 }
+
+#[test]
+fn a_changed_passphrase_opens_the_key_and_the_old_one_no_longer_does() {
+    let drive = tempfile::tempdir().unwrap();
+    let root = drive.path().join("usb");
+    let add = |lib: &TempLib, pass: &Pass| {
+        let mut args = vec![
+            "provider",
+            "add",
+            "local",
+            "usb",
+            "--root",
+            root.to_str().unwrap(),
+        ];
+        args.extend(pass.args());
+        lib.exec(&args)
+    };
+    let (old, new) = (Pass::new(), Pass::new());
+    let lib = TempLib::new();
+    assert_success(&add(&lib, &old), "provider add --encrypt");
+    let (tree, _) = marked_tree(&lib);
+    lib.ok(&["add", tree.to_str().unwrap(), "--provider", "usb"]);
+    lib.ok(&["run", "--until-idle", "--retry-base-ms", "50"]);
+    let objects = |root: &Path| {
+        let mut files: Vec<_> = files_under(&root.join("objects"));
+        files.sort();
+        files
+            .iter()
+            .map(|f| std::fs::read(f).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let before = objects(&root);
+    let changed = lib.ok(&[
+        "identity",
+        "passphrase",
+        "--passphrase-file",
+        new.file.to_str().unwrap(),
+    ]);
+    assert!(stdout(&changed).contains("provider 'usb': the key is locked with the new passphrase"));
+    assert!(objects(&root) == before, "the copies are not rewritten");
+
+    let o = add(&TempLib::new(), &old);
+    assert_failure(&o, "the old passphrase");
+    assert!(
+        stderr(&o).contains("the passphrase does not open"),
+        "{}",
+        stderr(&o)
+    );
+    let other = TempLib::new();
+    let o = add(&other, &new);
+    assert_success(&o, "the new passphrase");
+    assert!(
+        stdout(&o).contains("took the library key"),
+        "{}",
+        stdout(&o)
+    );
+    assert_passphrase_nowhere(&new, &lib, &[&changed]);
+}
