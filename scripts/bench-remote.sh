@@ -6,7 +6,9 @@
 #   small: 1,000 files of 64 KiB      large: two files of 64 MiB
 #   parts (S3 only): one file of 320 MiB, above the single-PUT limit, so
 #   it goes up as a multipart upload
-# Prints wall times and the ratio Breakdex / rclone (lower is better).
+# Prints wall times and the ratio Breakdex / rclone (lower is better), and
+# the same uploads to the provider added with --encrypt (age) beside the
+# plain ones: encrypted / plain.
 #
 #   scripts/bench-remote.sh             one run of each
 #   scripts/bench-remote.sh --runs N    N runs of each, median reported
@@ -64,16 +66,20 @@ RCLONE_DAV=":webdav,url='http://127.0.0.1:$DAV_PORT',vendor=other,user=bx,pass=$
 # rclone fails on the machine's AWS_CA_BUNDLE with a plain-HTTP endpoint.
 unset AWS_CA_BUNDLE
 
-breakdex_once() { # kind data
-    local lib
+echo "a bench passphrase, never a real one" >"$W/passphrase"
+breakdex_once() { # kind data [--encrypt]
+    local lib crypt=()
     lib=$(mktemp -d "$W/lib-XXXXXX")
     local n=${lib##*-}
+    [ "${3:-}" = --encrypt ] && crypt=(--encrypt --passphrase-file "$W/passphrase")
+    export BREAKDEX_SECRET_STORE=file
     if [ "$1" = s3 ]; then
         echo x | "$BIN" --db "$lib/l.db" provider add s3 p --endpoint "http://127.0.0.1:$S3_PORT" \
-            --bucket bench --prefix "bx-$n" --path-style --access-key-id x --secret-stdin >/dev/null
+            --bucket bench --prefix "bx-$n" --path-style --access-key-id x --secret-stdin \
+            "${crypt[@]}" >/dev/null
     else
         echo pw | "$BIN" --db "$lib/l.db" provider add webdav p --endpoint "http://127.0.0.1:$DAV_PORT" \
-            --root "bx-$n" --user bx --secret-stdin >/dev/null
+            --root "bx-$n" --user bx --secret-stdin "${crypt[@]}" >/dev/null
     fi
     local t
     t=$(now)
@@ -91,20 +97,24 @@ rclone_once() { # kind data
     elapsed "$t"
 }
 
-printf '%-8s %-6s %12s %12s %8s\n' server data breakdex_s rclone_s ratio
+printf '%-8s %-6s %12s %12s %8s %12s %10s\n' server data breakdex_s rclone_s ratio encrypted_s enc/plain
 for kind in s3 webdav; do
     sets="small large"
     [ "$kind" = s3 ] && sets="small large parts"
     for data in $sets; do
         b=()
         r=()
+        e=()
         for _ in $(seq "$RUNS"); do
             b+=("$(breakdex_once $kind $data)")
             r+=("$(rclone_once $kind $data)")
+            e+=("$(breakdex_once $kind $data --encrypt)")
         done
         bm=$(echo "${b[*]}" | median)
         rm_=$(echo "${r[*]}" | median)
-        printf '%-8s %-6s %12s %12s %7.2fx\n' "$kind" "$data" "$bm" "$rm_" \
-            "$(awk -v a="$bm" -v b="$rm_" 'BEGIN { print a / b }')"
+        em=$(echo "${e[*]}" | median)
+        printf '%-8s %-6s %12s %12s %7.2fx %12s %9.2fx\n' "$kind" "$data" "$bm" "$rm_" \
+            "$(awk -v a="$bm" -v b="$rm_" 'BEGIN { print a / b }')" "$em" \
+            "$(awk -v a="$em" -v b="$bm" 'BEGIN { print a / b }')"
     done
 done

@@ -4,6 +4,8 @@
 # `rclone copy --transfers 8` and `cp -r`, and Breakdex's hashing (`add`)
 # against `b3sum --num-threads 1`, on two data sets:
 #   small: 10,000 files of 4 KiB      large: 1 GiB in four files of 256 MiB
+# and the same uploads to an encrypted local folder (`--encrypt`, age), beside
+# the plain ones, for what encryption costs.
 # Each measurement is taken RUNS times (interleaved) and the median reported.
 #
 #   scripts/bench.sh                 on tmpfs (/dev/shm)
@@ -108,6 +110,7 @@ done
 for i in 0 1 2 3; do
     stream "large-$i" $((256 << 20)) >"$WORK/src/large/file$i.bin"
 done
+echo "a bench passphrase, never a real one" >"$WORK/passphrase"
 sync
 
 # --- Timing ------------------------------------------------------------------------
@@ -141,6 +144,26 @@ timed() {
 count_files() { find "$1" -type f | wc -l; }
 b3sum_all() { find "$1" -type f -print0 | sort -z | xargs -0 b3sum --num-threads 1; }
 
+# breakdex_set SET SRC EXPECT NAME [PROVIDER ADD ARGS...]: a fresh library,
+# its provider added with the extra arguments (not timed), then `add` and
+# `run --until-idle` timed as NAME_add and NAME_run.
+breakdex_set() {
+    local set=$1 src=$2 expect=$3 name=$4 lib=$WORK/lib got
+    shift 4
+    rm -rf "$lib"
+    mkdir -p "$lib"
+    BREAKDEX_SECRET_STORE=file "$BX" --db "$lib/library.db" provider add local bench \
+        --root "$lib/objects-root" --concurrency "$TRANSFERS" "$@" >>"$LOG"
+    timed "$set" "${name}_add" "$BX" --db "$lib/library.db" add --provider bench "$src"
+    timed "$set" "${name}_run" "$BX" --db "$lib/library.db" run --until-idle --concurrency "$TRANSFERS"
+    got=$(count_files "$lib/objects-root/objects")
+    if [ "$got" != "$expect" ]; then
+        echo "breakdex ($name) stored $got objects, expected $expect" >&2
+        exit 1
+    fi
+    rm -rf "$lib"
+}
+
 bench_set() {
     local set=$1 run=$2 src=$WORK/src/$1 dst=$WORK/dst expect
     expect=$(count_files "$src")
@@ -153,20 +176,8 @@ bench_set() {
     timed "$set" cp cp -r "$src" "$dst"
     rm -rf "$dst"
 
-    local lib=$WORK/lib
-    rm -rf "$lib"
-    mkdir -p "$lib"
-    "$BX" --db "$lib/library.db" provider add local bench --root "$lib/objects-root" \
-        --concurrency "$TRANSFERS" >>"$LOG"
-    timed "$set" bx_add "$BX" --db "$lib/library.db" add --provider bench "$src"
-    timed "$set" bx_run "$BX" --db "$lib/library.db" run --until-idle --concurrency "$TRANSFERS"
-    local got
-    got=$(count_files "$lib/objects-root/objects")
-    if [ "$got" != "$expect" ]; then
-        echo "breakdex stored $got objects, expected $expect" >&2
-        exit 1
-    fi
-    rm -rf "$lib"
+    breakdex_set "$set" "$src" "$expect" bx
+    breakdex_set "$set" "$src" "$expect" enc --encrypt --passphrase-file "$WORK/passphrase"
 
     timed "$set" b3sum b3sum_all "$src"
     log "  $set run $run done"
@@ -189,10 +200,12 @@ all_runs() {
 }
 # Totals per run, then their median.
 for set in small large; do
-    paste -d' ' \
-        <(awk -v s=$set '$1 == s && $2 == "bx_add" { print $3, $4 }' "$RESULTS") \
-        <(awk -v s=$set '$1 == s && $2 == "bx_run" { print $3, $4 }' "$RESULTS") |
-        awk -v s=$set '{ print s, "bx_total", $1 + $3, $2 + $4 }' >>"$RESULTS"
+    for name in bx enc; do
+        paste -d' ' \
+            <(awk -v s=$set -v w=${name}_add '$1 == s && $2 == w { print $3, $4 }' "$RESULTS") \
+            <(awk -v s=$set -v w=${name}_run '$1 == s && $2 == w { print $3, $4 }' "$RESULTS") |
+            awk -v s=$set -v w=${name}_total '{ print s, w, $1 + $3, $2 + $4 }' >>"$RESULTS"
+    done
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
@@ -205,13 +218,16 @@ echo "median of $RUNS runs: wall seconds (every run's in brackets), and CPU seco
 echo
 printf '%-6s %-40s %8s %8s   %s\n' set measurement wall cpu "wall of each run"
 for set in small large; do
-    for what in rclone cp bx_add bx_run bx_total b3sum; do
+    for what in rclone cp bx_add bx_run bx_total enc_add enc_run enc_total b3sum; do
         case $what in
             rclone) label="rclone copy --transfers 8" ;;
             cp) label="cp -r" ;;
             bx_add) label="breakdex add (walk, hash, record, queue)" ;;
             bx_run) label="breakdex run --until-idle" ;;
             bx_total) label="breakdex total (add + run)" ;;
+            enc_add) label="encrypted: breakdex add" ;;
+            enc_run) label="encrypted: breakdex run --until-idle" ;;
+            enc_total) label="encrypted: breakdex total" ;;
             b3sum) label="b3sum --num-threads 1" ;;
         esac
         printf '%-6s %-40s %8s %8s   [%s]\n' "$set" "$label" "$(median $set $what)" \
@@ -230,6 +246,9 @@ for set in small large; do
     printf '%-6s breakdex/rclone %s (run only %s)   breakdex/cp %s (run only %s)   add/b3sum %s\n' \
         $set "$(ratio "$total" "$rc")" "$(ratio "$run" "$rc")" "$(ratio "$total" "$c")" \
         "$(ratio "$run" "$c")" "$(ratio "$add" "$b3")"
+    printf '%-6s encrypted/plain: run %s, total %s   encrypted run/rclone %s\n' $set \
+        "$(ratio "$(median $set enc_run)" "$run")" "$(ratio "$(median $set enc_total)" "$total")" \
+        "$(ratio "$(median $set enc_run)" "$rc")"
 done
 echo
 echo "targets (breakdex total = add + run)"
@@ -239,3 +258,7 @@ r=$(awk -v a="$(median large bx_total)" -v b="$(median large rclone)" 'BEGIN { p
 printf 'large: breakdex/rclone <= 0.6x: %s (%.2fx)\n' "$(verdict "$r" 0.6)" "$r"
 r=$(awk -v a="$(median large bx_total)" -v b="$(median large cp)" 'BEGIN { print a / b }')
 printf 'large: breakdex/cp <= 1.5x: %s (%.2fx)\n' "$(verdict "$r" 1.5)" "$r"
+r=$(awk -v a="$(median large enc_run)" -v b="$(median large bx_run)" 'BEGIN { print a / b }')
+printf 'large: encrypted run/plain run <= 1.3x: %s (%.2fx)\n' "$(verdict "$r" 1.3)" "$r"
+r=$(awk -v a="$(median small enc_run)" -v b="$(median small bx_run)" 'BEGIN { print a / b }')
+printf 'small: encrypted run/plain run <= 1.5x: %s (%.2fx)\n' "$(verdict "$r" 1.5)" "$r"

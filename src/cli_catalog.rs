@@ -57,9 +57,13 @@ fn print_scan(r: &ScanReport) {
     );
     if r.objects_without_entry > 0 {
         println!(
-            "{} object{} on the provider that no catalog describes (by hash):",
+            "{} object{} on the provider that no catalog describes ({}):",
             r.objects_without_entry,
-            plural(r.objects_without_entry)
+            plural(r.objects_without_entry),
+            match r.encrypted {
+                true => "by object name: it encrypts, so names are not content hashes",
+                false => "by hash",
+            }
         );
         for h in &r.objects_without_entry_hashes {
             println!("  {h}");

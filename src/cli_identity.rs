@@ -5,22 +5,15 @@
 //! show|export|passphrase`.
 
 use std::io::{BufRead, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
 
 use crate::crypto::Passphrase;
-use crate::crypto::enroll::KEY_OBJECT;
 use crate::store::Store;
 
 /// The environment variable a passphrase may come from.
 const PASSPHRASE_ENV: &str = "BREAKDEX_PASSPHRASE";
-
-/// What a person is told once a provider encrypts.
-pub const KEEP_IT_SAFE: &str = "Keep the passphrase safe: with this computer lost, the encrypted \
-copies open only with it (or with the key itself: `breakdex identity export FILE` writes it, to \
-print and keep).";
 
 /// The passphrase, from `file`'s first line, else the environment, else
 /// typed twice at a prompt on the terminal.
@@ -99,15 +92,8 @@ pub fn show(store: &Store) -> anyhow::Result<()> {
 /// (mode 0600, never over an existing file), which `age -d -i FILE` reads.
 pub fn export(store: &Store, file: &Path) -> anyhow::Result<()> {
     let keys = library_keys(store)?;
-    let created = crate::store::timestamp(std::time::SystemTime::now());
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(file)
-        .with_context(|| format!("cannot make {}", file.display()))?;
-    out.write_all(keys.identity_file(&created).as_bytes())?;
-    out.sync_all()?;
+    crate::crypto::library::export(&keys, file)
+        .with_context(|| format!("cannot write {}", file.display()))?;
     println!(
         "wrote the library key {} to {} (mode 0600): anyone holding this file reads every \
          encrypted copy; `age -d -i {}` opens any of them",
@@ -125,24 +111,14 @@ pub fn export(store: &Store, file: &Path) -> anyhow::Result<()> {
 pub fn change_passphrase(store: &Store, file: Option<&Path>) -> anyhow::Result<()> {
     let keys = library_keys(store)?;
     let passphrase = passphrase(file)?;
-    let created = crate::store::timestamp(std::time::SystemTime::now());
-    let wrapped = keys.wrap(&passphrase, &created)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
+    let wrapped = crate::crypto::enroll::wrap(&keys, &passphrase)?;
     let mut failed = Vec::new();
     for row in store.providers()? {
         if row.settings.get("encryption").is_none() {
             continue;
         }
-        let put = crate::providers::Provider::open(&row).and_then(|provider| {
-            runtime.block_on(crate::catalog::io::put(
-                &provider,
-                KEY_OBJECT,
-                wrapped.clone(),
-            ))
-        });
+        let put = crate::providers::Provider::open(&row)
+            .and_then(|provider| crate::crypto::enroll::put_key(&provider, wrapped.clone()));
         match put {
             Ok(()) => println!(
                 "provider '{}': the key is locked with the new passphrase",

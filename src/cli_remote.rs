@@ -131,7 +131,7 @@ pub fn add(store: &mut Store, db: &Path, add: ProviderAdd) -> anyhow::Result<Pro
     );
     if let Some(note) = &added.encrypted {
         println!("{note}");
-        println!("{}", crate::cli_identity::KEEP_IT_SAFE);
+        println!("{}", crate::crypto::KEEP_IT_SAFE);
     }
     Ok(added.row)
 }

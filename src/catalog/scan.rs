@@ -23,6 +23,8 @@ const READS_IN_FLIGHT: usize = 16;
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ScanReport {
     pub provider: String,
+    /// The provider encrypts: its objects are named by a keyed hash.
+    pub encrypted: bool,
     /// Assets described by a catalog whose object the provider holds.
     pub assets: usize,
     /// Of those, assets the library did not know before.
@@ -37,7 +39,7 @@ pub struct ScanReport {
     pub libraries: usize,
     pub segments: usize,
     /// Objects on the provider that no catalog entry describes, and their
-    /// names (the content hash).
+    /// names (the content hash; on an encrypted provider, the keyed name).
     pub objects_without_entry: usize,
     pub objects_without_entry_hashes: Vec<String>,
     /// Assets a catalog says are there whose object is not.
@@ -83,6 +85,7 @@ pub fn scan(store: &mut Store, row: &ProviderRow) -> Result<ScanReport, ScanErro
     );
     let mut report = found.report;
     report.provider = provider.name.clone();
+    report.encrypted = provider.keys().is_some();
     let counts = store.import_scan(&provider.id, &found.assets)?;
     tracing::debug!(
         "scan of '{}': brought in after {:?}",
@@ -97,11 +100,7 @@ pub fn scan(store: &mut Store, row: &ProviderRow) -> Result<ScanReport, ScanErro
 
 /// Whether the provider holds any catalog segment at all.
 pub fn has_catalog(provider: &Provider) -> Result<bool, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::transient(format!("cannot look for a catalog: {e}")))?;
-    let listed = runtime.block_on(io::list(provider, "catalog/"))?;
+    let listed = crate::providers::block_on("look for a catalog", io::list(provider, "catalog/"))?;
     Ok(listed
         .iter()
         .any(|(key, _)| format::segment_seq(key.rsplit('/').next().unwrap_or_default()).is_some()))
@@ -151,10 +150,13 @@ pub async fn read(provider: &Provider) -> Result<Found, Failure> {
         Some(keys) => keys.object_name(hash),
         None => hash.to_string(),
     };
+    // Objects some entry refused: not without an entry, refused.
+    let mut refused_objects = HashSet::new();
     for (hash, mut d) in merged.described {
         match objects.get(&name_of(&hash)) {
             Some(&size) => {
                 if !holds(provider, d.size_bytes as u64, size) {
+                    refused_objects.insert(name_of(&hash));
                     report.refused.push(format!(
                         "{hash}: its entry says {} bytes and the object holds {size}",
                         d.size_bytes
@@ -189,8 +191,7 @@ pub async fn read(provider: &Provider) -> Result<Found, Failure> {
         .cloned()
         .collect();
     without.sort();
-    // An object some entry refused is not without an entry, it is refused.
-    without.retain(|h| !report.refused.iter().any(|r| r.starts_with(h.as_str())));
+    without.retain(|name| !refused_objects.contains(name));
     report.objects_without_entry = without.len();
     report.objects_without_entry_hashes = without;
     report.assets = assets.len();

@@ -18,7 +18,7 @@ use anyhow::{Context, anyhow, bail};
 use super::library::{key_id, keys_of, settings_entry};
 use super::{CryptoError, Keys, Passphrase};
 use crate::catalog::io;
-use crate::providers::Provider;
+use crate::providers::{Failure, Provider, block_on};
 use crate::secrets::SecretStore;
 use crate::store::Store;
 
@@ -57,17 +57,11 @@ pub fn enroll(
     passphrase: &Passphrase,
 ) -> anyhow::Result<Enrolled> {
     let name = &provider.name;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
     let current = library_key(store)?;
-    let found = runtime
-        .block_on(io::read(provider, KEY_OBJECT))
+    let found = block_on("read the provider", io::read(provider, KEY_OBJECT))
         .map_err(|f| anyhow!("{f}"))?;
     let Some(wrapped) = found else {
-        let held = runtime
-            .block_on(io::list(provider, "objects/"))
+        let held = block_on("read the provider", io::list(provider, "objects/"))
             .map_err(|f| anyhow!("{f}"))?;
         if !held.is_empty() {
             bail!(
@@ -81,9 +75,7 @@ pub fn enroll(
             Some((keys, _)) => keys.clone(),
             None => Arc::new(Keys::generate()),
         };
-        let created = crate::store::timestamp(std::time::SystemTime::now());
-        let bytes = keys.wrap(passphrase, &created)?;
-        (runtime.block_on(io::put(provider, KEY_OBJECT, bytes))).map_err(|f| anyhow!("{f}"))?;
+        put_key(provider, wrap(&keys, passphrase)?).map_err(|f| anyhow!("{f}"))?;
         // Kept once it is on the provider: a key kept and never put would
         // stay behind after a failure.
         let entry = match current {
@@ -139,12 +131,27 @@ pub fn enroll(
     }
 }
 
+/// `keys` locked with `passphrase`: the wrapped copy a provider keeps
+/// (about a second of scrypt).
+pub fn wrap(keys: &Keys, passphrase: &Passphrase) -> anyhow::Result<Vec<u8>> {
+    let created = crate::store::timestamp(std::time::SystemTime::now());
+    Ok(keys.wrap(passphrase, &created)?)
+}
+
+/// Puts a wrapped key (see [`wrap`]) on `provider`, over the one it holds.
+pub fn put_key(provider: &Provider, wrapped: Vec<u8>) -> Result<(), Failure> {
+    block_on(
+        "write to the provider",
+        io::put(provider, KEY_OBJECT, wrapped),
+    )
+}
+
 /// Keeps `keys` as the library's key in the secret store a new provider of
 /// the library at `db` would get; returns the settings entry naming it.
 fn keep(store: &Store, db: &Path, keys: &Keys) -> anyhow::Result<serde_json::Value> {
     let secrets = SecretStore::for_new_provider(db).map_err(|e| anyhow!("{e}"))?;
     let id = key_id(&store.library_id()?);
-    (secrets.store(&id, "library key", &keys.secret()))
+    (secrets.store(&id, "Breakdex library key", &keys.secret()))
         .map_err(|e| anyhow!("cannot keep the library key in {secrets}: {e}"))?;
     Ok(settings_entry(keys, &secrets, &id))
 }

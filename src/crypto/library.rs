@@ -10,6 +10,9 @@
 //! another key is reported rather than used.
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::Keys;
@@ -69,6 +72,40 @@ pub fn keys_of(settings: &serde_json::Value) -> Result<Option<Arc<Keys>>, String
         ));
     }
     Ok(Some(keys))
+}
+
+/// Writes `keys` to `file` as an age identity file, the recovery sheet
+/// (mode 0600, never over an existing file): `age -d -i FILE` opens every
+/// encrypted copy with it.
+pub fn export(keys: &Keys, file: &Path) -> std::io::Result<()> {
+    let created = crate::store::timestamp(std::time::SystemTime::now());
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)?;
+    out.write_all(keys.identity_file(&created).as_bytes())?;
+    out.sync_all()
+}
+
+/// The recovery sheet's file name in `folder` (the window chooses a
+/// folder): `breakdex-recovery-sheet.txt`, else the first of `… (2).txt`,
+/// `… (3).txt`, … that is free.
+pub fn export_into(keys: &Keys, folder: &Path) -> std::io::Result<PathBuf> {
+    for n in 1..1000 {
+        let name = match n {
+            1 => "breakdex-recovery-sheet.txt".to_string(),
+            n => format!("breakdex-recovery-sheet ({n}).txt"),
+        };
+        let file = folder.join(name);
+        match export(keys, &file) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            done => return done.map(|()| file),
+        }
+    }
+    Err(std::io::Error::other(
+        "a thousand recovery sheets are there already",
+    ))
 }
 
 /// The identities read this process, by secret id.

@@ -31,6 +31,12 @@ use age::secrecy::{ExposeSecret, SecretString};
 
 use crate::secrets::Secret;
 
+/// What a person is told once a provider encrypts.
+pub const KEEP_IT_SAFE: &str = "Keep the passphrase safe: with this computer lost, the encrypted \
+copies open only with it, or with the recovery sheet (the key itself, to print and keep: \
+`breakdex identity export FILE`, or Save recovery sheet… in the Providers window). Without \
+both, the copies are lost.";
+
 /// The shortest passphrase taken, in characters.
 pub const MIN_PASSPHRASE_CHARS: usize = 10;
 

@@ -399,6 +399,20 @@ pub fn check_local_root(name: &str, root: &Path) -> Result<(), Failure> {
     }
 }
 
+/// Runs `work` to its end on a runtime of its own: async provider calls
+/// made from a blocking caller (the command line, the window's model
+/// thread). `what` names the work if the runtime cannot start.
+pub fn block_on<T>(
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::transient(format!("cannot {what}: {e}")))?;
+    runtime.block_on(work)
+}
+
 /// A real round trip on a provider: writes a small probe object, reads it
 /// back, compares, deletes it. Returns how long it took.
 pub fn test_round_trip(row: &ProviderRow) -> Result<Duration, Failure> {
@@ -407,12 +421,8 @@ pub fn test_round_trip(row: &ProviderRow) -> Result<Duration, Failure> {
     // Nothing answering is said plainly, as `status` says it (the probe's
     // own error would only say the request failed).
     reachable(row)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::transient(format!("cannot start the test: {e}")))?;
     let started = Instant::now();
-    runtime.block_on(async {
+    block_on("start the test", async {
         let op = provider.operator();
         let key = format!(".breakdex-probe/{}", crate::store::new_id());
         let body: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();

@@ -18,7 +18,7 @@ use anyhow::{Context, anyhow, bail};
 
 use super::{Provider, check_local_root, sftp};
 use crate::crypto::Passphrase;
-use crate::secrets::{Secret, SecretStore};
+use crate::secrets::{Secret, SecretStore, provider_label};
 use crate::store::{ProviderKind, ProviderRow, Store};
 
 /// A provider as a person describes it: name, ops at once, and where.
@@ -319,7 +319,7 @@ fn finish(row: &ProviderRow, secret: Option<&Secret>) -> anyhow::Result<()> {
     if let Some(secret) = secret {
         let store = SecretStore::of(&row.settings).context("the settings name no secret store")?;
         store
-            .store(&row.id, &row.name, secret)
+            .store(&row.id, &provider_label(&row.name), secret)
             .map_err(|e| anyhow!("cannot save the secret in {store}: {e}"))?;
     }
     Provider::open(row).map_err(|f| anyhow!("{f}"))?;
@@ -410,16 +410,54 @@ pub fn register(
     })
 }
 
+/// Whether a provider being saved encrypts.
+#[derive(Clone, Debug)]
+pub enum Encryption {
+    /// As it does now.
+    Keep,
+    /// From now on, with the key locked with this passphrase on it.
+    Start(Passphrase),
+    /// No longer.
+    Stop,
+}
+
+/// Refuses a change of encryption on a provider that holds copies (they
+/// were written the way it is now), with the reason.
+fn check_encryption_change(
+    store: &Store,
+    old: &ProviderRow,
+    change: &Encryption,
+) -> anyhow::Result<()> {
+    let encrypts = old.settings.get("encryption").is_some();
+    let what = match change {
+        Encryption::Start(_) if !encrypts => "start encrypting",
+        Encryption::Stop if encrypts => "stop encrypting",
+        _ => return Ok(()),
+    };
+    let held = store.copies_on(&old.id)?.len();
+    if held > 0 {
+        bail!(
+            "provider '{}' holds {held} {}: it cannot {what} now (encryption is chosen while a \
+             provider holds none; add another provider instead)",
+            old.name,
+            if held == 1 { "copy" } else { "copies" },
+        );
+    }
+    Ok(())
+}
+
 /// Changes the provider `id` (of the library at `db`) to what `spec` says:
 /// the same checks as [`register`]; its kind stays. With a secret, that
-/// replaces the stored one; without, the stored one is kept. On failure the
-/// provider is left as it was.
+/// replaces the stored one; without, the stored one is kept. Its
+/// encryption changes as `encryption` says, only while it holds no
+/// copies. On failure the provider is left as it was.
 pub fn update(
     store: &mut Store,
     db: &Path,
     id: &str,
     spec: NewProvider,
     secret: Option<Secret>,
+    encryption: Encryption,
 ) -> anyhow::Result<Registered> {
     let old = store.provider(id)?;
     if spec.target.kind() != old.kind {
@@ -429,6 +467,7 @@ pub fn update(
             old.kind.as_str()
         );
     }
+    check_encryption_change(store, &old, &encryption)?;
     spec.check()?;
     check_secret(&spec.target, secret.as_ref(), false)?;
     let secrets = secret_store_for(&spec.target, SecretStore::of(&old.settings), db)?;
@@ -436,8 +475,11 @@ pub fn update(
         mut settings,
         trusted_host,
     } = prepare(&spec, secrets.as_ref())?;
-    // A provider keeps encrypting (it may hold sealed copies).
-    if let Some(entry) = old.settings.get("encryption") {
+    // It keeps encrypting unless told to stop (a start is enrolled below,
+    // once the rest is saved).
+    if let Some(entry) = old.settings.get("encryption")
+        && !matches!(encryption, Encryption::Stop)
+    {
         settings["encryption"] = entry.clone();
     }
     store
@@ -450,22 +492,28 @@ pub fn update(
     let row = store.provider(id);
     let done = row
         .map_err(anyhow::Error::from)
-        .and_then(|row| finish(&row, secret.as_ref()).map(|()| row));
+        .and_then(|row| finish(&row, secret.as_ref()).map(|()| row))
+        .and_then(|row| match &encryption {
+            Encryption::Start(passphrase) if old.settings.get("encryption").is_none() => {
+                encrypting(store, db, &row, passphrase).map(|(row, note)| (row, Some(note)))
+            }
+            _ => Ok((row, None)),
+        });
     match done {
-        Ok(row) => {
+        Ok((row, encrypted)) => {
             let offline = super::reachable(&row).err().map(|f| f.message);
             Ok(Registered {
                 row,
                 trusted_host,
                 offline,
-                encrypted: None,
+                encrypted,
             })
         }
         Err(e) => {
             let _ = store.update_provider(id, &old.name, &old.settings, old.concurrency);
             if let (Some(_), Some(secrets)) = (&secret, &secrets) {
                 let _ = match &old_secret {
-                    Some(s) => secrets.store(id, &old.name, s),
+                    Some(s) => secrets.store(id, &provider_label(&old.name), s),
                     None => secrets.remove(id),
                 };
             }

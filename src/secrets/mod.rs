@@ -91,6 +91,11 @@ pub enum SecretStore {
 /// The environment variable that picks the store for new providers.
 const STORE_ENV: &str = "BREAKDEX_SECRET_STORE";
 
+/// How a provider's secret is labelled in the keychain.
+pub fn provider_label(name: &str) -> String {
+    format!("Breakdex provider '{name}'")
+}
+
 impl SecretStore {
     /// The store for the secret of a provider added to the library at `db`:
     /// what `BREAKDEX_SECRET_STORE` asks for, else the OS keychain when one
@@ -134,13 +139,11 @@ impl SecretStore {
         }
     }
 
-    /// Stores (or replaces) the secret of provider `id`; `name` labels it
-    /// where the store shows labels.
-    pub fn store(&self, id: &str, name: &str, secret: &Secret) -> Result<(), SecretError> {
+    /// Stores (or replaces) the secret `id`; `label` names it where the
+    /// store shows labels (see [`provider_label`]).
+    pub fn store(&self, id: &str, label: &str, secret: &Secret) -> Result<(), SecretError> {
         match self {
-            SecretStore::Keychain => {
-                keychain::store(id, &format!("Breakdex provider '{name}'"), secret.expose())
-            }
+            SecretStore::Keychain => keychain::store(id, label, secret.expose()),
             SecretStore::File(path) => {
                 file::store(path, id, secret.expose()).map_err(SecretError::io)
             }

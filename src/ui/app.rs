@@ -907,6 +907,7 @@ impl App {
                     .unwrap_or_else(|| std::sync::mpsc::channel().0);
                 self.act(super::watched::watch_action(dir, reply));
             }
+            Some(Picked::RecoverySheet(dir)) => self.act(Action::SaveRecoverySheet(dir)),
             None => {}
         }
         if let Some((title, message)) = &self.details {
@@ -1009,6 +1010,9 @@ impl App {
             .show(ctx, &snap.providers, &snap.scans, scrubs);
         for action in actions {
             self.act(action);
+        }
+        if std::mem::take(&mut self.providers.pick_sheet_folder) {
+            self.picker.open(Purpose::RecoverySheet, &self.ctx);
         }
     }
 

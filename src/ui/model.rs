@@ -9,17 +9,18 @@
 //! (retry, cancel, priority, remove, providers) on its own connection.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use super::order::{Order, ordered_f64, ordered_i64};
 use crate::bandwidth::Rates;
 use crate::catalog::{ScanError, ScanReport, has_catalog, scan};
+use crate::crypto::Passphrase;
 use crate::library::exclude;
 use crate::library::restore::{RestoreRequest, restore};
 use crate::providers::Provider;
-use crate::providers::register::{self, NewProvider, Registered};
+use crate::providers::register::{self, Encryption, NewProvider, Registered};
 use crate::secrets::Secret;
 use crate::store::{OpKey, OpRow, OpState, OpType, ProviderKind, ProviderRow, SortKey, Store};
 
@@ -196,6 +197,8 @@ pub enum Action {
     AddProvider {
         spec: NewProvider,
         secret: Option<Secret>,
+        /// It encrypts, its key locked with this passphrase on it.
+        encrypt: Option<Passphrase>,
         reply: Reply,
     },
     /// Change a provider; without a secret, its stored one is kept.
@@ -203,8 +206,11 @@ pub enum Action {
         id: String,
         spec: NewProvider,
         secret: Option<Secret>,
+        encryption: Encryption,
         reply: Reply,
     },
+    /// Write the library's key, the recovery sheet, into this folder.
+    SaveRecoverySheet(PathBuf),
     SetProviderEnabled(String, bool),
     RemoveProvider(String),
     TestProvider(String),
@@ -1102,9 +1108,10 @@ impl Model {
             Action::AddProvider {
                 spec,
                 secret,
+                encrypt,
                 reply,
             } => {
-                let done = register::register(s, &self.db, spec, secret, None);
+                let done = register::register(s, &self.db, spec, secret, encrypt.as_ref());
                 if let Ok(added) = &done {
                     let row = added.row.clone();
                     let plan = crate::library::copy_plan(s, &row.id).map_err(|e| e.to_string())?;
@@ -1122,11 +1129,13 @@ impl Model {
                 id,
                 spec,
                 secret,
+                encryption,
                 reply,
             } => {
-                let done = register::update(s, &self.db, &id, spec, secret);
+                let done = register::update(s, &self.db, &id, spec, secret, encryption);
                 return answer(reply, done, "saved");
             }
+            Action::SaveRecoverySheet(folder) => return save_recovery_sheet(s, &folder).map(Some),
             Action::SetProviderEnabled(id, enabled) => {
                 s.set_provider_enabled(&id, enabled).map(|()| None)
             }
@@ -1369,11 +1378,34 @@ fn answer(
             if let Some(offline) = &r.offline {
                 line += &format!(", but {offline}: its operations wait until it answers");
             }
+            if let Some(encrypted) = &r.encrypted {
+                line += &format!("; encrypted: {encrypted}. {}", crate::crypto::KEEP_IT_SAFE);
+            }
             line
         })
         .map_err(|e| format!("{e:#}"));
     let _ = reply.send(outcome.clone());
     outcome.map(Some)
+}
+
+/// Writes the library's key as a recovery sheet into `folder`; says where.
+fn save_recovery_sheet(store: &Store, folder: &Path) -> Result<String, String> {
+    let keys = match crate::crypto::enroll::library_key(store) {
+        Ok(Some((keys, _))) => keys,
+        Ok(None) => return Err("this library has no key: no provider encrypts".into()),
+        Err(e) => return Err(format!("{e:#}")),
+    };
+    let file = crate::crypto::library::export_into(&keys, folder).map_err(|e| {
+        format!(
+            "cannot write the recovery sheet into {}: {e}",
+            folder.display()
+        )
+    })?;
+    Ok(format!(
+        "wrote the library key to {} (mode 0600): print it and keep it away from this \
+         computer; anyone holding it reads every encrypted copy",
+        file.display()
+    ))
 }
 
 /// Returns the memory a full read freed to the system: its scratch lists

@@ -1,4 +1,5 @@
-//! Choosing files to add and a folder to restore into: the desktop's own
+//! Choosing files to add, and a folder to restore into, to watch or to
+//! save the recovery sheet in: the desktop's own
 //! dialog (the XDG desktop portal, else zenity, through rfd, on a thread of
 //! its own since it blocks), and where the desktop has neither, a dialog
 //! drawn by egui (egui_file), so that choosing always works.
@@ -20,6 +21,8 @@ pub enum Purpose {
     RestoreInto(Restoring),
     /// A folder to watch.
     WatchFolder,
+    /// A folder to write the recovery sheet (the library's key) into.
+    RecoverySheet,
 }
 
 /// What was chosen.
@@ -28,6 +31,7 @@ pub enum Picked {
     Files(Vec<PathBuf>),
     Folder(Restoring, PathBuf),
     WatchFolder(PathBuf),
+    RecoverySheet(PathBuf),
 }
 
 /// The dialog open now, if any.
@@ -76,7 +80,7 @@ impl Picker {
     fn draw(&mut self, purpose: Purpose) {
         let mut dialog = match purpose {
             Purpose::AddFiles => egui_file::FileDialog::open_file().multi_select(true),
-            Purpose::RestoreInto(_) | Purpose::WatchFolder => {
+            Purpose::RestoreInto(_) | Purpose::WatchFolder | Purpose::RecoverySheet => {
                 egui_file::FileDialog::select_folder()
             }
         }
@@ -143,6 +147,7 @@ impl Purpose {
             Purpose::AddFiles => "Add files to Breakdex",
             Purpose::RestoreInto(_) => "Restore to folder",
             Purpose::WatchFolder => "Watch a folder",
+            Purpose::RecoverySheet => "Save the recovery sheet into a folder",
         }
     }
 }
@@ -154,5 +159,6 @@ fn picked(purpose: Purpose, mut paths: Vec<PathBuf>) -> Option<Picked> {
         Purpose::AddFiles => Some(Picked::Files(paths)),
         Purpose::RestoreInto(what) => Some(Picked::Folder(what, paths.swap_remove(0))),
         Purpose::WatchFolder => Some(Picked::WatchFolder(paths.swap_remove(0))),
+        Purpose::RecoverySheet => Some(Picked::RecoverySheet(paths.swap_remove(0))),
     }
 }

@@ -7,6 +7,12 @@
 //! as `provider add`. The form waits for that answer, then closes, or shows
 //! the problem. A secret (S3 secret key, WebDAV password) is typed in a
 //! password field and leaves the form when it is submitted.
+//!
+//! Encryption is chosen in the form (on by default for the remote kinds,
+//! off for a local folder; changeable only while the provider holds no
+//! copies), with the passphrase typed twice in masked fields, never kept;
+//! the window says what a lost passphrase means and saves the recovery
+//! sheet (the library's key) into a folder the person picks.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
@@ -17,7 +23,8 @@ use super::assets::ProviderChoice;
 use super::format::bytes;
 use super::model::{Action, ProviderStatus};
 use crate::bandwidth::Rates;
-use crate::providers::register::{NewProvider, Target};
+use crate::crypto::Passphrase;
+use crate::providers::register::{Encryption, NewProvider, Target};
 use crate::secrets::Secret;
 use crate::store::{ProviderKind, ProviderRow};
 use crate::units::{format_duration, format_rate};
@@ -69,6 +76,15 @@ struct Form {
     trust_new_host: bool,
     /// The S3 secret access key or the WebDAV password, until submitted.
     secret: String,
+    /// Encrypt its copies: as ticked, else the kind's default.
+    encrypt: Option<bool>,
+    /// Editing: whether it encrypts now, and whether it holds copies (then
+    /// that cannot change; unknown until the assets model counted).
+    encrypts_now: bool,
+    holds_copies: Option<bool>,
+    /// The passphrase, typed twice, until submitted.
+    passphrase: String,
+    passphrase_again: String,
     error: Option<String>,
     /// The model's answer to the submitted form, while it is awaited.
     pending: Option<Receiver<Result<String, String>>>,
@@ -95,19 +111,29 @@ impl Form {
             key: String::new(),
             trust_new_host: false,
             secret: String::new(),
+            encrypt: None,
+            encrypts_now: false,
+            holds_copies: Some(false),
+            passphrase: String::new(),
+            passphrase_again: String::new(),
             error: None,
             pending: None,
         }
     }
 
-    /// The form filled with a provider's stored settings (not its secret).
-    fn edit(row: &ProviderRow) -> Form {
+    /// The form filled with a provider's stored settings (not its secret);
+    /// `held_bytes` is what it holds, if counted yet.
+    fn edit(row: &ProviderRow, held_bytes: Option<i64>) -> Form {
         let spec = NewProvider::from_row(row);
+        let encrypts_now = row.settings.get("encryption").is_some();
         let mut form = Form {
             editing: Some(row.id.clone()),
             kind: row.kind,
             name: spec.name,
             concurrency: spec.concurrency.to_string(),
+            encrypt: Some(encrypts_now),
+            encrypts_now,
+            holds_copies: held_bytes.map(|b| b > 0),
             ..Form::new()
         };
         let text = |s: Option<String>| s.unwrap_or_default();
@@ -220,12 +246,44 @@ impl Form {
         })
     }
 
-    /// The action that saves the form, the secret taken out of it; or the
-    /// form's own complaint, shown in it.
+    /// Whether the copies are to be encrypted, as ticked or by default
+    /// (the remote kinds: their storage is someone else's).
+    fn encrypts(&self) -> bool {
+        self.encrypt.unwrap_or(self.kind != ProviderKind::Local)
+    }
+
+    /// Whether the form asks for a passphrase: encryption starts with it.
+    fn wants_passphrase(&self) -> bool {
+        self.encrypts() && !self.encrypts_now
+    }
+
+    /// What saving does to its encryption, the passphrase checked (the two
+    /// typed alike, long enough).
+    fn encryption(&self, first: &str, again: &str) -> Result<Encryption, String> {
+        match (self.encrypts(), self.encrypts_now) {
+            (true, false) => {
+                let passphrase = Passphrase::new(first).map_err(|e| capitalized(&e.to_string()))?;
+                if Passphrase::new(again).ok().as_ref() != Some(&passphrase) {
+                    return Err("The two passphrases differ.".into());
+                }
+                Ok(Encryption::Start(passphrase))
+            }
+            (false, true) => Ok(Encryption::Stop),
+            _ => Ok(Encryption::Keep),
+        }
+    }
+
+    /// The action that saves the form, the secret and the passphrase taken
+    /// out of it; or the form's own complaint, shown in it.
     fn submit(&mut self) -> Option<Action> {
         let typed = std::mem::take(&mut self.secret);
-        let spec = match self.spec() {
-            Ok(spec) => spec,
+        let first = std::mem::take(&mut self.passphrase);
+        let again = std::mem::take(&mut self.passphrase_again);
+        let checked = self
+            .spec()
+            .and_then(|spec| Ok((spec, self.encryption(&first, &again)?)));
+        let (spec, encryption) = match checked {
+            Ok(checked) => checked,
             Err(e) => {
                 self.error = Some(e);
                 return None;
@@ -245,11 +303,16 @@ impl Form {
                 id: id.clone(),
                 spec,
                 secret,
+                encryption,
                 reply,
             },
             None => Action::AddProvider {
                 spec,
                 secret,
+                encrypt: match encryption {
+                    Encryption::Start(passphrase) => Some(passphrase),
+                    _ => None,
+                },
                 reply,
             },
         })
@@ -275,6 +338,8 @@ impl Form {
 #[derive(Default)]
 pub struct ProvidersPanel {
     pub open: bool,
+    /// Save recovery sheet… was clicked: the app opens the folder picker.
+    pub pick_sheet_folder: bool,
     form: Option<Form>,
     /// A provider waiting for the person to confirm its removal.
     confirm_remove: Option<(String, String)>,
@@ -315,6 +380,10 @@ impl ProvidersPanel {
             .max_height(screen.height() - 60.0)
             .show(ctx, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
+                    if let Some(recipient) = library_recipient(providers) {
+                        self.key_line(ui, recipient);
+                        ui.separator();
+                    }
                     egui::Grid::new("providers-grid")
                         .num_columns(4)
                         .striped(true)
@@ -369,6 +438,33 @@ impl ProvidersPanel {
         actions
     }
 
+    /// The library's key, when a provider encrypts, and the button that
+    /// saves it as a recovery sheet.
+    fn key_line(&mut self, ui: &mut egui::Ui, recipient: &str) {
+        ui.horizontal_wrapped(|ui| {
+            let short = match recipient.len() {
+                n if n > 20 => format!("{}…{}", &recipient[..12], &recipient[n - 6..]),
+                _ => recipient.to_string(),
+            };
+            ui.label(format!(
+                "🔒 Encrypted providers use the library key {short}"
+            ))
+            .on_hover_text(recipient);
+            if ui
+                .button("Save recovery sheet…")
+                .on_hover_text(
+                    "Write the library's key to a file in a folder you choose, to print and \
+                     keep away from this computer. With it, `age -d -i FILE` opens any \
+                     encrypted copy, without Breakdex and without the passphrase; \
+                     anyone holding it can too.",
+                )
+                .clicked()
+            {
+                self.pick_sheet_folder = true;
+            }
+        });
+    }
+
     fn provider_row(
         &mut self,
         ui: &mut egui::Ui,
@@ -397,7 +493,11 @@ impl ProvidersPanel {
                         format_rate(l.down)
                     ),
                 };
-                let place = format!("{}{limit} · {}", row.kind.as_str(), where_(row));
+                let sealed = match row.settings.get("encryption") {
+                    Some(_) => " · encrypted",
+                    None => "",
+                };
+                let place = format!("{}{sealed}{limit} · {}", row.kind.as_str(), where_(row));
                 ui.add(egui::Label::new(RichText::new(&place).small()).truncate())
                     .on_hover_text(place);
                 match scrub {
@@ -443,11 +543,18 @@ impl ProvidersPanel {
             });
         });
         ui.push_id((&row.id, "buttons"), |ui| {
-            ui.horizontal(|ui| self.row_buttons(ui, p, actions));
+            let held_bytes = scrub.map(|c| c.held_bytes);
+            ui.horizontal(|ui| self.row_buttons(ui, p, held_bytes, actions));
         });
     }
 
-    fn row_buttons(&mut self, ui: &mut egui::Ui, p: &ProviderStatus, actions: &mut Vec<Action>) {
+    fn row_buttons(
+        &mut self,
+        ui: &mut egui::Ui,
+        p: &ProviderStatus,
+        held_bytes: Option<i64>,
+        actions: &mut Vec<Action>,
+    ) {
         let row = &p.row;
         let toggle = if row.enabled { "Disable" } else { "Enable" };
         if ui.button(toggle).clicked() {
@@ -482,7 +589,7 @@ impl ProvidersPanel {
             actions.push(Action::ScanProvider(row.id.clone()));
         }
         if ui.button("Edit").clicked() {
-            self.form = Some(Form::edit(row));
+            self.form = Some(Form::edit(row, held_bytes));
         }
         if ui.button("Remove").clicked() {
             self.confirm_remove = Some((row.id.clone(), row.name.clone()));
@@ -644,6 +751,64 @@ fn fields(ui: &mut egui::Ui, form: &mut Form) {
         }
     }
     line(ui, "Parallel transfers", &mut form.concurrency, "");
+    encryption_fields(ui, form);
+}
+
+/// The label of the form's encryption checkbox.
+pub const ENCRYPT_LABEL: &str = "Encrypt every copy (age format)";
+
+/// The form's encryption: the checkbox, and when encryption starts the
+/// passphrase twice and what losing it means.
+fn encryption_fields(ui: &mut egui::Ui, form: &mut Form) {
+    let mut on = form.encrypts();
+    let locked = form.editing.is_some() && form.holds_copies != Some(false);
+    ui.label("");
+    let hover = if locked && form.holds_copies == Some(true) {
+        "It holds copies, written as they are: this cannot change now. \
+         Encryption is chosen while a provider holds none."
+    } else if locked {
+        "Counting what it holds first: encryption changes only while it holds none."
+    } else {
+        "Each copy is an age file to the library's key: the provider sees \
+         sizes, how many and when, not names, contents or hashes. \
+         `age -d -i` with the recovery sheet opens any copy, without Breakdex."
+    };
+    let changed = ui
+        .add_enabled(!locked, egui::Checkbox::new(&mut on, ENCRYPT_LABEL))
+        .on_hover_text(hover)
+        .on_disabled_hover_text(hover)
+        .changed();
+    if changed {
+        form.encrypt = Some(on);
+    }
+    ui.end_row();
+    if !form.wants_passphrase() {
+        return;
+    }
+    secret_line(ui, "Passphrase", &mut form.passphrase, false);
+    secret_line(ui, "Passphrase again", &mut form.passphrase_again, false);
+    ui.label("");
+    ui.add(
+        egui::Label::new(
+            RichText::new(
+                "The library's key goes on this provider, locked with this passphrase \
+                 (10 characters or more; Breakdex never keeps it). If this computer is lost, \
+                 the copies open only with the passphrase or the recovery sheet: \
+                 lose both and the copies are lost.",
+            )
+            .small()
+            .color(ui.visuals().warn_fg_color),
+        )
+        .wrap(),
+    );
+    ui.end_row();
+}
+
+/// `text` as a sentence: its first letter capital, a full stop at its end.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    let first = chars.next().map(|c| c.to_uppercase().to_string());
+    format!("{}{}.", first.unwrap_or_default(), chars.as_str())
 }
 
 /// One labelled text line of the form (the label names the field for
@@ -674,6 +839,15 @@ fn secret_line(ui: &mut egui::Ui, label: &str, text: &mut String, editing: bool)
     )
     .labelled_by(label.id);
     ui.end_row();
+}
+
+/// The key the library's encrypted providers encrypt to, if one does.
+fn library_recipient(providers: &[ProviderStatus]) -> Option<&str> {
+    providers.iter().find_map(|p| {
+        (p.row.settings.get("encryption"))
+            .and_then(|e| e.get("recipient"))
+            .and_then(|r| r.as_str())
+    })
 }
 
 /// Where a provider keeps its copies, in short.

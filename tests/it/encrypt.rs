@@ -96,7 +96,7 @@ fn assert_reveals_nothing(what: &str, bytes: &[u8], hashes: &HashSet<String>) {
 }
 
 /// `age -d -i identity object`'s output.
-fn age_decrypt(identity: &Path, object: &Path) -> Vec<u8> {
+pub(crate) fn age_decrypt(identity: &Path, object: &Path) -> Vec<u8> {
     let out = Command::new("age")
         .arg("-d")
         .arg("-i")

@@ -19,6 +19,7 @@ mod space;
 mod store;
 mod ui;
 mod ui_assets;
+mod ui_encrypt;
 mod ui_providers;
 mod ui_trust;
 mod ui_watch;

@@ -17,10 +17,10 @@ use crate::remote::{
 };
 use crate::ui::{harness, library, loaded, settle, settle_on};
 
-type H = Harness<'static, App>;
+pub(crate) type H = Harness<'static, App>;
 
 /// The window with the Providers window open.
-fn providers_window(lib: &TempLib) -> H {
+pub(crate) fn providers_window(lib: &TempLib) -> H {
     let mut h = harness(&lib.db());
     settle(&mut h, "first load", loaded);
     h.get_by_label("🗄 Providers").click();
@@ -29,7 +29,7 @@ fn providers_window(lib: &TempLib) -> H {
 }
 
 /// Clicks the labelled field and types into it (after what it holds).
-fn type_into(h: &mut H, label: &str, text: &str) {
+pub(crate) fn type_into(h: &mut H, label: &str, text: &str) {
     h.get_by_label(label).click();
     h.run_steps(2);
     h.get_by_label(label).type_text(text);
@@ -37,7 +37,7 @@ fn type_into(h: &mut H, label: &str, text: &str) {
 }
 
 /// Replaces what the labelled field holds.
-fn replace_in(h: &mut H, label: &str, text: &str) {
+pub(crate) fn replace_in(h: &mut H, label: &str, text: &str) {
     h.get_by_label(label).click();
     h.run_steps(2);
     h.key_press_modifiers(Modifiers::COMMAND, Key::A);
@@ -47,7 +47,7 @@ fn replace_in(h: &mut H, label: &str, text: &str) {
 }
 
 /// Opens the form for a new provider of the kind labelled `kind`.
-fn new_provider_form(h: &mut H, kind: &str) {
+pub(crate) fn new_provider_form(h: &mut H, kind: &str) {
     h.get_by_label("➕ Add a provider…").click();
     h.run_steps(2);
     h.get_by_label(kind).click();
@@ -58,7 +58,7 @@ fn new_provider_form(h: &mut H, kind: &str) {
 
 /// Steps until `text` is shown (a label containing it: the form's, and
 /// the status line's).
-fn settle_on_text(h: &mut H, text: &str) {
+pub(crate) fn settle_on_text(h: &mut H, text: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         h.step();
@@ -93,7 +93,7 @@ fn row_index(h: &H, name: &str) -> usize {
 /// moving: a row's state ("online") comes from the window's checker thread,
 /// and a row whose state text changes moves the buttons beside it, so a
 /// click sent where the last frame drew one would land beside it.
-fn click_row_button(h: &mut H, name: &str, button: &str) {
+pub(crate) fn click_row_button(h: &mut H, name: &str, button: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while std::time::Instant::now() < deadline
         && h.state()
@@ -454,7 +454,7 @@ fn an_s3_provider_added_in_the_window_works() {
 
 /// Clicks the form's Save, scrolled into view first (a long form scrolls
 /// in the providers window).
-fn save(h: &mut Harness<'static, App>) {
+pub(crate) fn save(h: &mut Harness<'static, App>) {
     h.get_by_label("Save").scroll_to_me();
     click_still(h, "Save");
 }
@@ -463,7 +463,7 @@ fn save(h: &mut Harness<'static, App>) {
 /// reader would (the providers window scrolls a focused field into view
 /// with an animation, and a pointer click sent by the harness meanwhile
 /// lands where the widget was).
-fn click_still(h: &mut Harness<'static, App>, label: &str) {
+pub(crate) fn click_still(h: &mut Harness<'static, App>, label: &str) {
     let mut was = h.get_by_label(label).rect();
     for _ in 0..200 {
         h.step();

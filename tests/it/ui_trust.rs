@@ -47,6 +47,7 @@ fn add_local_provider(h: &mut H, name: &str, root: PathBuf) {
             target: Target::Local { root },
         },
         secret: None,
+        encrypt: None,
         reply,
     }));
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -267,6 +268,7 @@ fn a_server_that_does_not_answer_is_never_called_online() {
             },
         },
         secret: Some(breakdex::secrets::Secret::new("not-a-real-secret")),
+        encrypt: None,
         reply,
     }));
     let said = loop {
