@@ -5,7 +5,8 @@
 # against `b3sum --num-threads 1`, on two data sets:
 #   small: 10,000 files of 4 KiB      large: 1 GiB in four files of 256 MiB
 # and the same uploads to an encrypted local folder (`--encrypt`, age), beside
-# the plain ones, for what encryption costs.
+# the plain ones, for what encryption costs, with the Debian `age` tool
+# encrypting the large files (one at a time) as the cipher's own cost.
 # Each measurement is taken RUNS times (interleaved) and the median reported.
 #
 #   scripts/bench.sh                 on tmpfs (/dev/shm)
@@ -69,6 +70,10 @@ apt_install() {
     fi
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+if ! command -v age >/dev/null; then
+    log "installing age"
+    apt_install age
+fi
 if ! command -v rclone >/dev/null; then
     log "installing rclone"
     apt_install rclone
@@ -111,6 +116,7 @@ for i in 0 1 2 3; do
     stream "large-$i" $((256 << 20)) >"$WORK/src/large/file$i.bin"
 done
 echo "a bench passphrase, never a real one" >"$WORK/passphrase"
+RECIPIENT=$(age-keygen 2>/dev/null | grep -o 'age1[a-z0-9]*')
 sync
 
 # --- Timing ------------------------------------------------------------------------
@@ -143,6 +149,7 @@ timed() {
 }
 count_files() { find "$1" -type f | wc -l; }
 b3sum_all() { find "$1" -type f -print0 | sort -z | xargs -0 b3sum --num-threads 1; }
+age_all() { for f in "$1"/*; do age -r "$RECIPIENT" -o /dev/null "$f"; done; }
 
 # breakdex_set SET SRC EXPECT NAME [PROVIDER ADD ARGS...]: a fresh library,
 # its provider added with the extra arguments (not timed), then `add` and
@@ -180,6 +187,9 @@ bench_set() {
     breakdex_set "$set" "$src" "$expect" enc --encrypt --passphrase-file "$WORK/passphrase"
 
     timed "$set" b3sum b3sum_all "$src"
+    if [ "$set" = large ]; then
+        timed "$set" age age_all "$src"
+    fi
     log "  $set run $run done"
 }
 
@@ -218,7 +228,7 @@ echo "median of $RUNS runs: wall seconds (every run's in brackets), and CPU seco
 echo
 printf '%-6s %-40s %8s %8s   %s\n' set measurement wall cpu "wall of each run"
 for set in small large; do
-    for what in rclone cp bx_add bx_run bx_total enc_add enc_run enc_total b3sum; do
+    for what in rclone cp bx_add bx_run bx_total enc_add enc_run enc_total b3sum age; do
         case $what in
             rclone) label="rclone copy --transfers 8" ;;
             cp) label="cp -r" ;;
@@ -229,7 +239,9 @@ for set in small large; do
             enc_run) label="encrypted: breakdex run --until-idle" ;;
             enc_total) label="encrypted: breakdex total" ;;
             b3sum) label="b3sum --num-threads 1" ;;
+            age) label="age -r (Go), one file at a time" ;;
         esac
+        [ "$what" = age ] && [ "$set" = small ] && continue
         printf '%-6s %-40s %8s %8s   [%s]\n' "$set" "$label" "$(median $set $what)" \
             "$(median $set $what 4)" "$(all_runs $set $what)"
     done
@@ -246,9 +258,15 @@ for set in small large; do
     printf '%-6s breakdex/rclone %s (run only %s)   breakdex/cp %s (run only %s)   add/b3sum %s\n' \
         $set "$(ratio "$total" "$rc")" "$(ratio "$run" "$rc")" "$(ratio "$total" "$c")" \
         "$(ratio "$run" "$c")" "$(ratio "$add" "$b3")"
-    printf '%-6s encrypted/plain: run %s, total %s   encrypted run/rclone %s\n' $set \
+    printf '%-6s encrypted/plain: run %s, total %s   encrypted run/rclone %s' $set \
         "$(ratio "$(median $set enc_run)" "$run")" "$(ratio "$(median $set enc_total)" "$total")" \
         "$(ratio "$(median $set enc_run)" "$rc")"
+    if [ "$set" = large ]; then
+        printf '   encrypted run/age %s   extra CPU of encrypting/age CPU %s' \
+            "$(ratio "$(median $set enc_run)" "$(median $set age)")" \
+            "$(ratio "$(awk -v a="$(median $set enc_run 4)" -v b="$(median $set bx_run 4)" 'BEGIN { print a - b }')" "$(median $set age 4)")"
+    fi
+    echo
 done
 echo
 echo "targets (breakdex total = add + run)"

@@ -1,5 +1,6 @@
 //! A generated library for screenshots and benchmarks: three local
-//! providers and any number of operations spread over every state of the
+//! providers (the off-site one encrypting, its key in the secrets file
+//! beside the database) and any number of operations spread over every state of the
 //! seed's table (mostly completed, some queued, a few running, waiting to
 //! retry, or failed for good).
 
@@ -51,6 +52,7 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
                 .id,
         );
     }
+    encrypting(&mut store, db, &providers[2])?;
     let mut assets = Vec::with_capacity(n);
     let mut paths = Vec::with_capacity(n);
     let mut ops = Vec::with_capacity(n);
@@ -153,6 +155,22 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
 /// Two watched folders beside the library: `Pictures`, holding a few real
 /// photos (the window's watcher takes them), and `CARD`, a memory card that
 /// is not plugged in (the watcher waits for it).
+/// Makes the provider `id` encrypt to a new library key, kept in the
+/// secrets file beside `db` (nothing is put on the provider: the demo's
+/// copies are made up).
+fn encrypting(store: &mut Store, db: &Path, id: &str) -> anyhow::Result<()> {
+    use crate::crypto::library::{key_id, settings_entry};
+    let keys = crate::crypto::Keys::generate();
+    let secrets = crate::secrets::SecretStore::File(crate::secrets::secrets_file(db));
+    let key = key_id(&store.library_id()?);
+    secrets.store(&key, "Breakdex library key", &keys.secret())?;
+    let row = store.provider(id)?;
+    let mut settings = row.settings.clone();
+    settings["encryption"] = settings_entry(&keys, &secrets, &key);
+    store.update_provider(id, &row.name, &settings, row.concurrency)?;
+    Ok(())
+}
+
 fn watched_folders(store: &mut Store, db: &Path) -> anyhow::Result<()> {
     let base = db.with_file_name("demo-watched");
     let pictures = base.join("Pictures");

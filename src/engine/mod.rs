@@ -368,12 +368,12 @@ fn progress_to(
     })
 }
 
-/// The report that hands op `id` back to the queue, as it was.
 /// Whether an op is one of the scrub's verifies.
 fn is_scrub(op: &ClaimedOp) -> bool {
     op.operation_type == OpType::Verify && op.priority == SCRUB_PRIORITY
 }
 
+/// The report that hands op `id` back to the queue, as it was.
 fn released(id: String) -> OpEvent {
     OpEvent::Finished {
         id,
@@ -959,6 +959,11 @@ impl Runner {
     /// costs no thread wake-ups of its own. (An op cancelled or removed while
     /// it waited is dropped at the next housekeeping, like a running one.)
     fn start_ready(&mut self) -> Result<(), StoreError> {
+        // The scrub yields to transfers: while any other op of this engine
+        // runs or waits to start, no scrub verify starts (it would take
+        // the CPU, disk and network they use; its credit saves up).
+        let transfers = (self.lanes.values()).any(|(_, scrub)| !scrub)
+            || self.ready.iter().any(|r| !is_scrub(&r.op));
         let mut i = 0;
         while i < self.ready.len() && self.lanes.len() < self.config.concurrency {
             let provider_id = self.ready[i].op.provider_id.clone();
@@ -969,10 +974,9 @@ impl Runner {
             let busy = (self.lanes.values()).filter(|(p, _)| *p == provider_id);
             let (busy, scrubbing) =
                 busy.fold((0, 0), |(n, s), (_, scrub)| (n + 1, s + *scrub as usize));
-            // A scrub verify waits while half the provider's slots scrub, so
-            // that transfers keep the others.
+            // And it never takes more than half the provider's slots.
             if busy >= limit
-                || (is_scrub(&self.ready[i].op) && scrubbing >= scrub_slots(limit))
+                || (is_scrub(&self.ready[i].op) && (transfers || scrubbing >= scrub_slots(limit)))
                 || (self.large_local(&self.ready[i]) && self.large_lanes.len() >= self.large_max)
             {
                 i += 1;

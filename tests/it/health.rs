@@ -406,3 +406,79 @@ fn a_scrub_killed_mid_way_picks_up_where_it_was_and_reads_each_copy_once() {
     );
     assert_eq!(healths(&lib), ["safe"; FILES]);
 }
+
+#[test]
+fn the_scrub_starts_no_verify_while_a_transfer_of_its_engine_runs() {
+    let lib = TempLib::new();
+    let old: Vec<_> = (0..40)
+        .map(|i| lib.write_file(&format!("old/IMG_{i:04}.jpg"), 256 << 10, i as u64 + 1))
+        .collect();
+    let mut add = vec!["add"];
+    add.extend(old.iter().map(|f| arg(f)));
+    lib.ok(&add);
+    run(&lib);
+    {
+        let c = rusqlite::Connection::open(lib.db()).unwrap();
+        c.execute(
+            "UPDATE asset_copies SET verified_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-2 days')",
+            [],
+        )
+        .unwrap();
+    }
+    // Every copy is due, with budget to read them all at once; new uploads
+    // held to 4 MiB/s take about 2.5 s while the scrub waits.
+    lib.ok(&["scrub", "set", "--every", "1d", "--budget", "100M"]);
+    lib.ok(&["limits", "set", "--up", "4M"]);
+    let new: Vec<_> = (0..20)
+        .map(|i| lib.write_file(&format!("new/IMG_{i:04}.jpg"), 512 << 10, 1000 + i as u64))
+        .collect();
+    let mut add = vec!["add"];
+    add.extend(new.iter().map(|f| arg(f)));
+    lib.ok(&add);
+    run(&lib);
+
+    let c = lib.read_db();
+    let times = |sql: &str| -> Vec<(String, String)> {
+        let mut stmt = c.prepare(sql).unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    let new_hashes: Vec<String> = new.iter().map(|f| hash_of(f)).collect();
+    let uploads: Vec<(String, String)> = {
+        let mut stmt = c
+            .prepare(
+                "SELECT content_hash, started_at, completed_at FROM sync_operations
+                 WHERE operation_type = 'upload' AND status = 'completed'",
+            )
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<(String, String, String)>>>()
+            .unwrap();
+        (rows.into_iter())
+            .filter(|(hash, _, _)| new_hashes.contains(hash))
+            .map(|(_, start, end)| (start, end))
+            .collect()
+    };
+    let scrubs = times(
+        "SELECT started_at, completed_at FROM sync_operations
+         WHERE operation_type = 'verify' AND reason = 'scrub' AND status = 'completed'",
+    );
+    assert_eq!(uploads.len(), 20);
+    assert_eq!(
+        scrubs.len(),
+        40,
+        "the scrub read every copy in the same run"
+    );
+    for (start, _) in &scrubs {
+        for (up_start, up_end) in &uploads {
+            assert!(
+                !(up_start < start && start < up_end),
+                "a scrub verify started at {start}, during an upload ({up_start} to {up_end})"
+            );
+        }
+    }
+}
