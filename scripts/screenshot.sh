@@ -6,7 +6,8 @@
 # VIEW=assets takes the Assets view (switched to with Ctrl+Shift+A),
 # VIEW=history the History window, VIEW=excludes the Exclude rules window,
 # VIEW=watched the Watched folders window, VIEW=providers the providers
-# window.
+# window, VIEW=new-provider its form for a new S3 provider (encrypted by
+# default).
 # MEASURE_IDLE=1 then leaves the window alone and prints the CPU it used over
 # 10 s (every thread: UI, model, the software renderer) and its memory.
 set -euo pipefail
@@ -57,10 +58,20 @@ assets)
     DISPLAY="$display" xdotool windowfocus "$window" key ctrl+shift+a
     sleep 4
     ;;
-providers)
+providers | new-provider)
     # The toolbar's Providers button (left-aligned: the same place at every size).
     DISPLAY="$display" xdotool mousemove --window "$window" 370 69 click 1
     sleep 4
+    if [ "$VIEW" = new-provider ]; then
+        # Its "Add a provider…" (below the demo's three), then the S3 kind.
+        DISPLAY="$display" xdotool mousemove --window "$window" 350 260 click 1
+        sleep 1
+        DISPLAY="$display" xdotool mousemove --window "$window" ${S3_AT:-534 284} click 1
+        sleep 1
+        # Scrolled down to the form's end: its encryption.
+        DISPLAY="$display" xdotool mousemove --window "$window" 900 350 click --repeat 10 5
+        sleep 2
+    fi
     ;;
 history | excludes | watched)
     # From the menu bar: Queue → History…, File → Exclude rules…, File →

@@ -796,7 +796,6 @@ fn encryption_fields(ui: &mut egui::Ui, form: &mut Form) {
                  the copies open only with the passphrase or the recovery sheet: \
                  lose both and the copies are lost.",
             )
-            .small()
             .color(ui.visuals().warn_fg_color),
         )
         .wrap(),
