@@ -56,6 +56,23 @@ pub(crate) fn new_provider_form(h: &mut H, kind: &str) {
     h.check_accessibility();
 }
 
+/// Opens the form for a new provider of the kind labelled `kind`, with
+/// encryption (ticked by default for the remote kinds) unticked: these
+/// tests are about plain providers (`ui_encrypt` has the rest).
+fn plain_provider_form(h: &mut H, kind: &str) {
+    new_provider_form(h, kind);
+    untick_encryption(h);
+}
+
+fn untick_encryption(h: &mut H) {
+    click_still(h, "Encrypt every copy (age format)");
+    h.run_steps(3);
+    assert!(
+        h.query_by_label("Passphrase").is_none(),
+        "encryption unticked"
+    );
+}
+
 /// Steps until `text` is shown (a label containing it: the form's, and
 /// the status line's).
 pub(crate) fn settle_on_text(h: &mut H, text: &str) {
@@ -160,7 +177,7 @@ fn a_webdav_provider_added_in_the_window_works_and_keeps_its_password_apart() {
     let password = new_secret("davui");
     let _server = start_webdav(lib.dir.path(), &lib.path("dav-root"), port, &password);
     let mut h = providers_window(&lib);
-    new_provider_form(&mut h, "WebDAV");
+    plain_provider_form(&mut h, "WebDAV");
     type_into(&mut h, "Name", "dav-ui");
     type_into(&mut h, "Endpoint URL", &format!("http://127.0.0.1:{port}"));
     type_into(&mut h, "Folder on the server", "/breakdex");
@@ -217,7 +234,7 @@ fn editing_a_webdav_provider_keeps_or_replaces_its_password() {
     let password = new_secret("davui");
     let _server = start_webdav(lib.dir.path(), &lib.path("dav-root"), port, &password);
     let mut h = providers_window(&lib);
-    new_provider_form(&mut h, "WebDAV");
+    plain_provider_form(&mut h, "WebDAV");
     type_into(&mut h, "Name", "nas");
     type_into(&mut h, "Endpoint URL", &format!("http://127.0.0.1:{port}"));
     type_into(&mut h, "User", "bx");
@@ -309,6 +326,7 @@ fn a_bad_endpoint_shows_the_plain_error_in_the_form_and_adds_nothing() {
     }
     h.get_by_label("WebDAV").click();
     h.run_steps(3);
+    untick_encryption(&mut h);
     type_into(&mut h, "Name", "bad");
     type_into(&mut h, "Endpoint URL", "ftp://x");
     type_into(&mut h, "User", "bx");
@@ -365,7 +383,7 @@ fn an_unknown_sftp_host_is_refused_until_its_key_is_trusted() {
     let (_server, key) = start_sftp(lib.dir.path(), port);
     forget_host(port);
     let mut h = providers_window(&lib);
-    new_provider_form(&mut h, "SFTP");
+    plain_provider_form(&mut h, "SFTP");
     type_into(&mut h, "Name", "box");
     type_into(&mut h, "Host", "127.0.0.1");
     replace_in(&mut h, "Port", &port.to_string());
@@ -414,7 +432,7 @@ fn an_s3_provider_added_in_the_window_works() {
     let port = free_port();
     let (_server, key_id, secret) = start_s3(lib.dir.path(), port, true, "");
     let mut h = providers_window(&lib);
-    new_provider_form(&mut h, "S3-compatible");
+    plain_provider_form(&mut h, "S3-compatible");
     type_into(&mut h, "Name", "b2");
     type_into(&mut h, "Endpoint URL", &format!("http://127.0.0.1:{port}"));
     type_into(&mut h, "Bucket", "bx-bucket");
