@@ -152,9 +152,6 @@ pub fn make_demo_library(db: &Path, n: usize, owner: &str) -> anyhow::Result<Vec
     Ok(providers)
 }
 
-/// Two watched folders beside the library: `Pictures`, holding a few real
-/// photos (the window's watcher takes them), and `CARD`, a memory card that
-/// is not plugged in (the watcher waits for it).
 /// Makes the provider `id` encrypt to a new library key, kept in the
 /// secrets file beside `db` (nothing is put on the provider: the demo's
 /// copies are made up).
@@ -171,6 +168,9 @@ fn encrypting(store: &mut Store, db: &Path, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Two watched folders beside the library: `Pictures`, holding a few real
+/// photos (the window's watcher takes them), and `CARD`, a memory card that
+/// is not plugged in (the watcher waits for it).
 fn watched_folders(store: &mut Store, db: &Path) -> anyhow::Result<()> {
     let base = db.with_file_name("demo-watched");
     let pictures = base.join("Pictures");

@@ -434,7 +434,7 @@ fn check_encryption_change(
         Encryption::Stop if encrypts => "stop encrypting",
         _ => return Ok(()),
     };
-    let held = store.copies_on(&old.id)?.len();
+    let held = store.copy_count_on(&old.id)?;
     if held > 0 {
         bail!(
             "provider '{}' holds {held} {}: it cannot {what} now (encryption is chosen while a \

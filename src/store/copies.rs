@@ -43,6 +43,16 @@ impl Store {
         self.query_copies("provider_id = ?1", provider_id)
     }
 
+    /// How many copies are recorded for a provider.
+    pub fn copy_count_on(&self, provider_id: &str) -> Result<usize> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM asset_copies WHERE provider_id = ?1",
+            params![provider_id],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
     /// Every copy recorded of one asset.
     pub fn copies_of(&self, content_hash: &str) -> Result<Vec<AssetCopy>> {
         self.query_copies("content_hash = ?1", content_hash)

@@ -755,7 +755,7 @@ fn fields(ui: &mut egui::Ui, form: &mut Form) {
 }
 
 /// The label of the form's encryption checkbox.
-pub const ENCRYPT_LABEL: &str = "Encrypt every copy (age format)";
+const ENCRYPT_LABEL: &str = "Encrypt every copy (age format)";
 
 /// The form's encryption: the checkbox, and when encryption starts the
 /// passphrase twice and what losing it means.

@@ -117,18 +117,24 @@ fn blake3_hex(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
 }
 
-/// Every file under `dir` and the library folder's files, searched for the
-/// passphrase (the database, its WAL, the secrets file), and `outputs`.
-fn assert_passphrase_nowhere(pass: &Pass, lib: &TempLib, outputs: &[&Output]) {
+/// No file of the library's folder (the database, its WAL, the secrets
+/// file, the providers' folders) holds `text`.
+pub(crate) fn assert_nowhere_in(lib: &TempLib, text: &str) {
     for file in files_under(lib.dir.path()) {
         if let Ok(bytes) = std::fs::read(&file) {
             assert!(
-                !String::from_utf8_lossy(&bytes).contains(&pass.text),
-                "the passphrase is in {}",
+                !String::from_utf8_lossy(&bytes).contains(text),
+                "{text:?} is in {}",
                 file.display()
             );
         }
     }
+}
+
+/// The passphrase is in no file of the library's folder and in none of
+/// `outputs`.
+fn assert_passphrase_nowhere(pass: &Pass, lib: &TempLib, outputs: &[&Output]) {
+    assert_nowhere_in(lib, &pass.text);
     for o in outputs {
         assert!(!stdout(o).contains(&pass.text) && !stderr(o).contains(&pass.text));
     }

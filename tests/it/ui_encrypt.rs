@@ -14,7 +14,7 @@ use breakdex::ui::{Action, App, Request};
 use egui_kittest::kittest::{NodeT, Queryable};
 
 use crate::common::{TempLib, files_under, hash_of};
-use crate::encrypt::age_decrypt;
+use crate::encrypt::{age_decrypt, assert_nowhere_in};
 use crate::ui::{harness, settle, settle_on};
 use crate::ui_providers::{
     H, click_row_button, click_still, new_provider_form, providers_window, save, settle_on_text,
@@ -32,19 +32,6 @@ fn ticked(h: &H) -> bool {
 fn type_passphrases(h: &mut H, first: &str, again: &str) {
     type_into(h, "Passphrase", first);
     type_into(h, "Passphrase again", again);
-}
-
-/// No file of the library's folder holds `text`.
-fn nowhere_in(lib: &TempLib, text: &str) {
-    for file in files_under(lib.dir.path()) {
-        if let Ok(bytes) = std::fs::read(&file) {
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(text),
-                "{text:?} is in {}",
-                file.display()
-            );
-        }
-    }
 }
 
 fn wrapped_key(root: &Path) -> Vec<u8> {
@@ -143,7 +130,7 @@ fn the_form_encrypts_remote_kinds_by_default_and_checks_the_passphrase() {
         (h.query_all_by_label_contains("local · encrypted · ").next()).is_some(),
         "the row says it encrypts"
     );
-    nowhere_in(&lib, PASSPHRASE);
+    assert_nowhere_in(&lib, PASSPHRASE);
 }
 
 #[test]
@@ -303,5 +290,5 @@ fn encryption_changes_in_the_edit_form_only_while_the_provider_holds_no_copies()
             .get("encryption")
             .is_none()
     });
-    nowhere_in(&lib, PASSPHRASE);
+    assert_nowhere_in(&lib, PASSPHRASE);
 }
