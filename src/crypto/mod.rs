@@ -21,6 +21,7 @@
 
 pub mod enroll;
 pub mod library;
+pub mod resume;
 mod seal;
 
 pub use seal::{Sealer, open, open_async, open_bytes, seal, seal_bytes, sealed_len};

@@ -17,7 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::multipart::UploadBook;
 use super::temp_writer::{TempWriter, after_failure, discard};
 use crate::bandwidth::{Bandwidth, Direction, Lane};
-use crate::crypto::CryptoError;
+use crate::crypto::resume::{self, SealWriter};
+use crate::crypto::{CryptoError, Keys};
 use crate::providers::stream::Watch;
 use crate::providers::{Failure, Provider, object_key, s3, temp_key};
 use crate::store::{
@@ -488,10 +489,11 @@ struct LocalUpload {
 }
 
 /// Where a local upload writes: its temporary file, or an age writer
-/// sealing into it for a provider that encrypts.
+/// sealing into it for a provider that encrypts (from its start, or on
+/// what an earlier attempt kept).
 enum LocalOut {
     Plain(std::fs::File),
-    Sealed(age::stream::StreamWriter<std::fs::File>),
+    Sealed(SealWriter<std::fs::File>),
 }
 
 impl LocalOut {
@@ -650,18 +652,15 @@ impl LocalUpload {
                     .map_err(|e| fail(self.provider.io_failure("writing", &e)))?
             }
         };
-        if let Some(keys) = self.provider.keys() {
-            // A sealed upload starts over: age's key for this file is
-            // random and kept nowhere, so what was written cannot be
-            // written on.
-            let sealed = (out.set_len(0).map_err(crate::crypto::CryptoError::from))
-                .and_then(|()| crate::crypto::seal(keys, out))
-                .map_err(|e| {
-                    fail(
-                        self.provider
-                            .io_failure("writing", &std::io::Error::other(e)),
-                    )
-                })?;
+        if self.provider.keys().is_some() {
+            let provider = self.provider.clone();
+            let keys = provider.keys().expect("it encrypts");
+            let sealed = self.resume_sealed(keys, &mut file, out).map_err(|e| {
+                fail(
+                    self.provider
+                        .io_failure("writing", &std::io::Error::other(e)),
+                )
+            })?;
             self.files = Some((file, LocalOut::Sealed(sealed)));
             return Ok(());
         }
@@ -716,6 +715,58 @@ impl LocalUpload {
             );
         }
         Ok(())
+    }
+
+    /// [`LocalUpload::resume`] for a provider that encrypts: keeps the whole
+    /// age chunks an earlier attempt wrote to `out` whose plaintext matches
+    /// the source, read again from the start (see `crypto::resume`), and
+    /// goes on sealing after them; or, with nothing to keep, starts the
+    /// file over.
+    fn resume_sealed(
+        &mut self,
+        keys: &Keys,
+        file: &mut std::fs::File,
+        mut out: std::fs::File,
+    ) -> Result<SealWriter<std::fs::File>, CryptoError> {
+        let kept = match out.metadata()?.len() {
+            0 => None,
+            _ => {
+                let most = self.expected.saturating_sub(1) / resume::CHUNK as u64;
+                let mut ours = vec![0; resume::CHUNK];
+                let hasher = &mut self.hasher;
+                let kept = resume::keep(keys, &mut out, most, |theirs| {
+                    let same = read_full(file, &mut ours).is_ok_and(|n| n == theirs.len())
+                        && ours[..] == *theirs;
+                    if same {
+                        hasher.update(theirs);
+                    }
+                    same
+                });
+                kept.unwrap_or_else(|e| {
+                    tracing::info!("cannot resume {} ({e})", self.tmp.display());
+                    None
+                })
+            }
+        };
+        let Some(kept) = kept else {
+            self.hasher.reset();
+            self.sent = 0;
+            file.rewind()?;
+            out.set_len(0)?;
+            out.rewind()?;
+            return Ok(SealWriter::Fresh(crate::crypto::seal(keys, out)?));
+        };
+        out.set_len(kept.sealed_len)?;
+        out.seek(std::io::SeekFrom::Start(kept.sealed_len))?;
+        file.seek(std::io::SeekFrom::Start(kept.plain_len()))?;
+        self.sent = kept.plain_len();
+        tracing::info!(
+            "resuming the encrypted upload of {} at {} of {} bytes",
+            self.source.display(),
+            self.sent,
+            self.expected
+        );
+        Ok(SealWriter::Continued(kept.writer(out)))
     }
 
     /// Checks what was read against the content hash, then lands the copy.

@@ -280,3 +280,50 @@ fn an_sftp_upload_killed_part_way_goes_on_from_where_it_was() {
     assert_eq!(size_of(&part), None, "no temporary file left");
     forget_host(port);
 }
+
+#[test]
+fn an_encrypted_local_upload_killed_part_way_goes_on_and_age_opens_it() {
+    const SIZE: u64 = 256 << 20;
+    let lib = TempLib::new();
+    let pass = lib.path("passphrase.txt");
+    std::fs::write(&pass, "a passphrase for the resume test\n").unwrap();
+    let root = lib.path("vault");
+    lib.ok(&[
+        "provider",
+        "add",
+        "local",
+        "vault",
+        "--root",
+        root.to_str().unwrap(),
+        "--encrypt",
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+    ]);
+    let f = lib.path("video/take-2.mov");
+    pieces(&f, SIZE);
+    lib.ok(&["add", f.to_str().unwrap(), "--provider", "vault"]);
+    let part = lib.upload_part_in(&root);
+
+    let kept = kill_at_sixty_percent(&lib, &part, SIZE, "64M");
+    let least = least_size_of_the_next_run(&lib, &part, kept, "64M");
+    eprintln!(
+        "encrypted local resume: killed at {} MiB, the next run went back to {} MiB",
+        kept >> 20,
+        least >> 20
+    );
+    // What is kept is whole age chunks of 64 KiB: at most one is written again.
+    assert!(
+        least + (128 << 10) >= kept,
+        "resent from {least} of the {kept} bytes kept"
+    );
+    assert_eq!(size_of(&part), None, "no temporary file left");
+    let objects = crate::common::files_under(&root.join("objects"));
+    assert_eq!(objects.len(), 1);
+    let key = lib.path("key.txt");
+    lib.ok(&["identity", "export", key.to_str().unwrap()]);
+    let opened = crate::encrypt::age_decrypt(&key, &objects[0]);
+    assert!(
+        blake3::hash(&opened).to_hex().to_string() == hash_of(&f),
+        "age -d gives the file back, byte for byte"
+    );
+}
