@@ -31,7 +31,7 @@ const TAG: usize = 16;
 /// The payload's nonce, after the header.
 const NONCE: usize = 16;
 /// The most a header is read for (Breakdex's are under 500 bytes).
-const HEADER_MOST: usize = 16 << 10;
+pub const HEADER_MOST: usize = 16 << 10;
 
 /// What a cut-short age file holds that can be written on: its first
 /// `chunks` chunks, whose plaintext was handed to the caller and matched.
@@ -44,6 +44,16 @@ pub struct Kept {
 }
 
 impl Kept {
+    /// `chunks` kept after a header of `header_len` bytes; none kept is
+    /// nothing.
+    fn of(header_len: usize, key: [u8; 32], chunks: u64) -> Option<Kept> {
+        (chunks > 0).then(|| Kept {
+            chunks,
+            sealed_len: (header_len + NONCE) as u64 + chunks * (CHUNK + TAG) as u64,
+            key,
+        })
+    }
+
     /// The plaintext bytes the kept chunks hold.
     pub fn plain_len(&self) -> u64 {
         self.chunks * CHUNK as u64
@@ -78,17 +88,9 @@ pub fn keep<R: Read + Seek>(
     (&mut *part)
         .take(HEADER_MOST as u64)
         .read_to_end(&mut head)?;
-    let Some((stanzas, header_len)) = parse_header(&head) else {
+    let Some((header_len, key)) = payload_key(keys, &head) else {
         return Ok(None);
     };
-    let Some(nonce) = head.get(header_len..header_len + NONCE) else {
-        return Ok(None);
-    };
-    let file_key = match age::Identity::unwrap_stanzas(&keys.identity, &stanzas) {
-        Some(Ok(file_key)) => file_key,
-        _ => return Ok(None),
-    };
-    let key = age_core::primitives::hkdf(nonce, b"payload", file_key.expose_secret());
     // Read back through age: the header's MAC, then each chunk, checked.
     part.seek(SeekFrom::Start(0))?;
     let Ok(mut reader) = super::open(keys, BufReader::new(&mut *part)) else {
@@ -102,14 +104,58 @@ pub fn keep<R: Read + Seek>(
             _ => break,
         }
     }
-    if chunks == 0 {
-        return Ok(None);
+    Ok(Kept::of(header_len, key, chunks))
+}
+
+/// [`keep`] for a part read from a server, a chunk at a time (the caller
+/// reads the source between them, and counts those that match).
+pub struct Reading<R> {
+    reader: age::stream::StreamReader<R>,
+    header_len: usize,
+    key: [u8; 32],
+    chunk: Vec<u8>,
+}
+
+impl<R: futures::AsyncBufRead + Unpin> Reading<R> {
+    /// `head` is the part's first bytes (at least [`HEADER_MOST`] of them,
+    /// or all it has), `part` reads it from its start. None when nothing
+    /// can be kept (as [`keep`]).
+    pub async fn open(keys: &Keys, head: &[u8], part: R) -> Option<Reading<R>> {
+        let (header_len, key) = payload_key(keys, head)?;
+        let reader = super::open_async(keys, part).await.ok()?;
+        Some(Reading {
+            reader,
+            header_len,
+            key,
+            chunk: vec![0; CHUNK],
+        })
     }
-    Ok(Some(Kept {
-        chunks,
-        sealed_len: (header_len + NONCE) as u64 + chunks * (CHUNK + TAG) as u64,
-        key,
-    }))
+
+    /// The plaintext of the next whole chunk, checked; None at the end.
+    pub async fn next_chunk(&mut self) -> Option<&[u8]> {
+        use futures::AsyncReadExt;
+        self.reader.read_exact(&mut self.chunk).await.ok()?;
+        Some(&self.chunk)
+    }
+
+    /// The first `chunks` chunks kept.
+    pub fn kept(&self, chunks: u64) -> Option<Kept> {
+        Kept::of(self.header_len, self.key, chunks)
+    }
+}
+
+/// Where an age file's header ends, and its payload key, from its first
+/// bytes `head`: the header parsed, the file key unwrapped by the
+/// identity, the key derived from it and the nonce as age derives it.
+fn payload_key(keys: &Keys, head: &[u8]) -> Option<(usize, [u8; 32])> {
+    let (stanzas, header_len) = parse_header(head)?;
+    let nonce = head.get(header_len..header_len + NONCE)?;
+    let file_key = match age::Identity::unwrap_stanzas(&keys.identity, &stanzas) {
+        Some(Ok(file_key)) => file_key,
+        _ => return None,
+    };
+    let key = age_core::primitives::hkdf(nonce, b"payload", file_key.expose_secret());
+    Some((header_len, key))
 }
 
 /// Fills `buf` from `reader`: false if it ended first (or failed).

@@ -14,6 +14,7 @@
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 
+use super::resume::{Kept, SealWriter};
 use super::{CryptoError, Keys};
 
 /// The plaintext in one age payload chunk.
@@ -79,14 +80,22 @@ pub async fn open_async<R: futures::AsyncBufRead + Unpin>(
 /// [`sealed_len`] needs.
 pub struct Sealer {
     spill: Spill,
-    writer: age::stream::StreamWriter<Spill>,
+    writer: SealWriter<Spill>,
 }
 
 impl Sealer {
     pub fn new(keys: &Keys) -> Result<Sealer, CryptoError> {
         let spill = Spill::default();
-        let writer = seal(keys, spill.clone())?;
+        let writer = SealWriter::Fresh(seal(keys, spill.clone())?);
         Ok(Sealer { spill, writer })
+    }
+
+    /// A sealer going on after what an earlier attempt `kept` (its header
+    /// and chunks are on the provider already: nothing of them is given).
+    pub fn continued(kept: &Kept) -> Sealer {
+        let spill = Spill::default();
+        let writer = SealWriter::Continued(kept.writer(spill.clone()));
+        Sealer { spill, writer }
     }
 
     /// The ciphertext ready and not yet taken.

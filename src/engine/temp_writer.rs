@@ -7,8 +7,10 @@
 //! session (`providers/sftp_direct.rs`), since OpenDAL's writer only starts
 //! files over. An attempt cut off (a lost connection, a server gone, a
 //! pause) keeps the file for the next; any other failure removes it. On a
-//! provider that encrypts, the bytes are sealed (age) as they go, and an
-//! upload starts over: age's key for each file is random and kept nowhere.
+//! provider that encrypts, the bytes are sealed (age) as they go; on SFTP
+//! such a file is resumed too: read back through age, its whole chunks
+//! kept as far as their plaintext matches the source, and sealed on from
+//! there (`crypto::resume`).
 
 use std::path::Path;
 
@@ -17,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use super::executor::{DISCARD_WAIT, Job, source_failure};
 use crate::bandwidth::Direction;
 use crate::crypto::Sealer;
+use crate::crypto::resume::{self, Kept, Reading};
 use crate::providers::sftp_direct::Resumed;
 use crate::providers::{Failure, FailureKind};
 use crate::store::CopyChange;
@@ -26,6 +29,8 @@ pub(super) enum TempWriter {
     Dal(opendal::Writer),
     Resumed(Resumed),
     Sealed(opendal::Writer, Sealer),
+    /// An encrypted upload written on after what an earlier one kept.
+    SealedResumed(Resumed, Sealer),
 }
 
 impl TempWriter {
@@ -46,6 +51,28 @@ impl TempWriter {
             .lane(&job.provider, Direction::Up)
             .piece(super::executor::CHUNK);
         if let Some(keys) = job.provider.keys() {
+            if let Some(direct) = job.provider.sftp()
+                && let Some(kept) = kept_sealed(job, key, source, path, expected, hasher).await?
+            {
+                match direct.write_on(key, kept.sealed_len).await {
+                    Ok(resumed) => {
+                        tracing::info!(
+                            "resuming the encrypted upload of {} to provider '{}' at {} of \
+                             {expected} bytes",
+                            path.display(),
+                            job.provider.name,
+                            kept.plain_len()
+                        );
+                        *sent = kept.plain_len();
+                        return Ok(TempWriter::SealedResumed(resumed, Sealer::continued(&kept)));
+                    }
+                    Err(f) => {
+                        tracing::info!("{}: starting it over", f.message);
+                        hasher.reset();
+                        (source.rewind().await).map_err(|e| source_failure(path, &e))?;
+                    }
+                }
+            }
             let writer = (job.provider.operator().writer_with(key).chunk(most).await)
                 .map_err(|e| job.provider.failure("writing", &e))?;
             let sealer = Sealer::new(keys).map_err(|e| Failure::permanent(e.to_string()))?;
@@ -91,6 +118,11 @@ impl TempWriter {
                 }
                 (w.write(sealed).await).map_err(|e| job.provider.failure("writing", &e))
             }
+            TempWriter::SealedResumed(r, sealer) => {
+                let sealed =
+                    (sealer.push(&chunk)).map_err(|e| Failure::permanent(e.to_string()))?;
+                r.write(&sealed).await
+            }
         }
     }
 
@@ -109,6 +141,13 @@ impl TempWriter {
                 (w.close().await)
                     .map(drop)
                     .map_err(|e| job.provider.failure("writing", &e))
+            }
+            TempWriter::SealedResumed(mut r, sealer) => {
+                let last = sealer
+                    .finish()
+                    .map_err(|e| Failure::permanent(e.to_string()))?;
+                r.write(&last).await?;
+                r.close().await
             }
         }
     }
@@ -130,12 +169,10 @@ impl TempWriter {
 }
 
 /// After an upload failed with `failure`: its temporary file is kept for
-/// the next attempt when this one was cut off on SFTP (unsealed), removed
-/// otherwise.
+/// the next attempt when this one was cut off on SFTP, removed otherwise.
 pub(super) async fn after_failure(job: &Job, key: &str, renames: bool, failure: &Failure) {
     let cut_off = matches!(failure.kind, FailureKind::Transient | FailureKind::Offline);
-    let resumes = job.provider.sftp().is_some() && job.provider.keys().is_none();
-    if !(cut_off && resumes) {
+    if !(cut_off && job.provider.sftp().is_some()) {
         discard(job, key, renames).await;
     }
 }
@@ -202,5 +239,70 @@ async fn kept_prefix(
         }
     }
     (source.seek(std::io::SeekFrom::Start(kept)).await).map_err(|e| source_failure(path, &e))?;
+    Ok(kept)
+}
+
+/// What of the sealed temporary file at `key` can be written on (see
+/// `crypto::resume`): its whole age chunks, read back and opened, as far as
+/// their plaintext is the source's first bytes (fed to `hasher`); `source`
+/// is left after them. None (the source and `hasher` as they were) when
+/// nothing can be kept.
+async fn kept_sealed(
+    job: &Job,
+    key: &str,
+    source: &mut tokio::fs::File,
+    path: &Path,
+    expected: u64,
+    hasher: &mut blake3::Hasher,
+) -> Result<Option<Kept>, Failure> {
+    let Some(keys) = job.provider.keys() else {
+        return Ok(None);
+    };
+    let op = job.provider.operator();
+    let Ok(meta) = op.stat(key).await else {
+        return Ok(None);
+    };
+    let have = meta.content_length();
+    let Ok(reader) = op.reader(key).await else {
+        return Ok(None);
+    };
+    let head_len = have.min(resume::HEADER_MOST as u64);
+    let (Ok(head), Ok(input)) = (
+        reader.read(0..head_len).await,
+        reader.clone().into_futures_async_read(0..have).await,
+    ) else {
+        return Ok(None);
+    };
+    let lane = job.lane(&job.provider, Direction::Down);
+    let most = expected.saturating_sub(1) / resume::CHUNK as u64;
+    let input = futures::io::BufReader::new(input);
+    let Some(mut reading) = Reading::open(keys, &head.to_bytes(), input).await else {
+        return Ok(None);
+    };
+    let mut ours = vec![0; resume::CHUNK];
+    let mut chunks = 0;
+    while chunks < most {
+        let Some(theirs) = reading.next_chunk().await else {
+            break;
+        };
+        lane.take(theirs.len() as u64).await;
+        match source.read_exact(&mut ours).await {
+            Ok(_) if ours[..] == *theirs => hasher.update(theirs),
+            Ok(_) => break,
+            // Shorter than what was written: the final check says so.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(source_failure(path, &e)),
+        };
+        chunks += 1;
+    }
+    let kept = reading.kept(chunks);
+    let at = match &kept {
+        Some(kept) => kept.plain_len(),
+        None => {
+            hasher.reset();
+            0
+        }
+    };
+    (source.seek(std::io::SeekFrom::Start(at)).await).map_err(|e| source_failure(path, &e))?;
     Ok(kept)
 }

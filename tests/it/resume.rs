@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::{TempLib, assert_success, hash_of, object_path, pseudo_random, size_of};
 use crate::remote::{
-    Relay, add_s3, add_sftp, forget_host, free_port, new_secret, s3_read_back, start_s3, start_sftp,
+    Relay, add_s3, add_sftp_with, forget_host, free_port, new_secret, s3_read_back, start_s3,
+    start_sftp,
 };
 
 const SIZE: u64 = 1 << 30;
@@ -250,6 +251,18 @@ fn an_s3_upload_whose_source_changed_since_it_was_cut_off_is_aborted_there() {
 /// the file (from zero, it would be cut to nothing).
 #[test]
 fn an_sftp_upload_killed_part_way_goes_on_from_where_it_was() {
+    sftp_upload_killed_part_way(false);
+}
+
+#[test]
+fn an_encrypted_sftp_upload_killed_part_way_goes_on_and_age_opens_it() {
+    sftp_upload_killed_part_way(true);
+}
+
+/// A 256 MiB upload to SFTP (sshd), `encrypted` or not, SIGKILLed at 60%:
+/// the next run goes on from what was kept (for an encrypted one, whole
+/// age chunks of it), and the copy is the file (opened by `age -d`).
+fn sftp_upload_killed_part_way(encrypted: bool) {
     let lib = TempLib::new();
     let f = lib.path("video/take-4.mov");
     let size = 256 << 20;
@@ -259,16 +272,22 @@ fn an_sftp_upload_killed_part_way_goes_on_from_where_it_was() {
     let ssh_dir = lib.path("ssh");
     std::fs::create_dir_all(&ssh_dir).unwrap();
     let (_ssh, key) = start_sftp(&ssh_dir, port);
-    add_sftp(&lib, "sftp", port, &key, true);
+    let pass = lib.path("passphrase.txt");
+    std::fs::write(&pass, "a passphrase for the resume test\n").unwrap();
+    let crypt = ["--encrypt", "--passphrase-file", pass.to_str().unwrap()];
+    let extra: &[&str] = if encrypted { &crypt } else { &[] };
+    assert_success(
+        &add_sftp_with(&lib, "sftp", port, &key, true, extra),
+        "provider add sftp",
+    );
     lib.ok(&["add", f.to_str().unwrap(), "--provider", "sftp"]);
     let root = lib.path("sftp-root-sftp");
     let part = lib.upload_part_in(&root);
 
     let kept = kill_at_sixty_percent(&lib, &part, size, "64M");
     let least = least_size_of_the_next_run(&lib, &part, kept, "64M");
-    let copy = object_path(&root, &hash_of(&f));
     eprintln!(
-        "sftp resume: killed at {} MiB, the next run went back to {} MiB",
+        "sftp resume (encrypted: {encrypted}): killed at {} MiB, the next run went back to {} MiB",
         kept >> 20,
         least >> 20
     );
@@ -276,8 +295,21 @@ fn an_sftp_upload_killed_part_way_goes_on_from_where_it_was() {
         least + size / 10 >= kept,
         "resent from {least} of the {kept} bytes kept"
     );
-    assert_eq!(hash_of(&copy), hash_of(&f), "byte-identical");
     assert_eq!(size_of(&part), None, "no temporary file left");
+    if encrypted {
+        let objects = crate::common::files_under(&root.join("objects"));
+        assert_eq!(objects.len(), 1);
+        let identity = lib.path("key.txt");
+        lib.ok(&["identity", "export", identity.to_str().unwrap()]);
+        let opened = crate::encrypt::age_decrypt(&identity, &objects[0]);
+        assert!(
+            blake3::hash(&opened).to_hex().to_string() == hash_of(&f),
+            "age -d gives the file back, byte for byte"
+        );
+    } else {
+        let copy = object_path(&root, &hash_of(&f));
+        assert_eq!(hash_of(&copy), hash_of(&f), "byte-identical");
+    }
     forget_host(port);
 }
 
