@@ -54,6 +54,19 @@ impl Kept {
         })
     }
 
+    /// Nothing kept of a file but its header: the first bytes of `head`,
+    /// which hold it and its nonce (an encrypted S3 upload keeps them in
+    /// the library, since the server gives no part of an unfinished upload
+    /// back). None when they are not an age header of this identity.
+    pub fn header(keys: &Keys, head: &[u8]) -> Option<Kept> {
+        let (header_len, key) = payload_key(keys, head)?;
+        Some(Kept {
+            chunks: 0,
+            sealed_len: (header_len + NONCE) as u64,
+            key,
+        })
+    }
+
     /// The plaintext bytes the kept chunks hold.
     pub fn plain_len(&self) -> u64 {
         self.chunks * CHUNK as u64

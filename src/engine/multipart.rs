@@ -21,7 +21,8 @@ use super::executor::{
     CHUNK, DISCARD_WAIT, Job, OpResult, Progress, fail, source_changed, source_failure,
 };
 use crate::bandwidth::Direction;
-use crate::crypto::Sealer;
+use crate::crypto::resume::Kept;
+use crate::crypto::{Keys, Sealer};
 use crate::providers::multipart::{ListedPart, Multipart};
 use crate::providers::{Failure, FailureKind, s3};
 use crate::store::{CopyChange, KeptChange, KeptPart, KeptUpload};
@@ -76,11 +77,22 @@ pub(super) async fn upload<F: FnMut(i64, i64)>(
         .await
         .map_err(fail)?;
     // The upload's leftovers an earlier attempt could not abort go first.
-    mp.abort_unfinished(resumed.as_ref().map(|(id, _)| id.as_str()))
+    mp.abort_unfinished(resumed.as_ref().map(|(id, _, _)| id.as_str()))
         .await;
-    let (upload_id, kept) = match resumed {
-        Some(resumed) => resumed,
+    let (upload_id, kept, sealing) = match resumed {
+        Some((upload_id, kept, header)) => {
+            // (`resumable` went on only with a header that opens.)
+            let sealing = match job.provider.keys() {
+                None => None,
+                Some(keys) => Some(
+                    (header.and_then(|h| Sealing::resumed(keys, h)))
+                        .ok_or_else(|| fail(Failure::permanent("the kept age header is lost")))?,
+                ),
+            };
+            (upload_id, kept, sealing)
+        }
         None => {
+            let sealing = (job.provider.keys().map(Sealing::new).transpose()).map_err(fail)?;
             let upload_id = mp.create().await.map_err(fail)?;
             job.book.note(KeptChange::Began(KeptUpload {
                 op_id: job.op.id.clone(),
@@ -90,8 +102,9 @@ pub(super) async fn upload<F: FnMut(i64, i64)>(
                 part_bytes,
                 source_bytes: expected,
                 parts: Vec::new(),
+                sealed_header: sealing.as_ref().map(|s| s.header.clone()),
             }));
-            (upload_id, HashMap::new())
+            (upload_id, HashMap::new(), sealing)
         }
     };
     let mut parts = Parts {
@@ -100,6 +113,7 @@ pub(super) async fn upload<F: FnMut(i64, i64)>(
         upload_id: &upload_id,
         kept,
         done: Vec::new(),
+        sealing,
     };
     let sent_all = parts
         .send_all(&mut file, path, part_bytes, expected, progress, sent)
@@ -129,23 +143,51 @@ pub(super) async fn upload<F: FnMut(i64, i64)>(
     Ok(Some(CopyChange::Stored { remote_key: key }))
 }
 
-/// The body of a part of `plain` bytes: themselves, or sealed by `sealer`
-/// (the header before the first, the file's last chunk after the `last`).
-fn sealed_part(
-    sealer: &mut Option<Sealer>,
-    plain: Vec<u8>,
-    last: bool,
-) -> Result<Vec<u8>, Failure> {
-    let Some(sealing) = sealer else {
-        return Ok(plain);
-    };
-    let broken = |e: std::io::Error| Failure::permanent(format!("sealing: {e}"));
-    let mut body = sealing.take();
-    body.extend(sealing.push(&plain).map_err(broken)?);
-    if last && let Some(sealing) = sealer.take() {
-        body.extend(sealing.finish().map_err(broken)?);
+/// How an encrypted upload's parts are sealed: the age header (and nonce)
+/// its first part begins with, kept in the library so that a later attempt
+/// seals the parts the server lacks as this one would have, and the sealer
+/// of the plaintext from its first byte (it goes through the parts the
+/// server has too, their bodies dropped, to be at the next one).
+struct Sealing {
+    header: Vec<u8>,
+    sealer: Option<Sealer>,
+}
+
+impl Sealing {
+    fn new(keys: &Keys) -> Result<Sealing, Failure> {
+        let mut sealer = Sealer::new(keys).map_err(|e| Failure::permanent(e.to_string()))?;
+        Ok(Sealing {
+            header: sealer.take(),
+            sealer: Some(sealer),
+        })
     }
-    Ok(body)
+
+    /// With the header a first attempt kept; None if it is not one.
+    fn resumed(keys: &Keys, header: Vec<u8>) -> Option<Sealing> {
+        let kept = Kept::header(keys, &header)?;
+        Some(Sealing {
+            header,
+            sealer: Some(Sealer::continued(&kept)),
+        })
+    }
+
+    /// The body of the part of `plain` bytes numbered `number`: the
+    /// header before the first, the file's last chunk after the `last`.
+    fn part(&mut self, plain: &[u8], number: u32, last: bool) -> Result<Vec<u8>, Failure> {
+        let broken = |e: std::io::Error| Failure::permanent(format!("sealing: {e}"));
+        let mut body = match number {
+            1 => self.header.clone(),
+            _ => Vec::new(),
+        };
+        let Some(sealer) = &mut self.sealer else {
+            return Err(Failure::permanent("sealing: the last part was sealed"));
+        };
+        body.extend(sealer.push(plain).map_err(broken)?);
+        if last && let Some(sealer) = self.sealer.take() {
+            body.extend(sealer.finish().map_err(broken)?);
+        }
+        Ok(body)
+    }
 }
 
 /// The upload the op's last attempt kept, with the parts of it the server
@@ -159,13 +201,19 @@ async fn resumable(
     key: &str,
     part_bytes: u64,
     expected: u64,
-) -> Result<Option<(String, HashMap<u32, KeptPart>)>, Failure> {
+) -> Result<Option<Resumable>, Failure> {
     let Some(kept) = &job.kept else {
         return Ok(None);
     };
-    // A sealed upload starts over: age's key for each file is random and
-    // kept nowhere, so its parts cannot be gone on with.
-    let fits = job.provider.keys().is_none()
+    // A sealed upload goes on with the age header it kept (the payload key
+    // comes from it and the library's identity).
+    let sealable = match job.provider.keys() {
+        None => true,
+        Some(keys) => {
+            (kept.sealed_header.as_deref()).is_some_and(|h| Kept::header(keys, h).is_some())
+        }
+    };
+    let fits = sealable
         && kept.remote_key == key
         && kept.provider_id == job.provider.id
         && kept.part_bytes == part_bytes
@@ -198,8 +246,16 @@ async fn resumable(
         parts.len(),
         expected.div_ceil(part_bytes)
     );
-    Ok(Some((kept.upload_id.clone(), parts)))
+    Ok(Some((
+        kept.upload_id.clone(),
+        parts,
+        kept.sealed_header.clone(),
+    )))
 }
+
+/// An upload to go on with: its id, the parts the server has as they were
+/// kept (by number), and an encrypted one's age header.
+type Resumable = (String, HashMap<u32, KeptPart>, Option<Vec<u8>>);
 
 /// The parts of one upload as they are sent.
 struct Parts<'a> {
@@ -210,6 +266,8 @@ struct Parts<'a> {
     kept: HashMap<u32, KeptPart>,
     /// The parts sent by this attempt, `(number, ETag)`.
     done: Vec<(u32, String)>,
+    /// For a provider that encrypts.
+    sealing: Option<Sealing>,
 }
 
 impl Parts<'_> {
@@ -231,8 +289,6 @@ impl Parts<'_> {
         let most = lane.piece(CHUNK);
         let mut hasher = blake3::Hasher::new();
         let mut flying = tokio::task::JoinSet::new();
-        let sealing = self.job.provider.keys().map(Sealer::new).transpose();
-        let mut sealer = sealing.map_err(|e| Failure::permanent(e.to_string()))?;
         let count = expected.div_ceil(part_bytes) as u32;
         for number in 1..=count {
             let kept = self.kept.get(&number);
@@ -256,11 +312,19 @@ impl Parts<'_> {
             }
             hasher.update(&bytes);
             let blake3 = blake3::hash(&bytes).to_hex().to_string();
+            // (A sealed upload seals every part, those the server has too,
+            // to go on from where they end.)
+            let body = match &mut self.sealing {
+                Some(sealing) => sealing.part(&bytes, number, number == count)?,
+                None => bytes,
+            };
             match kept {
-                Some(k) if k.blake3 == blake3 && k.size_bytes == bytes.len() as u64 => {}
+                // Its plaintext's hash says it is the same (and so is its
+                // body: sealing is deterministic once the key is set).
+                Some(k) if k.blake3 == blake3 => {}
                 Some(_) => return Err(source_changed(path)),
                 None => {
-                    let bytes = sealed_part(&mut sealer, bytes, number == count)?;
+                    let bytes = body;
                     while flying.len() >= s3::PARTS_IN_FLIGHT {
                         self.took(flying.join_next().await)?;
                     }

@@ -1,5 +1,5 @@
 //! S3 multipart uploads kept to resume (`kept_uploads`, `kept_upload_parts`,
-//! migration 12): the upload id an op's attempt began on the server and the
+//! migration 12; an encrypted one's age header, migration 13): the upload id an op's attempt began on the server and the
 //! parts the server took, so that the op's next attempt (after a crash, a
 //! kill, a pause or a lost connection) sends only the rest. An upload whose
 //! op is no longer live is aborted on the server and forgotten
@@ -23,6 +23,9 @@ pub struct KeptUpload {
     pub source_bytes: u64,
     /// In part number order.
     pub parts: Vec<KeptPart>,
+    /// For a provider that encrypts: the age header (and nonce) the
+    /// object begins with (migration 13).
+    pub sealed_header: Option<Vec<u8>>,
 }
 
 /// A part the server took.
@@ -58,15 +61,17 @@ impl Store {
                 tx.execute("DELETE FROM kept_uploads WHERE op_id = ?1", [&up.op_id])?;
                 tx.execute(
                     "INSERT INTO kept_uploads
-                     (op_id, provider_id, remote_key, upload_id, part_bytes, source_bytes)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     (op_id, provider_id, remote_key, upload_id, part_bytes, source_bytes,
+                      sealed_header)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![
                         up.op_id,
                         up.provider_id,
                         up.remote_key,
                         up.upload_id,
                         up.part_bytes as i64,
-                        up.source_bytes as i64
+                        up.source_bytes as i64,
+                        up.sealed_header
                     ],
                 )?;
                 for part in &up.parts {
@@ -138,7 +143,7 @@ impl Store {
 }
 
 const SELECT_UPLOADS: &str = "SELECT op_id, provider_id, remote_key, upload_id, part_bytes,
-    source_bytes FROM kept_uploads";
+    source_bytes, sealed_header FROM kept_uploads";
 
 fn upload_row(r: &rusqlite::Row) -> rusqlite::Result<KeptUpload> {
     Ok(KeptUpload {
@@ -149,6 +154,7 @@ fn upload_row(r: &rusqlite::Row) -> rusqlite::Result<KeptUpload> {
         part_bytes: r.get::<_, i64>(4)? as u64,
         source_bytes: r.get::<_, i64>(5)? as u64,
         parts: Vec::new(),
+        sealed_header: r.get(6)?,
     })
 }
 
@@ -213,6 +219,7 @@ mod tests {
             part_bytes: 8 << 20,
             source_bytes: 1 << 30,
             parts: Vec::new(),
+            sealed_header: Some(b"age-encryption.org/v1\n".to_vec()),
         };
         store
             .keep_upload(&KeptChange::Began(began.clone()))
@@ -227,6 +234,10 @@ mod tests {
         let kept = store.kept_upload(&op).unwrap().unwrap();
         assert_eq!(kept.parts, [part(1), part(2)], "in part order");
         assert_eq!(kept.upload_id, "up-1");
+        assert_eq!(
+            kept.sealed_header, began.sealed_header,
+            "the age header kept"
+        );
         assert!(store.orphan_uploads().unwrap().is_empty(), "its op is live");
 
         // Another attempt's upload replaces it, parts and all.

@@ -403,6 +403,15 @@ CREATE TABLE kept_upload_parts (
     PRIMARY KEY (op_id, part_number)
 ) WITHOUT ROWID;
 "#,
+    // 13: the age header of an encrypted multipart upload, to resume it.
+    r#"
+-- For an upload to a provider that encrypts: the age header (and nonce)
+-- its first part begins with. It is no secret (the provider gets the same
+-- bytes: the file key in it is wrapped to the library's recipient); with
+-- the library's identity it gives the payload key again, so that the next
+-- attempt seals the parts the server lacks as the first attempt would have.
+ALTER TABLE kept_uploads ADD COLUMN sealed_header BLOB;
+"#,
 ];
 
 #[cfg(test)]

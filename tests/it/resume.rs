@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{TempLib, assert_success, hash_of, object_path, pseudo_random, size_of};
 use crate::remote::{
-    Relay, add_s3, add_sftp_with, forget_host, free_port, new_secret, s3_read_back, start_s3,
+    Relay, add_s3_with, add_sftp_with, forget_host, free_port, new_secret, s3_read_back, start_s3,
     start_sftp,
 };
 
@@ -122,10 +122,18 @@ struct OnS3 {
 }
 
 fn on_s3(lib: &TempLib, file: &Path, tag: &str) -> OnS3 {
+    on_s3_with(lib, file, tag, &[])
+}
+
+/// [`on_s3`], the provider added with `extra` arguments (`--encrypt`, ...).
+fn on_s3_with(lib: &TempLib, file: &Path, tag: &str, extra: &[&str]) -> OnS3 {
     let moto_port = free_port();
     let (moto, key_id, secret) = start_s3(lib.dir.path(), moto_port, false, &new_secret(tag));
     let relay = Relay::new(moto_port);
-    assert_success(&add_s3(lib, "s3r", relay.port, &key_id, &secret), "add");
+    assert_success(
+        &add_s3_with(lib, "s3r", relay.port, &key_id, &secret, extra),
+        "add",
+    );
     lib.ok(&["add", file.to_str().unwrap(), "--provider", "s3r"]);
     OnS3 {
         _moto: moto,
@@ -197,6 +205,54 @@ fn an_s3_upload_killed_at_sixty_percent_resends_at_most_a_tenth_of_it() {
         .position(|k| k.as_str().unwrap().ends_with(&hash))
         .expect("the object");
     assert_eq!(hash_of(&out.join(at.to_string())), hash, "byte-identical");
+    assert_eq!(listed["uploads"], serde_json::json!([]));
+}
+
+#[test]
+fn an_encrypted_s3_upload_killed_part_way_resends_only_what_was_in_flight_and_age_opens_it() {
+    let size: u64 = 256 << 20;
+    let lib = TempLib::new();
+    let f = lib.path("video/take-5.mov");
+    pieces(&f, size);
+    let pass = lib.path("passphrase.txt");
+    std::fs::write(&pass, "a passphrase for the resume test\n").unwrap();
+    let crypt = ["--encrypt", "--passphrase-file", pass.to_str().unwrap()];
+    let s3 = on_s3_with(&lib, &f, "s3sealed", &crypt);
+    kill_after(&lib, &s3.relay, "64M", size * 6 / 10);
+    assert!(kept_parts(&lib) > 0, "the parts sent are kept");
+
+    let before = s3.relay.sent();
+    assert!(run_at(&lib, "64M").wait().unwrap().success());
+    let again = (s3.relay.sent()).saturating_sub(size);
+    eprintln!(
+        "encrypted s3 resume: killed at {} MiB, the next run sent {} MiB, {} MiB again",
+        before >> 20,
+        (s3.relay.sent() - before) >> 20,
+        again >> 20
+    );
+    // What was in flight at the kill goes again (four parts of 8 MiB), and
+    // at most one more; from the start it would be all the killed run sent.
+    assert!(
+        again <= 5 * (8 << 20),
+        "{} MiB sent again ({} MiB by the killed run)",
+        again >> 20,
+        before >> 20
+    );
+    assert_eq!(kept_parts(&lib), 0, "nothing kept once it completed");
+
+    // The object, read straight from moto, opens with age to the file.
+    let (out, listed) = s3_read_back(&lib, s3.moto_port);
+    let keys = listed["keys"].as_array().unwrap();
+    let at = (keys.iter())
+        .position(|k| k.as_str().unwrap().starts_with("objects/"))
+        .expect("the object");
+    let identity = lib.path("key.txt");
+    lib.ok(&["identity", "export", identity.to_str().unwrap()]);
+    let opened = crate::encrypt::age_decrypt(&identity, &out.join(at.to_string()));
+    assert!(
+        blake3::hash(&opened).to_hex().to_string() == hash_of(&f),
+        "age -d gives the file back, byte for byte"
+    );
     assert_eq!(listed["uploads"], serde_json::json!([]));
 }
 
