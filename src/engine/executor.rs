@@ -17,8 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::multipart::UploadBook;
 use super::temp_writer::{TempWriter, after_failure, discard};
 use crate::bandwidth::{Bandwidth, Direction, Lane};
+use crate::crypto::CryptoError;
 use crate::crypto::resume::{self, SealWriter};
-use crate::crypto::{CryptoError, Keys};
 use crate::providers::stream::Watch;
 use crate::providers::{Failure, Provider, object_key, s3, temp_key};
 use crate::store::{
@@ -653,9 +653,7 @@ impl LocalUpload {
             }
         };
         if self.provider.keys().is_some() {
-            let provider = self.provider.clone();
-            let keys = provider.keys().expect("it encrypts");
-            let sealed = self.resume_sealed(keys, &mut file, out).map_err(|e| {
+            let sealed = self.resume_sealed(&mut file, out).map_err(|e| {
                 fail(
                     self.provider
                         .io_failure("writing", &std::io::Error::other(e)),
@@ -724,30 +722,32 @@ impl LocalUpload {
     /// file over.
     fn resume_sealed(
         &mut self,
-        keys: &Keys,
         file: &mut std::fs::File,
         mut out: std::fs::File,
     ) -> Result<SealWriter<std::fs::File>, CryptoError> {
-        let kept = match out.metadata()?.len() {
-            0 => None,
-            _ => {
-                let most = self.expected.saturating_sub(1) / resume::CHUNK as u64;
-                let mut ours = vec![0; resume::CHUNK];
-                let hasher = &mut self.hasher;
-                let kept = resume::keep(keys, &mut out, most, |theirs| {
-                    let same = read_full(file, &mut ours).is_ok_and(|n| n == theirs.len())
-                        && ours[..] == *theirs;
-                    if same {
-                        hasher.update(theirs);
-                    }
-                    same
-                });
-                kept.unwrap_or_else(|e| {
-                    tracing::info!("cannot resume {} ({e})", self.tmp.display());
-                    None
-                })
+        let unsealed = || CryptoError::Io(std::io::Error::other("the provider does not encrypt"));
+        if out.metadata()?.len() == 0 {
+            let keys = self.provider.keys().ok_or_else(unsealed)?;
+            return Ok(SealWriter::Fresh(crate::crypto::seal(keys, out)?));
+        }
+        // (Its own handle on the keys, beside `self` written to.)
+        let provider = self.provider.clone();
+        let keys = provider.keys().ok_or_else(unsealed)?;
+        let most = self.expected.saturating_sub(1) / resume::CHUNK as u64;
+        let mut ours = vec![0; resume::CHUNK];
+        let hasher = &mut self.hasher;
+        let kept = resume::keep(keys, &mut out, most, |theirs| {
+            let same =
+                read_full(file, &mut ours).is_ok_and(|n| n == theirs.len()) && ours[..] == *theirs;
+            if same {
+                hasher.update(theirs);
             }
-        };
+            same
+        });
+        let kept = kept.unwrap_or_else(|e| {
+            tracing::info!("cannot resume {} ({e})", self.tmp.display());
+            None
+        });
         let Some(kept) = kept else {
             self.hasher.reset();
             self.sent = 0;
